@@ -1,0 +1,236 @@
+//! Validated pieces of a Canadian postal address: province codes, postal codes and
+//! length-bounded single-line text.
+//!
+//! They are shared by the configuration (the sender) and by the Canada Post shipment
+//! builder (the destination), so both refuse the same bad values the same way.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The thirteen provinces and territories, by their Canada Post two-letter code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Province {
+    AB,
+    BC,
+    MB,
+    NB,
+    NL,
+    NS,
+    NT,
+    NU,
+    ON,
+    PE,
+    QC,
+    SK,
+    YT,
+}
+
+impl Province {
+    pub const ALL: [Province; 13] = [
+        Province::AB,
+        Province::BC,
+        Province::MB,
+        Province::NB,
+        Province::NL,
+        Province::NS,
+        Province::NT,
+        Province::NU,
+        Province::ON,
+        Province::PE,
+        Province::QC,
+        Province::SK,
+        Province::YT,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Province::AB => "AB",
+            Province::BC => "BC",
+            Province::MB => "MB",
+            Province::NB => "NB",
+            Province::NL => "NL",
+            Province::NS => "NS",
+            Province::NT => "NT",
+            Province::NU => "NU",
+            Province::ON => "ON",
+            Province::PE => "PE",
+            Province::QC => "QC",
+            Province::SK => "SK",
+            Province::YT => "YT",
+        }
+    }
+}
+
+impl TryFrom<String> for Province {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let wanted = value.trim().to_ascii_uppercase();
+        Province::ALL
+            .into_iter()
+            .find(|province| province.code() == wanted)
+            .ok_or_else(|| {
+                format!("`{value}` is not a Canadian province or territory code (AB, BC, MB, NB, NL, NS, NT, NU, ON, PE, QC, SK, YT)")
+            })
+    }
+}
+
+impl From<Province> for String {
+    fn from(province: Province) -> String {
+        province.code().to_owned()
+    }
+}
+
+impl fmt::Display for Province {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A Canadian postal code, normalised to `A1A1A1` (upper case, no space), which is the
+/// form Canada Post's clients send.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PostalCode(String);
+
+impl PostalCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PostalCode {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let normalised: String = value
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let bytes = normalised.as_bytes();
+        let shape_ok = bytes.len() == 6
+            && bytes.iter().enumerate().all(|(index, byte)| {
+                if index % 2 == 0 {
+                    byte.is_ascii_uppercase()
+                } else {
+                    byte.is_ascii_digit()
+                }
+            });
+        if shape_ok {
+            Ok(PostalCode(normalised))
+        } else {
+            Err(format!(
+                "`{value}` is not a Canadian postal code (expected A1A 1A1)"
+            ))
+        }
+    }
+}
+
+impl From<PostalCode> for String {
+    fn from(code: PostalCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for PostalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Single-line text of 1 to `MAX` characters: what Canada Post's `normalizedString`
+/// fields accept (no tab, CR, LF or other control characters). Surrounding white space is
+/// trimmed; nothing else is changed, so a value is never altered silently.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BoundedText<const MAX: usize>(String);
+
+impl<const MAX: usize> BoundedText<MAX> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> TryFrom<String> for BoundedText<MAX> {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let trimmed = value.trim();
+        let length = trimmed.chars().count();
+        if length == 0 {
+            return Err("must not be empty".to_owned());
+        }
+        if length > MAX {
+            return Err(format!(
+                "`{trimmed}` is {length} characters long; the limit is {MAX}"
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(format!(
+                "`{}` contains a control character (tab, line break or similar)",
+                trimmed.escape_debug()
+            ));
+        }
+        Ok(BoundedText(trimmed.to_owned()))
+    }
+}
+
+impl<const MAX: usize> From<BoundedText<MAX>> for String {
+    fn from(text: BoundedText<MAX>) -> String {
+        text.0
+    }
+}
+
+impl<const MAX: usize> fmt::Display for BoundedText<MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postal_codes_are_normalised_or_refused() {
+        for input in ["k1a 0b1", "K1A0B1", " K1A-0B1 "] {
+            assert_eq!(
+                PostalCode::try_from(input.to_owned()).unwrap().as_str(),
+                "K1A0B1"
+            );
+        }
+        for input in [
+            "", "K1A0B", "K1A0B1X", "11A0B1", "KKA0B1", "90210", "K1A 0É1",
+        ] {
+            assert!(PostalCode::try_from(input.to_owned()).is_err(), "{input}");
+        }
+    }
+
+    #[test]
+    fn provinces_are_the_thirteen_codes() {
+        assert_eq!(Province::try_from("qc".to_owned()).unwrap(), Province::QC);
+        for input in ["", "Quebec", "XX", "CA"] {
+            assert!(Province::try_from(input.to_owned()).is_err(), "{input}");
+        }
+        assert_eq!(Province::ALL.len(), 13);
+    }
+
+    #[test]
+    fn bounded_text_counts_characters_not_bytes_and_refuses_control_characters() {
+        let accented = "é".repeat(44);
+        assert!(BoundedText::<44>::try_from(accented).is_ok());
+        assert!(BoundedText::<44>::try_from("a".repeat(45)).is_err());
+        assert!(BoundedText::<44>::try_from("   ".to_owned()).is_err());
+        assert!(BoundedText::<44>::try_from("line\nbreak".to_owned()).is_err());
+        assert!(BoundedText::<44>::try_from("tab\there".to_owned()).is_err());
+        assert_eq!(
+            BoundedText::<44>::try_from("  Smith & Sons  ".to_owned())
+                .unwrap()
+                .as_str(),
+            "Smith & Sons"
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! Canada Post account and service identifiers, validated when they are built.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A Canada Post customer number (`mailed-by`, `mobo`, `paid-by-customer`): 1 to 10
+/// digits. Canada Post pads it to 10 digits in links, so equality is numeric.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CustomerNumber(String);
+
+impl CustomerNumber {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn numeric(&self) -> u64 {
+        // Proven invariant: 1 to 10 ASCII digits always fit in a u64.
+        self.0.parse().unwrap_or(u64::MAX)
+    }
+}
+
+impl PartialEq for CustomerNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.numeric() == other.numeric()
+    }
+}
+
+impl Eq for CustomerNumber {}
+
+impl TryFrom<String> for CustomerNumber {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        digits(&value, "customer number").map(CustomerNumber)
+    }
+}
+
+impl From<CustomerNumber> for String {
+    fn from(number: CustomerNumber) -> String {
+        number.0
+    }
+}
+
+impl fmt::Display for CustomerNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The parcel-agreement (contract) number sent in `settlement-info`: 1 to 10 digits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ContractId(String);
+
+impl ContractId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ContractId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        digits(&value, "contract id").map(ContractId)
+    }
+}
+
+impl From<ContractId> for String {
+    fn from(id: ContractId) -> String {
+        id.0
+    }
+}
+
+fn digits(value: &str, what: &str) -> Result<String, String> {
+    let value = value.trim();
+    if (1..=10).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is not a Canada Post {what} (1 to 10 digits)"
+        ))
+    }
+}
+
+/// A Canada Post service code such as `DOM.EP` (at most 32 characters of upper-case
+/// letters, digits and dots). Which codes an account may use depends on its contract,
+/// so only the shape is checked here.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ServiceCode(String);
+
+impl ServiceCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ServiceCode {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let shape_ok = (1..=32).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'.');
+        if shape_ok {
+            Ok(ServiceCode(value))
+        } else {
+            Err(format!(
+                "`{value}` is not a Canada Post service code (such as DOM.EP, DOM.RP, DOM.XP, DOM.PC)"
+            ))
+        }
+    }
+}
+
+impl From<ServiceCode> for String {
+    fn from(code: ServiceCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for ServiceCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_numbers_compare_numerically() {
+        let short = CustomerNumber::try_from("1234567".to_owned()).unwrap();
+        let padded = CustomerNumber::try_from("0001234567".to_owned()).unwrap();
+        assert_eq!(short, padded);
+        assert!(CustomerNumber::try_from("12345678901".to_owned()).is_err());
+        assert!(CustomerNumber::try_from("12a".to_owned()).is_err());
+        assert!(CustomerNumber::try_from(String::new()).is_err());
+    }
+
+    #[test]
+    fn service_codes_have_the_documented_shape() {
+        for good in ["DOM.EP", "DOM.RP", "USA.TP", "INT.XP"] {
+            assert!(ServiceCode::try_from(good.to_owned()).is_ok(), "{good}");
+        }
+        for bad in ["", "dom.ep", "DOM EP", &"A".repeat(33)] {
+            assert!(ServiceCode::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The command line, as clap types only. `DESIGN.md` fixes its shape.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::ids::OrderId;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bbship",
+    version,
+    about = "Fulfils Best Buy Canada marketplace orders with Canada Post, one cycle per run",
+    long_about = "Fulfils Best Buy Canada marketplace orders with Canada Post, one cycle per run.\n\n\
+        Secrets come only from the environment: BESTBUY_API_KEY, CANADAPOST_USERNAME, \
+        CANADAPOST_PASSWORD.\n\n\
+        Exit codes: 0 the cycle ran (nothing to do counts); 1 at least one order failed or a \
+        check did not hold; 2 usage or configuration error; 75 another run holds the lock.",
+    after_help = "Example (the cron line runs this every 15 minutes):\n  bbship --config /srv/bbship/bbship.json run-all"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "BBSHIP_CONFIG",
+        default_value = "bbship.json",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+
+    /// Where logs/ and labels/ live.
+    #[arg(
+        long,
+        global = true,
+        env = "BBSHIP_DATA_DIR",
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Read from both APIs as usual, but send no write and write no file; print each write
+    /// request that would be sent.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Touch only this order (repeatable).
+    #[arg(long = "order", global = true, value_name = "ID")]
+    pub orders: Vec<OrderId>,
+
+    /// More output: -v per-order progress and phase summaries, -vv requests, -vvv bodies.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Errors only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+#[derive(Clone, Copy, Debug, Subcommand)]
+pub enum CliCommand {
+    /// Phase 1: accept every order waiting for acceptance.
+    #[command(
+        after_help = "Example:\n  bbship accept --dry-run      # show the OR21 requests, send nothing"
+    )]
+    Accept,
+    /// One full cycle: every phase, in order, under one lock (what cron runs).
+    #[command(
+        after_help = "Example (crontab, every 15 minutes):\n  */15 * * * * cd /srv/bbship && bbship run-all"
+    )]
+    RunAll,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand_too() {
+        let cli = Cli::try_parse_from([
+            "bbship",
+            "accept",
+            "--dry-run",
+            "--order",
+            "1-A",
+            "--order",
+            "2-A",
+            "-vv",
+        ])
+        .unwrap();
+        assert!(cli.dry_run);
+        assert_eq!(cli.orders.len(), 2);
+        assert_eq!(cli.verbose, 2);
+    }
+
+    #[test]
+    fn a_bad_order_id_is_a_usage_error() {
+        let error = Cli::try_parse_from(["bbship", "--order", "../x", "accept"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+    }
+}

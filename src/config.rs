@@ -1,0 +1,609 @@
+//! `bbship.json`: loading, defaults and validation.
+//!
+//! Every value is checked when it is read, by a type that refuses bad input, so the
+//! error can name the file and the exact key (`serde_path_to_error` tracks the path).
+//! Unknown keys are refused to catch typos. Secrets never live here: see `secret`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{BoundedText, PostalCode, Province};
+use crate::canadapost::types::{ContractId, CustomerNumber, ServiceCode};
+use crate::error::UsageError;
+
+pub const DEFAULT_CONFIG_FILE: &str = "bbship.json";
+pub const DEFAULT_BESTBUY_URL: &str = "https://marketplace.bestbuy.ca/api";
+pub const DEFAULT_CANADA_POST_URL: &str = "https://soa-gw.canadapost.ca";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub bestbuy: BestBuyConfig,
+    pub canada_post: CanadaPostConfig,
+    pub sender: SenderConfig,
+    pub parcel: ParcelConfig,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BestBuyConfig {
+    #[serde(default = "default_bestbuy_url")]
+    pub base_url: BaseUrl,
+    /// Only needed when the key's user has several shops.
+    #[serde(default)]
+    pub shop_id: Option<ShopId>,
+    #[serde(default = "default_carrier_code")]
+    pub carrier_code: Option<BoundedText<50>>,
+    #[serde(default = "default_carrier_name")]
+    pub carrier_name: Option<BoundedText<50>>,
+    #[serde(default)]
+    pub carrier_url: Option<TrackingUrlTemplate>,
+    /// Best Buy gives no acceptance deadline; this window after `created_date` is used
+    /// only to warn about orders close to it.
+    #[serde(default = "default_acceptance_window_hours")]
+    pub acceptance_window_hours: NonZeroU32,
+    /// Orders take a few seconds to leave WAITING_ACCEPTANCE after a 204; the re-check
+    /// waits this long first so that lag is not reported as a failure.
+    #[serde(default = "default_accept_recheck_delay_secs")]
+    pub accept_recheck_delay_secs: u64,
+}
+
+impl Default for BestBuyConfig {
+    fn default() -> Self {
+        BestBuyConfig {
+            base_url: default_bestbuy_url(),
+            shop_id: None,
+            carrier_code: default_carrier_code(),
+            carrier_name: default_carrier_name(),
+            carrier_url: None,
+            acceptance_window_hours: default_acceptance_window_hours(),
+            accept_recheck_delay_secs: default_accept_recheck_delay_secs(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanadaPostConfig {
+    #[serde(default = "default_canada_post_url")]
+    pub base_url: BaseUrl,
+    pub customer_number: CustomerNumber,
+    pub contract_id: ContractId,
+    /// The customer shipped for; a merchant shipping for itself repeats its own number.
+    #[serde(default)]
+    pub mobo: Option<CustomerNumber>,
+    #[serde(default = "default_service_code")]
+    pub service_code: ServiceCode,
+    /// Best Buy `shipping_type_code` → Canada Post service.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceCode>,
+    #[serde(default)]
+    pub language: Language,
+}
+
+impl CanadaPostConfig {
+    pub fn mobo(&self) -> &CustomerNumber {
+        self.mobo.as_ref().unwrap_or(&self.customer_number)
+    }
+}
+
+/// The language of Canada Post's error descriptions and service names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "en-CA")]
+    English,
+    #[serde(rename = "fr-CA")]
+    French,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderConfig {
+    #[serde(default)]
+    pub name: Option<BoundedText<44>>,
+    pub company: BoundedText<44>,
+    pub phone: BoundedText<25>,
+    pub address_line_1: BoundedText<44>,
+    #[serde(default)]
+    pub address_line_2: Option<BoundedText<44>>,
+    pub city: BoundedText<40>,
+    pub province: Province,
+    pub postal_code: PostalCode,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParcelConfig {
+    pub default: ParcelSpec,
+    /// Seller SKU (`offer_sku`) → its parcel.
+    #[serde(default)]
+    pub by_sku: BTreeMap<String, ParcelSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParcelSpec {
+    pub weight_kg: WeightKg,
+    pub length_cm: DimensionCm,
+    pub width_cm: DimensionCm,
+    pub height_cm: DimensionCm,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "default_bestbuy_rpm")]
+    pub bestbuy_requests_per_minute: NonZeroU32,
+    #[serde(default = "default_canada_post_rpm")]
+    pub canada_post_requests_per_minute: NonZeroU32,
+    /// Canada Post's tracking group has the lowest limit (20 a minute by default).
+    #[serde(default = "default_tracking_rpm")]
+    pub canada_post_tracking_per_minute: NonZeroU32,
+    /// Orders worked on at once. Best Buy recommends one request at a time.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: NonZeroUsize,
+    /// No new order is started once this much of the cycle has passed; keep it below
+    /// the cron period so two runs never queue behind the lock.
+    #[serde(default = "default_cycle_budget_secs")]
+    pub cycle_budget_secs: NonZeroU64,
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: NonZeroU64,
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: NonZeroU64,
+    /// Retries of one read (and of a write refused with 429) before giving up.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_retry_backoff_initial_ms")]
+    pub retry_backoff_initial_ms: NonZeroU64,
+    /// A `Retry-After` longer than this is cut to it.
+    #[serde(default = "default_max_retry_after_secs")]
+    pub max_retry_after_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            bestbuy_requests_per_minute: default_bestbuy_rpm(),
+            canada_post_requests_per_minute: default_canada_post_rpm(),
+            canada_post_tracking_per_minute: default_tracking_rpm(),
+            concurrency: default_concurrency(),
+            cycle_budget_secs: default_cycle_budget_secs(),
+            connect_timeout_secs: default_connect_timeout_secs(),
+            request_timeout_secs: default_request_timeout_secs(),
+            max_retries: default_max_retries(),
+            retry_backoff_initial_ms: default_retry_backoff_initial_ms(),
+            max_retry_after_secs: default_max_retry_after_secs(),
+        }
+    }
+}
+
+impl Limits {
+    pub fn cycle_budget(&self) -> Duration {
+        Duration::from_secs(self.cycle_budget_secs.get())
+    }
+}
+
+/// An API root URL: http or https with a host, no credentials, query or fragment, kept
+/// without a trailing slash. Plain http is allowed only to this machine (the fake APIs),
+/// so an API key can never travel unencrypted by mistake.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BaseUrl {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let uri: ureq::http::Uri = value
+            .parse()
+            .map_err(|error| format!("`{value}` is not a URL: {error}"))?;
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let Some(authority) = uri.authority() else {
+            return Err(format!("`{value}` has no host"));
+        };
+        if authority.as_str().contains('@') {
+            return Err(
+                "a URL must not carry credentials; secrets come from the environment".to_owned(),
+            );
+        }
+        if uri.query().is_some() || value.contains('#') {
+            return Err(format!("`{value}` must not have a query or fragment"));
+        }
+        let host = authority.host();
+        let local = matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1");
+        match scheme {
+            "https" => {}
+            "http" if local => {}
+            "http" => {
+                return Err(format!(
+                    "`{value}` uses plain http; credentials would travel unencrypted (use https)"
+                ));
+            }
+            _ => return Err(format!("`{value}` must start with https://")),
+        }
+        Ok(BaseUrl(value.trim_end_matches('/').to_owned()))
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Mirakl shop id: digits.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ShopId(String);
+
+impl ShopId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ShopId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if (1..=20).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(ShopId(value))
+        } else {
+            Err(format!("`{value}` is not a shop id (digits)"))
+        }
+    }
+}
+
+/// The tracking link sent with OR23 for a carrier Best Buy does not know: an https URL
+/// with `{pin}` where the tracking number goes.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TrackingUrlTemplate(String);
+
+impl TrackingUrlTemplate {
+    pub fn render(&self, pin: &str) -> String {
+        self.0.replace("{pin}", pin)
+    }
+}
+
+impl TryFrom<String> for TrackingUrlTemplate {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if !value.starts_with("https://") {
+            return Err(format!("`{value}` must start with https://"));
+        }
+        if !value.contains("{pin}") {
+            return Err(format!(
+                "`{value}` must contain {{pin}}, where the tracking number goes"
+            ));
+        }
+        Ok(TrackingUrlTemplate(value))
+    }
+}
+
+/// A parcel weight in kilograms: more than 0, at most 30 (Canada Post's practical
+/// maximum for a parcel), at most 3 decimals (the schema's limit).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Deserialize, Serialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct WeightKg(f64);
+
+impl WeightKg {
+    pub const MAX: f64 = 30.0;
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for WeightKg {
+    type Error = String;
+
+    fn try_from(value: f64) -> Result<Self, Self::Error> {
+        if !(value > 0.0 && value <= Self::MAX) {
+            return Err(format!(
+                "weight {value} kg is out of range (more than 0, at most {})",
+                Self::MAX
+            ));
+        }
+        if !has_at_most_decimals(value, 3) {
+            return Err(format!("weight {value} kg has more than 3 decimals"));
+        }
+        Ok(WeightKg(value))
+    }
+}
+
+impl From<WeightKg> for f64 {
+    fn from(weight: WeightKg) -> f64 {
+        weight.0
+    }
+}
+
+/// A parcel dimension in centimetres: more than 0, at most 999.9, at most 1 decimal.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Deserialize, Serialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct DimensionCm(f64);
+
+impl DimensionCm {
+    pub const MAX: f64 = 999.9;
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for DimensionCm {
+    type Error = String;
+
+    fn try_from(value: f64) -> Result<Self, Self::Error> {
+        if !(value > 0.0 && value <= Self::MAX) {
+            return Err(format!(
+                "dimension {value} cm is out of range (more than 0, at most {})",
+                Self::MAX
+            ));
+        }
+        if !has_at_most_decimals(value, 1) {
+            return Err(format!("dimension {value} cm has more than 1 decimal"));
+        }
+        Ok(DimensionCm(value))
+    }
+}
+
+impl From<DimensionCm> for f64 {
+    fn from(dimension: DimensionCm) -> f64 {
+        dimension.0
+    }
+}
+
+fn has_at_most_decimals(value: f64, decimals: i32) -> bool {
+    let scaled = value * 10f64.powi(decimals);
+    (scaled - scaled.round()).abs() < 1e-6
+}
+
+impl Config {
+    /// Reads and validates a configuration file. Every error is a usage error that names
+    /// the file and, where there is one, the key.
+    pub fn load(path: &Path) -> Result<Config, UsageError> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            let hint = if error.kind() == std::io::ErrorKind::NotFound {
+                " (choose one with --config or BBSHIP_CONFIG; examples/bbship.example.json is a complete example)"
+            } else {
+                ""
+            };
+            UsageError(format!(
+                "cannot read the configuration file {}: {error}{hint}",
+                path.display()
+            ))
+        })?;
+        Config::parse(&text).map_err(|message| {
+            UsageError(format!("configuration file {}: {message}", path.display()))
+        })
+    }
+
+    /// Parses configuration text; an error names the key that is wrong.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let config: Config =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                if path == "." {
+                    inner.to_string()
+                } else {
+                    format!("key `{path}`: {inner}")
+                }
+            })?;
+        deserializer
+            .end()
+            .map_err(|error| format!("trailing text after the configuration: {error}"))?;
+        Ok(config)
+    }
+}
+
+fn default_bestbuy_url() -> BaseUrl {
+    BaseUrl(DEFAULT_BESTBUY_URL.to_owned())
+}
+fn default_canada_post_url() -> BaseUrl {
+    BaseUrl(DEFAULT_CANADA_POST_URL.to_owned())
+}
+fn default_carrier_code() -> Option<BoundedText<50>> {
+    BoundedText::try_from("CPCL".to_owned()).ok()
+}
+fn default_carrier_name() -> Option<BoundedText<50>> {
+    BoundedText::try_from("Canada Post".to_owned()).ok()
+}
+fn default_acceptance_window_hours() -> NonZeroU32 {
+    NonZeroU32::new(24).unwrap_or(NonZeroU32::MIN)
+}
+fn default_accept_recheck_delay_secs() -> u64 {
+    5
+}
+fn default_service_code() -> ServiceCode {
+    ServiceCode::try_from("DOM.EP".to_owned()).unwrap_or_else(|_| unreachable!())
+}
+fn default_bestbuy_rpm() -> NonZeroU32 {
+    NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN)
+}
+fn default_canada_post_rpm() -> NonZeroU32 {
+    NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN)
+}
+fn default_tracking_rpm() -> NonZeroU32 {
+    NonZeroU32::new(15).unwrap_or(NonZeroU32::MIN)
+}
+fn default_concurrency() -> NonZeroUsize {
+    NonZeroUsize::MIN
+}
+fn default_cycle_budget_secs() -> NonZeroU64 {
+    NonZeroU64::new(600).unwrap_or(NonZeroU64::MIN)
+}
+fn default_connect_timeout_secs() -> NonZeroU64 {
+    NonZeroU64::new(10).unwrap_or(NonZeroU64::MIN)
+}
+fn default_request_timeout_secs() -> NonZeroU64 {
+    NonZeroU64::new(60).unwrap_or(NonZeroU64::MIN)
+}
+fn default_max_retries() -> u32 {
+    4
+}
+fn default_retry_backoff_initial_ms() -> NonZeroU64 {
+    NonZeroU64::new(2000).unwrap_or(NonZeroU64::MIN)
+}
+fn default_max_retry_after_secs() -> u64 {
+    120
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{
+        "canada_post": {"customer_number": "1234567", "contract_id": "42708517"},
+        "sender": {"company": "Example Co", "phone": "416-555-0100",
+                   "address_line_1": "1 Example St", "city": "Toronto",
+                   "province": "ON", "postal_code": "m5v 2t6"},
+        "parcel": {"default": {"weight_kg": 1.5, "length_cm": 30, "width_cm": 20, "height_cm": 10}}
+    }"#;
+
+    fn with(pointer: &str, value: serde_json::Value) -> String {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        *json.pointer_mut(pointer).unwrap() = value;
+        json.to_string()
+    }
+
+    fn error_of(text: &str) -> String {
+        Config::parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn a_minimal_config_gets_the_documented_defaults() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.bestbuy.base_url.as_str(), DEFAULT_BESTBUY_URL);
+        assert_eq!(
+            config.canada_post.base_url.as_str(),
+            DEFAULT_CANADA_POST_URL
+        );
+        assert_eq!(config.canada_post.service_code.as_str(), "DOM.EP");
+        assert_eq!(
+            config.canada_post.mobo(),
+            &config.canada_post.customer_number
+        );
+        assert_eq!(config.sender.postal_code.as_str(), "M5V2T6");
+        assert_eq!(config.limits.concurrency.get(), 1);
+        assert_eq!(config.limits.cycle_budget_secs.get(), 600);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_path() {
+        let text = MINIMAL.replacen("\"sender\": {", "\"sender\": {\"compnay\": \"x\", ", 1);
+        let error = error_of(&text);
+        assert!(error.contains("sender.compnay"), "{error}");
+        assert!(error.contains("unknown field"), "{error}");
+    }
+
+    #[test]
+    fn invalid_values_are_named_with_their_key() {
+        let cases = [
+            (
+                "/sender/postal_code",
+                serde_json::json!("12345"),
+                "sender.postal_code",
+            ),
+            (
+                "/sender/province",
+                serde_json::json!("ZZ"),
+                "sender.province",
+            ),
+            (
+                "/parcel/default/weight_kg",
+                serde_json::json!(0),
+                "parcel.default.weight_kg",
+            ),
+            (
+                "/parcel/default/weight_kg",
+                serde_json::json!(1.2345),
+                "parcel.default.weight_kg",
+            ),
+            (
+                "/parcel/default/height_cm",
+                serde_json::json!(-1),
+                "parcel.default.height_cm",
+            ),
+            (
+                "/parcel/default/length_cm",
+                serde_json::json!(10.25),
+                "parcel.default.length_cm",
+            ),
+            (
+                "/canada_post/customer_number",
+                serde_json::json!("abc"),
+                "canada_post.customer_number",
+            ),
+            (
+                "/sender/company",
+                serde_json::json!("x".repeat(45)),
+                "sender.company",
+            ),
+        ];
+        for (pointer, value, key) in cases {
+            let error = error_of(&with(pointer, value));
+            assert!(error.contains(key), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn urls_rates_and_concurrency_are_checked() {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["bestbuy"] = serde_json::json!({"base_url": "not a url"});
+        assert!(error_of(&json.to_string()).contains("bestbuy.base_url"));
+        json["bestbuy"] = serde_json::json!({"base_url": "http://marketplace.example.com/api"});
+        assert!(error_of(&json.to_string()).contains("plain http"));
+        json["bestbuy"] = serde_json::json!({"base_url": "https://user:pw@example.com/api"});
+        assert!(error_of(&json.to_string()).contains("credentials"));
+        json["bestbuy"] = serde_json::json!({"base_url": "http://127.0.0.1:8080/api/"});
+        let config = Config::parse(&json.to_string()).unwrap();
+        assert_eq!(
+            config.bestbuy.base_url.as_str(),
+            "http://127.0.0.1:8080/api"
+        );
+
+        json["limits"] = serde_json::json!({"concurrency": 0});
+        assert!(error_of(&json.to_string()).contains("limits.concurrency"));
+        json["limits"] = serde_json::json!({"bestbuy_requests_per_minute": 0});
+        assert!(error_of(&json.to_string()).contains("limits.bestbuy_requests_per_minute"));
+    }
+
+    #[test]
+    fn missing_required_keys_are_named() {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["canada_post"]
+            .as_object_mut()
+            .unwrap()
+            .remove("contract_id");
+        let error = error_of(&json.to_string());
+        assert!(error.contains("contract_id"), "{error}");
+    }
+
+    #[test]
+    fn decimals_are_counted_exactly_enough() {
+        assert!(has_at_most_decimals(1.234, 3));
+        assert!(has_at_most_decimals(0.1, 1));
+        assert!(has_at_most_decimals(999.9, 1));
+        assert!(!has_at_most_decimals(1.2345, 3));
+        assert!(!has_at_most_decimals(0.15, 1));
+    }
+}

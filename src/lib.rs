@@ -1,0 +1,134 @@
+//! bbship fulfils Best Buy Canada marketplace orders with Canada Post, one cycle per
+//! invocation.
+//!
+//! This crate root holds the commands: each is a function that the binary and the
+//! sandbox both call, with everything it needs passed in (paths, secrets), so nothing
+//! here reads the process environment. The layout follows one order through a cycle:
+//! `phase` decides, the API clients (`bestbuy`, `canadapost`) speak to the services over
+//! `http`, and `journal` remembers what was done, under the `lock` of one `data_dir`.
+
+pub mod address;
+pub mod bestbuy;
+pub mod canadapost;
+pub mod cli;
+pub mod config;
+pub mod data_dir;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod journal;
+pub mod lock;
+pub mod logging;
+pub mod phase;
+pub mod secret;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::bestbuy::BestBuyClient;
+use crate::config::Config;
+use crate::data_dir::DataDir;
+use crate::error::{EXIT_FAILURES, EXIT_OK};
+use crate::http::WriteMode;
+use crate::ids::OrderId;
+use crate::journal::{Access, Journal};
+use crate::lock::RunLock;
+use crate::phase::{Cycle, PhaseReport};
+use crate::secret::Secrets;
+
+/// The cycle commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Accept,
+    RunAll,
+}
+
+/// One invocation of a cycle command, as the command line (or the sandbox) describes it.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub command: Command,
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+    pub dry_run: bool,
+    pub only_orders: Vec<OrderId>,
+}
+
+/// What a cycle did, phase by phase.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub phases: Vec<PhaseReport>,
+}
+
+impl Outcome {
+    pub fn failures(&self) -> usize {
+        self.phases.iter().map(PhaseReport::failures).sum()
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        if self.failures() > 0 {
+            EXIT_FAILURES
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
+/// Runs a cycle command. Errors that end the run early carry their exit code
+/// (`error::exit_code_for`); a run that went through reports its failures per phase.
+pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
+    let started = Instant::now();
+    let config = Config::load(&invocation.config_path)?;
+    let api_key = secrets.bestbuy_api_key()?.clone();
+    let mode = if invocation.dry_run {
+        WriteMode::DryRun
+    } else {
+        WriteMode::Live
+    };
+    let data_dir = DataDir::new(&invocation.data_dir);
+
+    // A dry run takes no lock and creates nothing; a live run holds the lock until the
+    // end of this function.
+    let _lock = match mode {
+        WriteMode::Live => {
+            let lock = RunLock::acquire(&data_dir)?;
+            data_dir.create()?;
+            Some(lock)
+        }
+        WriteMode::DryRun => None,
+    };
+    let access = match mode {
+        WriteMode::Live => Access::ReadWrite,
+        WriteMode::DryRun => Access::ReadOnly,
+    };
+    let journal = Journal::open(&data_dir, access).context("reading the history logs")?;
+
+    let deadline = started + config.limits.cycle_budget();
+    let bestbuy = BestBuyClient::new(&config, api_key, deadline);
+    let only_orders = (!invocation.only_orders.is_empty()).then(|| {
+        invocation
+            .only_orders
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    });
+    let cycle = Cycle {
+        config: &config,
+        journal: &journal,
+        mode,
+        only_orders,
+        deadline,
+    };
+
+    let mut outcome = Outcome::default();
+    match invocation.command {
+        Command::Accept | Command::RunAll => {
+            let report = phase::accept::run(&cycle, &bestbuy)?;
+            log::info!("{report}");
+            outcome.phases.push(report);
+        }
+    }
+    Ok(outcome)
+}

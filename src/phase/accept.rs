@@ -1,0 +1,205 @@
+//! Phase 1: accept every order waiting for acceptance, every line of it.
+//!
+//! All pages are read before anything is accepted (accepting while paging shifts the
+//! offsets). A failed or unanswered accept is never simply repeated: the order is read
+//! again, and only an order still waiting is accepted once more. After the phase, the
+//! list is read again (after a short pause, since Best Buy takes a moment to move an
+//! accepted order on) and any order this run accepted that still waits is reported.
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order};
+use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState};
+use crate::http::WriteMode;
+use crate::ids::{OrderId, OrderLineId};
+use crate::journal::{AcceptOutcome, AcceptedOrder};
+
+pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
+    let mut report = PhaseReport::new(Phase::Accept, cycle.mode);
+    let listing = bestbuy
+        .list_orders_by_state(&OrderState::WaitingAcceptance)
+        .context("listing the orders waiting for acceptance")?;
+
+    for unreadable in listing.unreadable {
+        log::error!("accept: {unreadable}");
+        report.outcomes.push((
+            unreadable
+                .order_id
+                .clone()
+                .unwrap_or_else(|| "(no id)".to_owned()),
+            OrderOutcome::Failed(unreadable.reason),
+        ));
+    }
+
+    let orders: Vec<Order> = listing
+        .orders
+        .into_iter()
+        .filter(|order| cycle.selects(&order.id))
+        .collect();
+    let outcomes = for_each_order(cycle, &orders, |order| accept_one(cycle, bestbuy, order))?;
+    let accepted: Vec<OrderId> = orders
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| **outcome == OrderOutcome::Done)
+        .map(|(order, _)| order.id.clone())
+        .collect();
+    for (order, outcome) in orders.iter().zip(outcomes) {
+        report.outcomes.push((order.id.to_string(), outcome));
+    }
+
+    if !accepted.is_empty() {
+        recheck(cycle, bestbuy, &accepted, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<OrderOutcome> {
+    let line_ids: Vec<OrderLineId> = order.lines.iter().map(|line| line.id.clone()).collect();
+    if line_ids.is_empty() {
+        log::error!(
+            "accept: order {}: it has no order lines to accept",
+            order.id
+        );
+        return Ok(OrderOutcome::Failed(
+            "it has no order lines to accept".to_owned(),
+        ));
+    }
+    let first_error = match bestbuy.accept_order(&order.id, &line_ids, cycle.mode) {
+        Ok(true) => return record(cycle, order, &line_ids, AcceptOutcome::Accepted),
+        Ok(false) => {
+            log::info!(
+                "accept: order {}: would accept {} line(s)",
+                order.id,
+                line_ids.len()
+            );
+            return Ok(OrderOutcome::WouldDo);
+        }
+        Err(error) if error.is_unauthorized() => return Err(error.into()),
+        Err(error) => error,
+    };
+
+    // The write failed or its outcome is unknown. Decide from the order's state now.
+    log::warn!(
+        "accept: order {}: {first_error}; reading its state again",
+        order.id
+    );
+    let current = match current_state(bestbuy, &order.id) {
+        Ok(state) => state,
+        Err(read_error) => {
+            let reason = format!("{first_error}; then reading it again failed: {read_error:#}");
+            log::error!("accept: order {}: {reason}", order.id);
+            return Ok(OrderOutcome::Failed(reason));
+        }
+    };
+    match current {
+        Some(state) if state.is_past_acceptance() => {
+            log::info!(
+                "accept: order {}: now {state}, so the accept took effect",
+                order.id
+            );
+            record(cycle, order, &line_ids, AcceptOutcome::ConfirmedByState)
+        }
+        Some(OrderState::WaitingAcceptance)
+            if !matches!(first_error, BestBuyError::Refused { .. }) =>
+        {
+            // The first attempt provably did nothing: one more, no more.
+            match bestbuy.accept_order(&order.id, &line_ids, cycle.mode) {
+                Ok(_) => record(cycle, order, &line_ids, AcceptOutcome::Accepted),
+                Err(error) if error.is_unauthorized() => Err(error.into()),
+                Err(second_error) => {
+                    let reason = format!("{first_error}; the retry failed too: {second_error}");
+                    log::error!("accept: order {}: {reason}", order.id);
+                    Ok(OrderOutcome::Failed(reason))
+                }
+            }
+        }
+        Some(OrderState::WaitingAcceptance) => {
+            log::error!("accept: order {}: {first_error}", order.id);
+            Ok(OrderOutcome::Failed(first_error.to_string()))
+        }
+        Some(state) => {
+            let reason = format!("it is now {state}; nothing to accept");
+            log::warn!("accept: order {}: {reason}", order.id);
+            Ok(OrderOutcome::Skipped(reason))
+        }
+        None => {
+            let reason = format!("{first_error}; and Best Buy no longer lists the order");
+            log::error!("accept: order {}: {reason}", order.id);
+            Ok(OrderOutcome::Failed(reason))
+        }
+    }
+}
+
+/// The order's state as Best Buy has it now; `None` when it is not listed.
+fn current_state(bestbuy: &BestBuyClient, order_id: &OrderId) -> Result<Option<OrderState>> {
+    let listing = bestbuy.list_orders_by_ids(std::slice::from_ref(order_id))?;
+    Ok(listing
+        .orders
+        .into_iter()
+        .find(|order| &order.id == order_id)
+        .map(|order| order.state))
+}
+
+fn record(
+    cycle: &Cycle,
+    order: &Order,
+    line_ids: &[OrderLineId],
+    outcome: AcceptOutcome,
+) -> Result<OrderOutcome> {
+    if cycle.mode == WriteMode::DryRun {
+        return Ok(OrderOutcome::WouldDo);
+    }
+    let window = chrono::Duration::hours(i64::from(
+        cycle.config.bestbuy.acceptance_window_hours.get(),
+    ));
+    let entry = AcceptedOrder {
+        order_id: order.id.clone(),
+        commercial_id: order.commercial_id.clone(),
+        line_ids: line_ids.to_vec(),
+        accepted_at: Utc::now(),
+        outcome,
+        created_date: order.created_date,
+        acceptance_deadline: order.created_date.map(|created| created + window),
+        shipping_deadline: order.shipping_deadline,
+    };
+    // A journal that cannot be written makes every later step unsafe: stop the phase.
+    cycle
+        .journal
+        .record_accepted(entry)
+        .with_context(|| format!("recording the acceptance of order {}", order.id))?;
+    log::info!(
+        "accept: order {}: accepted {} line(s)",
+        order.id,
+        line_ids.len()
+    );
+    Ok(OrderOutcome::Done)
+}
+
+/// Reads the waiting list again and reports every order this run accepted that is still
+/// on it. Orders that arrived meanwhile are left for the next run.
+fn recheck(
+    cycle: &Cycle,
+    bestbuy: &BestBuyClient,
+    accepted: &[OrderId],
+    report: &mut PhaseReport,
+) -> Result<()> {
+    let delay = std::time::Duration::from_secs(cycle.config.bestbuy.accept_recheck_delay_secs);
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    let listing = bestbuy
+        .list_orders_by_state(&OrderState::WaitingAcceptance)
+        .context("listing the orders waiting for acceptance again, to confirm the accepts")?;
+    for order in listing.orders {
+        if accepted.contains(&order.id) {
+            let problem = format!(
+                "order {} is still waiting for acceptance after it was accepted; the next run accepts it again",
+                order.id
+            );
+            log::warn!("accept: {problem}");
+            report.problems.push(problem);
+        }
+    }
+    Ok(())
+}

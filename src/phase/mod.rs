@@ -1,0 +1,197 @@
+//! The phases of a cycle, the only code that decides what to do with an order.
+//!
+//! Each phase reads the journal, calls API clients and records what it did; `run-all` and
+//! the single-phase subcommands call the same phase functions. A failure for one order is
+//! recorded in the phase's report and the phase goes on with the next order; only errors
+//! that make every further call pointless (a rejected key, a journal that cannot be
+//! written) end the phase early.
+
+pub mod accept;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::config::Config;
+use crate::http::WriteMode;
+use crate::ids::OrderId;
+use crate::journal::Journal;
+
+/// Everything a phase needs besides its API clients.
+pub struct Cycle<'a> {
+    pub config: &'a Config,
+    pub journal: &'a Journal,
+    pub mode: WriteMode,
+    /// `--order`: when set, only these orders are touched.
+    pub only_orders: Option<BTreeSet<OrderId>>,
+    /// No new order is started after this instant.
+    pub deadline: Instant,
+}
+
+impl Cycle<'_> {
+    pub fn selects(&self, order_id: &OrderId) -> bool {
+        self.only_orders
+            .as_ref()
+            .is_none_or(|only| only.contains(order_id))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Accept,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Accept => "accept",
+        }
+    }
+
+    fn done_word(self) -> &'static str {
+        match self {
+            Phase::Accept => "accepted",
+        }
+    }
+}
+
+/// What happened to one order in one phase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderOutcome {
+    /// The phase's step was carried out (or found already carried out).
+    Done,
+    /// Dry run: the step's request was printed, not sent.
+    WouldDo,
+    /// Not for this phase now; the reason says why.
+    Skipped(String),
+    /// The step failed; the reason says why. The order is tried again next run.
+    Failed(String),
+    /// Not started because the cycle's time budget ran out.
+    Deferred,
+}
+
+/// One phase's result: an outcome per order, and problems that belong to no single step.
+#[derive(Clone, Debug)]
+pub struct PhaseReport {
+    pub phase: Phase,
+    pub mode: WriteMode,
+    /// Orders by the name the API gave them (which may not be a valid id).
+    pub outcomes: Vec<(String, OrderOutcome)>,
+    /// Checks after the phase that did not hold, each naming its order.
+    pub problems: Vec<String>,
+}
+
+impl PhaseReport {
+    pub fn new(phase: Phase, mode: WriteMode) -> PhaseReport {
+        PhaseReport {
+            phase,
+            mode,
+            outcomes: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    pub fn count(&self, wanted: fn(&OrderOutcome) -> bool) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|(_, outcome)| wanted(outcome))
+            .count()
+    }
+
+    /// Failed orders plus problems: anything that makes the exit code 1.
+    pub fn failures(&self) -> usize {
+        self.count(|outcome| matches!(outcome, OrderOutcome::Failed(_))) + self.problems.len()
+    }
+
+    pub fn done(&self) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|(_, outcome)| *outcome == OrderOutcome::Done)
+            .map(|(order, _)| order.as_str())
+            .collect()
+    }
+}
+
+impl fmt::Display for PhaseReport {
+    /// The summary line: `accept: 3 accepted, 1 failed, 0 skipped`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = self.count(|outcome| *outcome == OrderOutcome::Done);
+        let would = self.count(|outcome| *outcome == OrderOutcome::WouldDo);
+        let skipped = self.count(|outcome| matches!(outcome, OrderOutcome::Skipped(_)));
+        let failed = self.count(|outcome| matches!(outcome, OrderOutcome::Failed(_)));
+        let deferred = self.count(|outcome| *outcome == OrderOutcome::Deferred);
+        write!(f, "{}: ", self.phase.name())?;
+        if self.mode == WriteMode::DryRun {
+            write!(f, "{would} would be {} (dry run)", self.phase.done_word())?;
+        } else {
+            write!(f, "{done} {}", self.phase.done_word())?;
+        }
+        write!(f, ", {failed} failed, {skipped} skipped")?;
+        if deferred > 0 {
+            write!(f, ", {deferred} left for the next run (time budget)")?;
+        }
+        if !self.problems.is_empty() {
+            write!(f, ", {} check(s) did not hold", self.problems.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `work` for every item with at most `limits.concurrency` at once, in input order of
+/// starting. No item is started after the cycle's deadline (it is `Deferred`). An `Err`
+/// from `work` is fatal: no further item starts and the first such error is returned.
+pub(crate) fn for_each_order<T, F>(cycle: &Cycle, items: &[T], work: F) -> Result<Vec<OrderOutcome>>
+where
+    T: Sync,
+    F: Fn(&T) -> Result<OrderOutcome> + Sync,
+{
+    let workers = cycle.config.limits.concurrency.get().min(items.len());
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<OrderOutcome>> = Mutex::new(vec![OrderOutcome::Deferred; items.len()]);
+    let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = items.get(index) else {
+                        return;
+                    };
+                    if Instant::now() >= cycle.deadline {
+                        continue; // stays Deferred
+                    }
+                    match work(item) {
+                        Ok(outcome) => {
+                            lock(&results)[index] = outcome;
+                        }
+                        Err(error) => {
+                            stop.store(true, Ordering::SeqCst);
+                            lock(&fatal).get_or_insert(error);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+
+    if let Some(error) = lock(&fatal).take() {
+        return Err(error);
+    }
+    Ok(std::mem::take(&mut *lock(&results)))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
