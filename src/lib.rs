@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod data_dir;
 pub mod error;
+pub mod fake;
 pub mod http;
 pub mod ids;
 pub mod journal;

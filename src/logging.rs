@@ -59,10 +59,18 @@ pub fn level_for(verbose: u8, quiet: bool) -> LevelFilter {
 /// Installs the logger once; later calls (tests, the sandbox) are ignored.
 pub fn init(level: LevelFilter) {
     let mut builder = env_logger::Builder::new();
-    builder
-        .filter_level(level)
-        .format_target(false)
-        .format_timestamp(None);
+    // One plain line per event: under cron these lines are the e-mail a seller reads.
+    builder.filter_level(level).format(|buffer, record| {
+        use std::io::Write;
+        let level = match record.level() {
+            log::Level::Error => "error",
+            log::Level::Warn => "warning",
+            log::Level::Info => "info",
+            log::Level::Debug => "debug",
+            log::Level::Trace => "trace",
+        };
+        writeln!(buffer, "bbship: {level}: {}", record.args())
+    });
     if let Ok(directives) = std::env::var("RUST_LOG") {
         builder.parse_filters(&directives);
     }

@@ -1,0 +1,332 @@
+//! The project's fake APIs, on 127.0.0.1 with an ephemeral port, for the tests, the
+//! sandbox and the benchmark. Not used by the `bbship` binary.
+//!
+//! It is strict like the real services, so a client bug fails here first, and it
+//! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML without
+//! acting, reply slowly, or drop the connection before or after acting. Every request is
+//! logged so tests can assert on exactly what was sent. Best Buy lives in `bestbuy`;
+//! Canada Post will be a sibling module behind the same router and plumbing.
+
+mod bestbuy;
+mod http_server;
+mod orders;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use http_server::{HttpRequest, HttpResponse, Reply};
+pub use orders::{FakeAddress, FakeLine, FakeOrder, sandbox_orders};
+
+#[derive(Clone, Debug)]
+pub struct FakeOptions {
+    /// The exact `Authorization` value Best Buy accepts (the bare key).
+    pub api_key: String,
+    /// After acceptance the order waits for payment this long, then becomes SHIPPING.
+    /// `None`: it waits until `FakeServer::complete_payments`.
+    pub payment_delay: Option<Duration>,
+    /// For this long after a 204 accept, listings still show the order as waiting.
+    pub accept_lag: Duration,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            api_key: "fake-bestbuy-key".to_owned(),
+            payment_delay: Some(Duration::ZERO),
+            accept_lag: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    ListOrders,
+    Accept,
+    Tracking,
+    Ship,
+    Carriers,
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub endpoint: Endpoint,
+    pub order_id: Option<String>,
+    /// The status answered; `None` when the connection was dropped.
+    pub status: Option<u16>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FaultRule {
+    pub endpoint: Endpoint,
+    /// Only requests about this order (by path).
+    pub order_id: Option<String>,
+    /// Let this many matching requests through first.
+    pub skip: usize,
+    /// Then apply the fault to this many.
+    pub times: usize,
+    pub fault: Fault,
+}
+
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer this instead, without acting.
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+        body: String,
+        content_type: String,
+    },
+    /// An HTML page (an IP allow-list block, a proxy error), without acting.
+    Html { status: u16 },
+    /// Wait, then act and answer normally.
+    Slow(Duration),
+    /// Close the connection without acting or answering.
+    DropBeforeActing,
+    /// Act, then close the connection without answering.
+    DropAfterActing,
+}
+
+struct State {
+    orders: BTreeMap<String, bestbuy::OrderEntry>,
+    faults: Vec<FaultRule>,
+    log: Vec<RecordedRequest>,
+}
+
+struct Shared {
+    options: FakeOptions,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn handle(&self, request: HttpRequest) -> Reply {
+        let (endpoint, order_id) = bestbuy::classify(&request);
+        let (index, fault) = {
+            let mut state = self.lock();
+            state.log.push(RecordedRequest {
+                method: request.method.clone(),
+                path: request.path.clone(),
+                query: request.query.clone(),
+                headers: request.headers.clone(),
+                body: request.body.clone(),
+                endpoint,
+                order_id: order_id.clone(),
+                status: None,
+            });
+            let index = state.log.len() - 1;
+            (
+                index,
+                take_fault(&mut state.faults, endpoint, order_id.as_deref()),
+            )
+        };
+
+        let act = |shared: &Shared| -> HttpResponse {
+            let mut state = shared.lock();
+            bestbuy::handle(
+                &shared.options,
+                &mut state.orders,
+                &request,
+                endpoint,
+                order_id.as_deref(),
+            )
+        };
+        let reply = match fault {
+            None => Reply::Respond(act(self)),
+            Some(Fault::Status {
+                status,
+                retry_after,
+                body,
+                content_type,
+            }) => {
+                let mut response = HttpResponse::new(status, &content_type, body);
+                if let Some(retry_after) = retry_after {
+                    response
+                        .headers
+                        .push(("Retry-After".to_owned(), retry_after));
+                }
+                Reply::Respond(response)
+            }
+            Some(Fault::Html { status }) => Reply::Respond(HttpResponse::new(
+                status,
+                "text/html; charset=utf-8",
+                "<!DOCTYPE html><html><body><h1>Access denied</h1><p>Your IP is not allowed.</p></body></html>",
+            )),
+            Some(Fault::Slow(delay)) => {
+                std::thread::sleep(delay);
+                Reply::Respond(act(self))
+            }
+            Some(Fault::DropBeforeActing) => Reply::Drop,
+            Some(Fault::DropAfterActing) => {
+                let _ = act(self);
+                Reply::Drop
+            }
+        };
+        if let Reply::Respond(response) = &reply
+            && let Some(entry) = self.lock().log.get_mut(index)
+        {
+            entry.status = Some(response.status);
+        }
+        reply
+    }
+}
+
+/// Finds the first rule for this request, counts it down, and returns its fault if the
+/// request falls in the rule's window.
+fn take_fault(
+    rules: &mut Vec<FaultRule>,
+    endpoint: Endpoint,
+    order_id: Option<&str>,
+) -> Option<Fault> {
+    let position = rules.iter().position(|rule| {
+        rule.endpoint == endpoint
+            && rule
+                .order_id
+                .as_deref()
+                .is_none_or(|wanted| Some(wanted) == order_id)
+    })?;
+    let rule = &mut rules[position];
+    if rule.skip > 0 {
+        rule.skip -= 1;
+        return None;
+    }
+    let fault = rule.fault.clone();
+    rule.times = rule.times.saturating_sub(1);
+    if rule.times == 0 {
+        rules.remove(position);
+    }
+    Some(fault)
+}
+
+/// A running fake. Dropping it stops it.
+pub struct FakeServer {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    pub fn start(options: FakeOptions) -> std::io::Result<FakeServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            options,
+            state: Mutex::new(State {
+                orders: BTreeMap::new(),
+                faults: Vec::new(),
+                log: Vec::new(),
+            }),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler_shared = Arc::clone(&shared);
+        let handler: http_server::Handler = Arc::new(move |request| handler_shared.handle(request));
+        let acceptor_stop = Arc::clone(&stop);
+        let acceptor =
+            std::thread::spawn(move || http_server::serve(listener, acceptor_stop, handler));
+        Ok(FakeServer {
+            shared,
+            address,
+            stop,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn bestbuy_url(&self) -> String {
+        format!("{}/api", self.base_url())
+    }
+
+    pub fn add_order(&self, order: FakeOrder) {
+        let id = order.order_id.clone();
+        self.shared
+            .lock()
+            .orders
+            .insert(id, bestbuy::OrderEntry::new(order));
+    }
+
+    pub fn add_orders(&self, orders: impl IntoIterator<Item = FakeOrder>) {
+        for order in orders {
+            self.add_order(order);
+        }
+    }
+
+    /// The order's true state now (payments due are applied; the accept lag is not).
+    pub fn order_state(&self, order_id: &str) -> Option<String> {
+        let mut state = self.shared.lock();
+        let entry = state.orders.get_mut(order_id)?;
+        entry.settle(&self.shared.options, Instant::now());
+        Some(entry.state.clone())
+    }
+
+    pub fn set_order_state(&self, order_id: &str, new_state: &str) {
+        if let Some(entry) = self.shared.lock().orders.get_mut(order_id) {
+            entry.state = new_state.to_owned();
+        }
+    }
+
+    /// Every order waiting for payment becomes SHIPPING now.
+    pub fn complete_payments(&self) {
+        for entry in self.shared.lock().orders.values_mut() {
+            entry.complete_payment();
+        }
+    }
+
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.lock().faults.push(rule);
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().log.clone()
+    }
+
+    pub fn count(&self, endpoint: Endpoint) -> usize {
+        self.shared
+            .lock()
+            .log
+            .iter()
+            .filter(|request| request.endpoint == endpoint)
+            .count()
+    }
+
+    pub fn write_count(&self) -> usize {
+        self.shared
+            .lock()
+            .log
+            .iter()
+            .filter(|request| matches!(request.method.as_str(), "PUT" | "POST" | "DELETE"))
+            .count()
+    }
+
+    pub fn reset_log(&self) {
+        self.shared.lock().log.clear();
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
