@@ -1,0 +1,171 @@
+//! Shared helpers for the integration tests: a fake of both APIs on 127.0.0.1, a private
+//! data directory and configuration pointing at it, and the real `bbship` binary.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bbship::fake::{FakeOptions, FakeOrder, FakeServer};
+
+pub const API_KEY: &str = "test-bestbuy-key-7f3a9c2e41";
+pub const CP_USERNAME: &str = "test-cp-user-0a1b2c";
+pub const CP_PASSWORD: &str = "test-cp-password-9d8e7f";
+
+pub struct Harness {
+    pub fake: FakeServer,
+    pub temp: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Harness {
+    /// A fake with `orders`, and a configuration tuned for tests: no pause before the
+    /// re-check, short backoffs, no pacing.
+    pub fn new(orders: Vec<FakeOrder>) -> Harness {
+        Harness::with_options(FakeOptions::default(), orders)
+    }
+
+    pub fn with_options(mut options: FakeOptions, orders: Vec<FakeOrder>) -> Harness {
+        options.api_key = API_KEY.to_owned();
+        let fake = FakeServer::start(options).expect("the fake starts");
+        fake.add_orders(orders);
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        let data_dir = temp.path().join("data");
+        let config_path = temp.path().join("bbship.json");
+        let harness = Harness {
+            fake,
+            temp,
+            config_path,
+            data_dir,
+        };
+        harness.write_config(|_| {});
+        harness
+    }
+
+    /// Writes the test configuration after `edit` has changed it.
+    pub fn write_config(&self, edit: impl FnOnce(&mut serde_json::Value)) {
+        let mut config = serde_json::json!({
+            "bestbuy": {
+                "base_url": self.fake.bestbuy_url(),
+                "accept_recheck_delay_secs": 0
+            },
+            "canada_post": {
+                "base_url": self.fake.base_url(),
+                "customer_number": "1234567",
+                "contract_id": "42708517"
+            },
+            "sender": {
+                "company": "Example Electronics Inc.",
+                "phone": "416-555-0100",
+                "address_line_1": "1 Example Warehouse Rd",
+                "city": "Toronto",
+                "province": "ON",
+                "postal_code": "M1M 1M1"
+            },
+            "parcel": {
+                "default": {"weight_kg": 2.0, "length_cm": 40, "width_cm": 30, "height_cm": 10}
+            },
+            "limits": {
+                "bestbuy_requests_per_minute": 60000,
+                "retry_backoff_initial_ms": 10,
+                "max_retry_after_secs": 2,
+                "request_timeout_secs": 10
+            }
+        });
+        edit(&mut config);
+        std::fs::write(
+            &self.config_path,
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .expect("the config is written");
+    }
+
+    /// The binary with a clean environment: only the test's config, data dir and secrets.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bbship"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("BBSHIP_CONFIG", &self.config_path)
+            .env("BBSHIP_DATA_DIR", &self.data_dir)
+            .env("BESTBUY_API_KEY", API_KEY)
+            .env("CANADAPOST_USERNAME", CP_USERNAME)
+            .env("CANADAPOST_PASSWORD", CP_PASSWORD)
+            .args(args);
+        command
+    }
+
+    pub fn bbship(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("bbship runs"))
+    }
+
+    pub fn accepted_log(&self) -> Vec<serde_json::Value> {
+        read_jsonl(
+            &self
+                .data_dir
+                .join("logs/best_buy/accepted_orders_log.jsonl"),
+        )
+    }
+}
+
+/// A finished run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// `count` generated orders waiting for acceptance.
+pub fn waiting_orders(count: usize) -> Vec<FakeOrder> {
+    (0..count).map(FakeOrder::generated).collect()
+}
+
+/// Every file below `root`, recursively.
+pub fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
