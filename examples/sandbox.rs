@@ -1,0 +1,177 @@
+//! The sandbox: a full bbship cycle against the project's fake APIs, with no credentials
+//! and no network. `cargo run --example sandbox`
+//!
+//! It starts the fake on 127.0.0.1 with a dozen varied orders, writes a configuration
+//! into `target/sandbox/`, and runs `run-all` through the same library entry point the
+//! binary uses, as cron would, until no order is left to act on.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bbship::fake::{FakeOptions, FakeServer, sandbox_orders};
+use bbship::phase::OrderOutcome;
+use bbship::secret::{Secret, Secrets};
+use bbship::{Command, Invocation};
+
+const SANDBOX_KEY: &str = "sandbox-bestbuy-key";
+
+fn main() -> ExitCode {
+    bbship::logging::init(log::LevelFilter::Warn);
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sandbox: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let fake = FakeServer::start(FakeOptions {
+        api_key: SANDBOX_KEY.to_owned(),
+        payment_delay: Some(Duration::from_secs(2)),
+        ..FakeOptions::default()
+    })
+    .context("starting the fake APIs")?;
+    let orders = sandbox_orders();
+    let order_ids: Vec<String> = orders
+        .iter()
+        .map(|order| order.order_id().to_owned())
+        .collect();
+    fake.add_orders(orders);
+
+    let root = sandbox_dir();
+    if root.exists() {
+        std::fs::remove_dir_all(&root).with_context(|| format!("clearing {}", root.display()))?;
+    }
+    std::fs::create_dir_all(&root)?;
+    let config_path = root.join("bbship.json");
+    write_config(&config_path, &fake)?;
+    let data_dir = root.join("data");
+
+    println!("bbship sandbox");
+    println!("  fake Best Buy API: {}", fake.bestbuy_url());
+    println!("  configuration:     {}", config_path.display());
+    println!("  data directory:    {}", data_dir.display());
+    println!("  {} orders waiting for acceptance\n", order_ids.len());
+
+    let secrets = Secrets {
+        bestbuy_api_key: Some(Secret::new(SANDBOX_KEY)),
+        ..Secrets::default()
+    };
+    let invocation = Invocation {
+        command: Command::RunAll,
+        config_path,
+        data_dir: data_dir.clone(),
+        dry_run: false,
+        only_orders: Vec::new(),
+    };
+
+    println!("Run 1 (what cron starts every 15 minutes): bbship run-all");
+    let outcome = bbship::run(&invocation, &secrets)?;
+    for report in &outcome.phases {
+        println!("  {report}");
+        for (order, result) in &report.outcomes {
+            let shown = match result {
+                OrderOutcome::Done => "done".to_owned(),
+                OrderOutcome::WouldDo => "would be done (dry run)".to_owned(),
+                OrderOutcome::Skipped(reason) => format!("skipped: {reason}"),
+                OrderOutcome::Failed(reason) => format!("FAILED: {reason}"),
+                OrderOutcome::Deferred => "left for the next run".to_owned(),
+            };
+            println!("    {order:<14} {shown}");
+        }
+    }
+    println!("  exit code {}\n", outcome.exit_code());
+
+    println!("Best Buy now has (the customer is charged, then the order is ready to ship):");
+    std::thread::sleep(Duration::from_millis(2100));
+    for id in &order_ids {
+        println!(
+            "    {id:<14} {}",
+            fake.order_state(id).unwrap_or_else(|| "?".to_owned())
+        );
+    }
+
+    println!("\nRun 2: nothing is left waiting, so the cycle reads one list and stops.");
+    fake.reset_log();
+    let outcome = bbship::run(&invocation, &secrets)?;
+    for report in &outcome.phases {
+        println!("  {report}");
+    }
+    println!("  API calls made: {}\n", fake.requests().len());
+
+    println!(
+        "Phase 2 (Canada Post labels) and phase 3 (tracking upload, mark shipped) are not \
+         built yet: the orders above stay ready to ship."
+    );
+    println!("\nFiles written:");
+    for file in files_below(&data_dir) {
+        println!("    {}", file.display());
+    }
+    println!(
+        "\nRead the accepted orders with:\n    cat {}",
+        data_dir
+            .join("logs/best_buy/accepted_orders_log.jsonl")
+            .display()
+    );
+    Ok(())
+}
+
+fn sandbox_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("sandbox")
+}
+
+fn write_config(path: &Path, fake: &FakeServer) -> Result<()> {
+    let config = serde_json::json!({
+        "bestbuy": {
+            "base_url": fake.bestbuy_url(),
+            "accept_recheck_delay_secs": 1
+        },
+        "canada_post": {
+            "base_url": fake.base_url(),
+            "customer_number": "1234567",
+            "contract_id": "42708517"
+        },
+        "sender": {
+            "name": "Jane Seller",
+            "company": "Example Electronics Inc.",
+            "phone": "416-555-0100",
+            "address_line_1": "1 Example Warehouse Rd",
+            "city": "Toronto",
+            "province": "ON",
+            "postal_code": "M1M 1M1"
+        },
+        "parcel": {
+            "default": {"weight_kg": 2.0, "length_cm": 40.0, "width_cm": 30.0, "height_cm": 10.0}
+        },
+        "limits": {"bestbuy_requests_per_minute": 600}
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&config)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
