@@ -1,0 +1,253 @@
+//! The fake Best Buy API is strict like the real one: these pin the rules the client's
+//! tests rely on, so a fake that grew lenient would show here.
+
+use std::time::Duration;
+
+use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
+
+const KEY: &str = "fake-test-key-123";
+
+fn fake(orders: usize, payment_delay: Option<Duration>) -> FakeServer {
+    let fake = FakeServer::start(FakeOptions {
+        api_key: KEY.to_owned(),
+        payment_delay,
+        accept_lag: Duration::ZERO,
+    })
+    .unwrap();
+    fake.add_orders((0..orders).map(FakeOrder::generated));
+    fake
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(fake: &FakeServer, path_and_query: &str, key: &str) -> (u16, serde_json::Value) {
+    let mut response = agent()
+        .get(&format!("{}{path_and_query}", fake.bestbuy_url()))
+        .header("Authorization", key)
+        .header("Accept", "application/json")
+        .call()
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn put(fake: &FakeServer, path: &str, body: Option<&str>) -> u16 {
+    let request = agent()
+        .put(&format!("{}{path}", fake.bestbuy_url()))
+        .header("Authorization", KEY)
+        .header("Content-Type", "application/json");
+    let response = match body {
+        Some(body) => request.send(body),
+        None => request.send_empty(),
+    };
+    response.unwrap().status().as_u16()
+}
+
+fn accept_body(order: &FakeOrder) -> String {
+    let lines: Vec<serde_json::Value> = order
+        .line_ids()
+        .into_iter()
+        .map(|id| serde_json::json!({"id": id, "accepted": true}))
+        .collect();
+    serde_json::json!({ "order_lines": lines }).to_string()
+}
+
+#[test]
+fn pages_and_total_count() {
+    let fake = fake(25, None);
+    let (status, page) = get(
+        &fake,
+        "/orders?order_state_codes=WAITING_ACCEPTANCE&max=10&offset=20",
+        KEY,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(page["total_count"], 25);
+    assert_eq!(page["orders"].as_array().unwrap().len(), 5);
+    // Default page size is 10.
+    let (_, page) = get(&fake, "/orders", KEY);
+    assert_eq!(page["orders"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn limits_and_auth_are_enforced() {
+    let fake = fake(1, None);
+    assert_eq!(get(&fake, "/orders?max=101", KEY).0, 400);
+    assert_eq!(get(&fake, "/orders?max=ten", KEY).0, 400);
+    let ids: Vec<String> = (0..101).map(|index| format!("{index}-A")).collect();
+    let (status, body) = get(&fake, &format!("/orders?order_ids={}", ids.join(",")), KEY);
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("limit of 100"));
+    assert_eq!(get(&fake, "/orders", "wrong").0, 401);
+    assert_eq!(get(&fake, "/orders", &format!("Bearer {KEY}")).0, 401);
+}
+
+#[test]
+fn accept_moves_the_order_on_and_the_address_appears_only_in_shipping() {
+    let fake = fake(1, None);
+    let order = FakeOrder::generated(0);
+    let id = order.order_id();
+    let (_, page) = get(&fake, &format!("/orders?order_ids={id}"), KEY);
+    assert!(page["orders"][0]["customer"]["shipping_address"].is_null());
+
+    assert_eq!(
+        put(
+            &fake,
+            &format!("/orders/{id}/accept"),
+            Some(&accept_body(&order))
+        ),
+        204
+    );
+    assert_eq!(fake.order_state(id).unwrap(), "WAITING_DEBIT_PAYMENT");
+    // A second accept is refused: the order is no longer waiting.
+    assert_eq!(
+        put(
+            &fake,
+            &format!("/orders/{id}/accept"),
+            Some(&accept_body(&order))
+        ),
+        400
+    );
+
+    fake.complete_payments();
+    let (_, page) = get(&fake, &format!("/orders?order_ids={id}"), KEY);
+    assert_eq!(page["orders"][0]["order_state"], "SHIPPING");
+    assert!(page["orders"][0]["customer"]["shipping_address"]["street_1"].is_string());
+}
+
+#[test]
+fn the_payment_delay_passes_by_itself() {
+    let fake = fake(1, Some(Duration::from_millis(1500)));
+    let order = FakeOrder::generated(0);
+    put(
+        &fake,
+        &format!("/orders/{}/accept", order.order_id()),
+        Some(&accept_body(&order)),
+    );
+    assert_eq!(
+        fake.order_state(order.order_id()).unwrap(),
+        "WAITING_DEBIT_PAYMENT"
+    );
+    std::thread::sleep(Duration::from_millis(1600));
+    assert_eq!(fake.order_state(order.order_id()).unwrap(), "SHIPPING");
+}
+
+#[test]
+fn accept_must_decide_every_line_once() {
+    let fake = fake(3, None);
+    let order = FakeOrder::generated(1); // two lines
+    let id = order.order_id();
+    let lines = order.line_ids();
+    let one = serde_json::json!({"order_lines": [{"id": lines[0], "accepted": true}]}).to_string();
+    assert_eq!(put(&fake, &format!("/orders/{id}/accept"), Some(&one)), 400);
+    let mixed = serde_json::json!({"order_lines": [
+        {"id": lines[0], "accepted": true}, {"id": lines[1], "accepted": false}]})
+    .to_string();
+    assert_eq!(
+        put(&fake, &format!("/orders/{id}/accept"), Some(&mixed)),
+        400
+    );
+    assert_eq!(
+        put(&fake, "/orders/NOPE-1/accept", Some(&accept_body(&order))),
+        404
+    );
+    assert_eq!(fake.order_state(id).unwrap(), "WAITING_ACCEPTANCE");
+}
+
+#[test]
+fn a_put_without_a_length_gets_411_and_ship_needs_tracking_first() {
+    let fake = fake(1, None);
+    let order = FakeOrder::generated(0);
+    let id = order.order_id();
+    put(
+        &fake,
+        &format!("/orders/{id}/accept"),
+        Some(&accept_body(&order)),
+    );
+    fake.complete_payments();
+
+    // A raw PUT with neither Content-Length nor Transfer-Encoding.
+    use std::io::{Read, Write};
+    let address = fake.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "PUT /api/orders/{id}/ship HTTP/1.1\r\nHost: {address}\r\nAuthorization: {KEY}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
+
+    // With Content-Length: 0 it is understood, and refused until tracking is sent.
+    assert_eq!(put(&fake, &format!("/orders/{id}/ship"), None), 400);
+    let tracking = r#"{"carrier_code":"CPCL","tracking_number":"4017968200000009"}"#;
+    assert_eq!(
+        put(&fake, &format!("/orders/{id}/tracking"), Some(tracking)),
+        204
+    );
+    assert_eq!(put(&fake, &format!("/orders/{id}/ship"), None), 204);
+    assert_eq!(fake.order_state(id).unwrap(), "SHIPPED");
+    let ship = fake
+        .requests()
+        .into_iter()
+        .rfind(|request| request.endpoint == Endpoint::Ship)
+        .unwrap();
+    assert!(
+        ship.headers
+            .iter()
+            .any(|(name, value)| name.eq_ignore_ascii_case("content-length") && value == "0")
+    );
+}
+
+#[test]
+fn faults_apply_in_their_window_and_drop_after_acting_acts() {
+    let fake = fake(2, None);
+    fake.inject(FaultRule {
+        endpoint: Endpoint::ListOrders,
+        order_id: None,
+        skip: 1,
+        times: 1,
+        fault: Fault::Status {
+            status: 429,
+            retry_after: Some("1".to_owned()),
+            body: "{}".to_owned(),
+            content_type: "application/json".to_owned(),
+        },
+    });
+    assert_eq!(get(&fake, "/orders", KEY).0, 200);
+    assert_eq!(get(&fake, "/orders", KEY).0, 429);
+    assert_eq!(get(&fake, "/orders", KEY).0, 200);
+
+    let order = FakeOrder::generated(0);
+    fake.inject(FaultRule {
+        endpoint: Endpoint::Accept,
+        order_id: Some(order.order_id().to_owned()),
+        skip: 0,
+        times: 1,
+        fault: Fault::DropAfterActing,
+    });
+    let result = agent()
+        .put(&format!(
+            "{}/orders/{}/accept",
+            fake.bestbuy_url(),
+            order.order_id()
+        ))
+        .header("Authorization", KEY)
+        .header("Content-Type", "application/json")
+        .send(&accept_body(&order));
+    assert!(result.is_err(), "the client saw an answer");
+    assert_eq!(
+        fake.order_state(order.order_id()).unwrap(),
+        "WAITING_DEBIT_PAYMENT"
+    );
+    assert_eq!(fake.requests().last().unwrap().status, None);
+}
