@@ -26,6 +26,17 @@ fn status(status: u16, retry_after: Option<&str>) -> Fault {
     }
 }
 
+/// How many accepts the fake received for one order.
+fn accepts_for(harness: &Harness, order_id: &str) -> usize {
+    harness
+        .fake
+        .requests()
+        .iter()
+        .filter(|request| request.endpoint == Endpoint::Accept)
+        .filter(|request| request.order_id.as_deref() == Some(order_id))
+        .count()
+}
+
 fn state(harness: &Harness, order_id: &str) -> String {
     harness
         .fake
@@ -181,13 +192,7 @@ fn one_refused_accept_does_not_stop_the_others_and_exits_1() {
     );
 
     // A refused write is not repeated as is within the run...
-    let accepts_for_victim = harness
-        .fake
-        .requests()
-        .iter()
-        .filter(|request| request.endpoint == Endpoint::Accept)
-        .filter(|request| request.order_id.as_deref() == Some(victim.as_str()))
-        .count();
+    let accepts_for_victim = accepts_for(&harness, &victim);
     assert_eq!(accepts_for_victim, 1);
     // ...and the next run accepts it.
     let run = harness.bbship(&["accept"]);
@@ -248,13 +253,7 @@ fn an_accept_whose_answer_was_lost_is_confirmed_by_reading_the_state() {
         .unwrap();
     assert_eq!(line["outcome"], "confirmed_by_state");
     // Exactly one accept was sent for it: the state showed it had worked.
-    let accepts_for_victim = harness
-        .fake
-        .requests()
-        .iter()
-        .filter(|request| request.endpoint == Endpoint::Accept)
-        .filter(|request| request.order_id.as_deref() == Some(victim.as_str()))
-        .count();
+    let accepts_for_victim = accepts_for(&harness, &victim);
     assert_eq!(accepts_for_victim, 1);
 }
 
