@@ -105,6 +105,107 @@ impl fmt::Display for OrderLineId {
     }
 }
 
+/// A Canada Post tracking PIN: 11 to 16 ASCII letters and digits (the schema's range;
+/// Canada Post issues 12, 13 and 16). A 16-digit domestic PIN must also pass its check
+/// digit: one that fails is never uploaded to Best Buy.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TrackingPin(String);
+
+impl TrackingPin {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether a 16-digit domestic parcel PIN carries the right check digit: with d0…d14
+/// the first 15 digits, S = 3 × (d0 + d2 + … + d14) + (d1 + d3 + … + d13), and the last
+/// digit must be (10 − S mod 10) mod 10. Other lengths carry no digit this rule covers.
+pub fn pin_check_digit_holds(pin: &str) -> bool {
+    let digits: Vec<u32> = pin.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 16 || pin.len() != 16 {
+        return true;
+    }
+    let sum: u32 = digits[..15]
+        .iter()
+        .enumerate()
+        .map(|(index, digit)| if index % 2 == 0 { 3 * digit } else { *digit })
+        .sum();
+    (10 - sum % 10) % 10 == digits[15]
+}
+
+impl TryFrom<String> for TrackingPin {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if !(11..=16).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "tracking PIN {:?} must be 11 to 16 letters and digits",
+                shorten(&value)
+            ));
+        }
+        if !pin_check_digit_holds(&value) {
+            return Err(format!("tracking PIN {value} fails its check digit"));
+        }
+        Ok(TrackingPin(value))
+    }
+}
+
+impl From<TrackingPin> for String {
+    fn from(pin: TrackingPin) -> String {
+        pin.0
+    }
+}
+
+impl fmt::Display for TrackingPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Create Shipment `customer-request-id`: unique to one attempt, at most 35 visible
+/// ASCII characters, the key that finds a shipment again after a lost answer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub const MAX_LEN: usize = 35;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RequestId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        if (1..=Self::MAX_LEN).contains(&value.len()) && value.bytes().all(allowed) {
+            Ok(RequestId(value))
+        } else {
+            Err(format!(
+                "request id {:?} must be 1 to {} letters, digits, '-', '_' or '.'",
+                shorten(&value),
+                Self::MAX_LEN
+            ))
+        }
+    }
+}
+
+impl From<RequestId> for String {
+    fn from(id: RequestId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Cuts a hostile value down to something that fits in an error message.
 pub fn shorten(value: &str) -> String {
     const KEEP: usize = 80;
@@ -161,5 +262,43 @@ mod tests {
         assert_eq!(shorten("abc"), "abc");
         let cut = shorten(&"x".repeat(1000));
         assert!(cut.len() < 120 && cut.contains("1000 characters"));
+    }
+    #[test]
+    fn the_documented_pins_pass_their_check_digit() {
+        // canada-post.md §8's worked example, and the OR23 fixture's PIN.
+        for pin in ["7023210039414604", "4017968200000009"] {
+            assert!(pin_check_digit_holds(pin), "{pin}");
+            assert!(TrackingPin::try_from(pin.to_owned()).is_ok());
+        }
+        // The sandbox's 12-digit PIN has no check digit under this rule.
+        assert!(TrackingPin::try_from("123456789012".to_owned()).is_ok());
+    }
+
+    #[test]
+    fn every_wrong_check_digit_is_refused() {
+        for last in 0..10u32 {
+            let pin = format!("702321003941460{last}");
+            assert_eq!(TrackingPin::try_from(pin).is_ok(), last == 4);
+        }
+        // A transposition of neighbouring digits changes the weights and is caught too.
+        assert!(!pin_check_digit_holds("7023210039414640"));
+    }
+
+    #[test]
+    fn pins_and_request_ids_refuse_bad_shapes() {
+        for pin in [
+            "",
+            "1234567890",
+            "12345678901234567",
+            "7023 2100 3941 46",
+            "70232100394146/4",
+        ] {
+            assert!(TrackingPin::try_from(pin.to_owned()).is_err(), "{pin:?}");
+        }
+        assert!(RequestId::try_from("ord-261236951-A-7f3a9c2e".to_owned()).is_ok());
+        for id in ["", &"x".repeat(36), "a b", "a/b", "é"] {
+            assert!(RequestId::try_from(id.to_owned()).is_err(), "{id:?}");
+        }
+        assert!(RequestId::try_from("x".repeat(35)).is_ok());
     }
 }
