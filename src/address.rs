@@ -168,9 +168,14 @@ impl<const MAX: usize> TryFrom<String> for BoundedText<MAX> {
                 "`{trimmed}` is {length} characters long; the limit is {MAX}"
             ));
         }
-        if trimmed.chars().any(char::is_control) {
+        // Control characters break a single line; U+FFFE and U+FFFF are not XML
+        // characters at all (surrogates cannot occur in a Rust string).
+        if trimmed
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+        {
             return Err(format!(
-                "`{}` contains a control character (tab, line break or similar)",
+                "`{}` contains a control character (tab, line break or similar) or a non-character",
                 trimmed.escape_debug()
             ));
         }
@@ -226,6 +231,7 @@ mod tests {
         assert!(BoundedText::<44>::try_from("   ".to_owned()).is_err());
         assert!(BoundedText::<44>::try_from("line\nbreak".to_owned()).is_err());
         assert!(BoundedText::<44>::try_from("tab\there".to_owned()).is_err());
+        assert!(BoundedText::<44>::try_from("bad\u{FFFF}".to_owned()).is_err());
         assert_eq!(
             BoundedText::<44>::try_from("  Smith & Sons  ".to_owned())
                 .unwrap()

@@ -1,6 +1,8 @@
-//! Canada Post: the identifiers of a contract account and its services.
+//! Canada Post: the identifiers of a contract account and its services, and the Create
+//! Shipment request (shipment-v8) built from validated values.
 //!
-//! The shipment client arrives with phase 2; the configuration already validates the
-//! account it will use.
+//! It knows nothing of Best Buy. The HTTP client (create, lookup by request id, label,
+//! tracking) arrives with the rest of phase 2.
 
+pub mod shipment;
 pub mod types;
