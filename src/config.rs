@@ -167,6 +167,17 @@ pub struct Limits {
     /// A `Retry-After` longer than this is cut to it.
     #[serde(default = "default_max_retry_after_secs")]
     pub max_retry_after_secs: u64,
+    /// After Canada Post's "Rejected by SLM Monitor", no Canada Post call for this long:
+    /// its throttle counts calls over a rolling minute.
+    #[serde(default = "default_throttle_pause_secs")]
+    pub canada_post_throttle_pause_secs: u64,
+    /// How long one run keeps asking for a label that is not ready yet before leaving it
+    /// for the next run (which downloads it; it never buys another).
+    #[serde(default = "default_label_wait_secs")]
+    pub label_wait_secs: u64,
+    /// The first wait between label downloads; it doubles up to 8 seconds.
+    #[serde(default = "default_label_retry_initial_ms")]
+    pub label_retry_initial_ms: NonZeroU64,
 }
 
 impl Default for Limits {
@@ -182,6 +193,9 @@ impl Default for Limits {
             max_retries: default_max_retries(),
             retry_backoff_initial_ms: default_retry_backoff_initial_ms(),
             max_retry_after_secs: default_max_retry_after_secs(),
+            canada_post_throttle_pause_secs: default_throttle_pause_secs(),
+            label_wait_secs: default_label_wait_secs(),
+            label_retry_initial_ms: default_label_retry_initial_ms(),
         }
     }
 }
@@ -465,6 +479,18 @@ fn default_retry_backoff_initial_ms() -> NonZeroU64 {
 }
 fn default_max_retry_after_secs() -> u64 {
     120
+}
+
+fn default_throttle_pause_secs() -> u64 {
+    60
+}
+
+fn default_label_wait_secs() -> u64 {
+    60
+}
+
+fn default_label_retry_initial_ms() -> NonZeroU64 {
+    NonZeroU64::new(500).unwrap_or(NonZeroU64::MIN)
 }
 
 #[cfg(test)]

@@ -223,6 +223,14 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
     /// No retry wait may run past this instant (the end of the cycle's time budget).
     pub deadline: Instant,
+    /// Recognises an API's own throttle answer (whatever its status). Such an answer is
+    /// returned at once, not retried here: the API client pauses all its calls instead.
+    pub is_throttle: fn(&Response) -> bool,
+}
+
+/// For APIs whose throttle is a plain 429 (handled by the retries).
+pub fn no_throttle_body(_: &Response) -> bool {
+    false
 }
 
 /// One API's connection: its agent, pace and retry policy.
@@ -348,6 +356,9 @@ impl ApiClient {
         idempotency: Idempotency,
         attempt: u32,
     ) -> Option<Duration> {
+        if (self.settings.is_throttle)(response) {
+            return None;
+        }
         match response.status {
             // The server refused without acting, so even a write may be repeated.
             429 => Some(

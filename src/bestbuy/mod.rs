@@ -124,6 +124,7 @@ impl BestBuyClient {
                 max_retry_after: std::time::Duration::from_secs(limits.max_retry_after_secs),
             },
             deadline,
+            is_throttle: http::no_throttle_body,
         };
         BestBuyClient {
             http: ApiClient::new(settings),

@@ -1,8 +1,14 @@
-//! Canada Post: the identifiers of a contract account and its services, and the Create
-//! Shipment request (shipment-v8) built from validated values.
+//! Canada Post: the contract shipping client (create, lookup by request id, label,
+//! tracking), the Create Shipment request (shipment-v8) built from validated values, and
+//! the answers read back.
 //!
-//! It knows nothing of Best Buy. The HTTP client (create, lookup by request id, label,
-//! tracking) arrives with the rest of phase 2.
+//! It knows nothing of Best Buy: the phase that joins the two lives in `phase::label`.
 
+pub mod answers;
+pub mod client;
 pub mod shipment;
 pub mod types;
+pub mod xml;
+
+pub use answers::{Link, Messages, PinSummary, ShipmentInfo};
+pub use client::{CanadaPostClient, CanadaPostError, LabelDownload, Tracking};

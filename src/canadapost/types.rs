@@ -128,6 +128,48 @@ impl fmt::Display for ServiceCode {
     }
 }
 
+/// A Canada Post shipment id: at most 32 characters, digits in practice. Letters are
+/// allowed because the schema does not promise digits; anything else is refused so an
+/// id can never smuggle a path or a quote into a log or a file name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ShipmentId(String);
+
+impl ShipmentId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ShipmentId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let shape_ok =
+            (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric());
+        if shape_ok {
+            Ok(ShipmentId(value))
+        } else {
+            Err(format!(
+                "`{}` is not a Canada Post shipment id (1 to 32 letters or digits)",
+                crate::ids::shorten(&value)
+            ))
+        }
+    }
+}
+
+impl From<ShipmentId> for String {
+    fn from(id: ShipmentId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for ShipmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +191,14 @@ mod tests {
         }
         for bad in ["", "dom.ep", "DOM EP", &"A".repeat(33)] {
             assert!(ServiceCode::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shipment_ids_are_short_and_plain() {
+        assert!(ShipmentId::try_from("347881315405043891".to_owned()).is_ok());
+        for bad in ["", "../x", "12 3", &"1".repeat(33)] {
+            assert!(ShipmentId::try_from(bad.to_owned()).is_err(), "{bad}");
         }
     }
 }

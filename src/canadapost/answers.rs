@@ -1,0 +1,351 @@
+//! Canada Post's answers, read leniently but checked where it matters.
+//!
+//! Canada Post decides success by the root element, not by the HTTP status (its own
+//! samples do the same): a `<messages>` body is an error whatever the status, and an
+//! expected root must also carry the fields bbship relies on (a shipment id, a PIN, the
+//! PIN asked about). Unknown elements are ignored, so a newer schema minor version does
+//! not break a run.
+
+use std::fmt;
+
+use crate::canadapost::types::ShipmentId;
+use crate::canadapost::xml::{self, Element};
+
+/// One `<message>` of a `<messages>` body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub code: String,
+    pub description: String,
+}
+
+/// A `<messages>` body: zero or more messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Messages(pub Vec<Message>);
+
+impl Messages {
+    pub fn has_code(&self, code: &str) -> bool {
+        self.0.iter().any(|message| message.code == code)
+    }
+
+    /// "Rejected by SLM Monitor": the per-key throttle. Its code is the generic `Server`
+    /// and its HTTP status is unconfirmed, so the description decides.
+    pub fn is_throttle(&self) -> bool {
+        self.0.iter().any(|message| {
+            message
+                .description
+                .to_ascii_lowercase()
+                .contains("slm monitor")
+        })
+    }
+
+    /// Codes that mean the credentials or the account numbers are wrong: nothing else
+    /// will work this run either.
+    pub fn is_authentication_failure(&self) -> bool {
+        self.0.iter().any(|message| {
+            matches!(
+                message.code.as_str(),
+                "AA001" | "AA002" | "AA003" | "AA004" | "E002"
+            )
+        })
+    }
+}
+
+impl fmt::Display for Messages {
+    /// `2695 Contact Phone number is a required field.; 1151 …`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(an empty <messages> body)");
+        }
+        for (index, message) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str("; ")?;
+            }
+            write!(
+                f,
+                "{} {}",
+                crate::ids::shorten(&message.code),
+                crate::ids::shorten(&message.description)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A `<link>`: followed as an opaque URL, never built.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Link {
+    pub rel: String,
+    pub href: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+/// The parts of `<shipment-info>` bbship keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShipmentInfo {
+    pub shipment_id: ShipmentId,
+    pub customer_request_id: Option<String>,
+    pub status: Option<String>,
+    /// As Canada Post sent it; the phase checks its format and check digit.
+    pub tracking_pin: Option<String>,
+    pub links: Vec<Link>,
+}
+
+impl ShipmentInfo {
+    pub fn link(&self, rel: &str) -> Option<&Link> {
+        self.links.iter().find(|link| link.rel == rel)
+    }
+
+    /// The label links in page order.
+    pub fn label_links(&self) -> Vec<&Link> {
+        let mut labels: Vec<&Link> = self.links.iter().filter(|l| l.rel == "label").collect();
+        labels.sort_by_key(|link| link.index.unwrap_or(0));
+        labels
+    }
+}
+
+/// One `<pin-summary>` of a tracking summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinSummary {
+    pub pin: String,
+    pub event_type: Option<String>,
+    pub event_description: Option<String>,
+    pub event_date_time: Option<String>,
+    pub expected_delivery_date: Option<String>,
+}
+
+/// What an answer body held: the element the call expects, or `<messages>`.
+#[derive(Debug)]
+pub enum Answer<T> {
+    Expected(T),
+    Messages(Messages),
+}
+
+/// Reads `body`, expecting the root `expected`; `read` turns that root into a value.
+pub fn read<T>(
+    body: &[u8],
+    expected: &str,
+    read: impl FnOnce(&Element) -> Result<T, String>,
+) -> Result<Answer<T>, String> {
+    let root = xml::parse(body)?;
+    if root.name == "messages" {
+        return Ok(Answer::Messages(messages(&root)));
+    }
+    if root.name != expected {
+        return Err(format!(
+            "expected <{expected}> or <messages>, got <{}>",
+            crate::ids::shorten(&root.name)
+        ));
+    }
+    read(&root).map(Answer::Expected)
+}
+
+/// Reads a body that may be a `<messages>` error, whatever the call; `None` otherwise.
+pub fn messages_in(body: &[u8]) -> Option<Messages> {
+    let root = xml::parse(body).ok()?;
+    (root.name == "messages").then(|| messages(&root))
+}
+
+fn messages(root: &Element) -> Messages {
+    Messages(
+        root.children_named("message")
+            .map(|message| Message {
+                code: message.child_text("code").unwrap_or("").to_owned(),
+                description: message.child_text("description").unwrap_or("").to_owned(),
+            })
+            .collect(),
+    )
+}
+
+fn links(parent: &Element) -> Vec<Link> {
+    parent
+        .children_named("link")
+        .filter_map(|link| {
+            Some(Link {
+                rel: link.attribute("rel")?.to_owned(),
+                href: link.attribute("href")?.to_owned(),
+                media_type: link.attribute("media-type").map(str::to_owned),
+                index: link.attribute("index").and_then(|i| i.parse().ok()),
+            })
+        })
+        .collect()
+}
+
+/// `<shipment-info>`: a shipment id is required; everything else is optional here and
+/// checked by the caller where it matters.
+pub fn shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
+    let shipment_id = root
+        .child_text("shipment-id")
+        .ok_or("<shipment-info> has no <shipment-id>")?;
+    let shipment_id = ShipmentId::try_from(shipment_id.to_owned())?;
+    Ok(ShipmentInfo {
+        shipment_id,
+        customer_request_id: root.child_text("customer-request-id").map(str::to_owned),
+        status: root.child_text("shipment-status").map(str::to_owned),
+        tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
+        links: root.child("links").map(links).unwrap_or_default(),
+    })
+}
+
+/// `<shipments>`: the `rel="shipment"` links (none means not found).
+pub fn shipment_links(root: &Element) -> Result<Vec<Link>, String> {
+    Ok(links(root)
+        .into_iter()
+        .filter(|link| link.rel == "shipment")
+        .collect())
+}
+
+/// `<tracking-summary>`: the `<pin-summary>` elements.
+pub fn tracking_summary(root: &Element) -> Result<Vec<PinSummary>, String> {
+    let text = |summary: &Element, name: &str| summary.child_text(name).map(str::to_owned);
+    let summaries: Vec<PinSummary> = root
+        .children_named("pin-summary")
+        .map(|summary| {
+            Ok(PinSummary {
+                pin: text(summary, "pin").ok_or("a <pin-summary> has no <pin>")?,
+                event_type: text(summary, "event-type"),
+                event_description: text(summary, "event-description"),
+                event_date_time: text(summary, "event-date-time"),
+                expected_delivery_date: text(summary, "expected-delivery-date"),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    if summaries.is_empty() {
+        return Err("<tracking-summary> holds no <pin-summary>".to_owned());
+    }
+    Ok(summaries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/canada-post")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
+    #[test]
+    fn the_create_shipment_answer_gives_id_pin_and_links() {
+        let Answer::Expected(info) = read(
+            &fixture("create-shipment-response.xml"),
+            "shipment-info",
+            shipment_info,
+        )
+        .unwrap() else {
+            panic!("messages")
+        };
+        assert_eq!(info.shipment_id.as_str(), "347881315405043891");
+        assert_eq!(info.tracking_pin.as_deref(), Some("123456789012"));
+        assert_eq!(
+            info.customer_request_id.as_deref(),
+            Some("ord-1042-7f3a9c2e")
+        );
+        let labels = info.label_links();
+        assert_eq!(labels.len(), 1);
+        assert_eq!(labels[0].media_type.as_deref(), Some("application/pdf"));
+        assert!(info.link("refund").is_some());
+    }
+
+    #[test]
+    fn several_messages_are_all_kept() {
+        let Answer::Messages(messages) = read(
+            &fixture("create-shipment-validation-error.xml"),
+            "shipment-info",
+            shipment_info,
+        )
+        .unwrap() else {
+            panic!("expected messages")
+        };
+        assert_eq!(messages.0.len(), 3);
+        assert!(messages.has_code("2695"));
+        let text = messages.to_string();
+        assert!(text.contains("2695 Contact Phone"), "{text}");
+        assert!(text.contains("8716"), "{text}");
+    }
+
+    #[test]
+    fn the_request_id_lookup_gives_shipment_links() {
+        let Answer::Expected(links) = read(
+            &fixture("get-shipments-by-request-id-response.xml"),
+            "shipments",
+            shipment_links,
+        )
+        .unwrap() else {
+            panic!("messages")
+        };
+        assert_eq!(links.len(), 1);
+        let Answer::Expected(none) = read(
+            br#"<shipments xmlns="http://www.canadapost.ca/ws/shipment-v8"/>"#,
+            "shipments",
+            shipment_links,
+        )
+        .unwrap() else {
+            panic!("messages")
+        };
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn tracking_answers_are_a_summary_or_no_pin_history() {
+        let Answer::Expected(summaries) = read(
+            &fixture("tracking-summary-response.xml"),
+            "tracking-summary",
+            tracking_summary,
+        )
+        .unwrap() else {
+            panic!("messages")
+        };
+        assert_eq!(summaries[0].pin, "7023210039414604");
+        assert_eq!(summaries[0].event_type.as_deref(), Some("INDUCTION"));
+        let Answer::Messages(messages) = read(
+            &fixture("tracking-no-pin-history.xml"),
+            "tracking-summary",
+            tracking_summary,
+        )
+        .unwrap() else {
+            panic!("expected messages")
+        };
+        assert!(messages.has_code("004"));
+    }
+
+    #[test]
+    fn the_throttle_and_authentication_failures_are_recognised() {
+        let slm = br#"<messages xmlns="http://www.canadapost.ca/ws/messages"><message><code>Server</code><description>Rejected by SLM Monitor</description></message></messages>"#;
+        assert!(messages_in(slm).unwrap().is_throttle());
+        let auth = br#"<messages><message><code>AA002</code><description>x</description></message></messages>"#;
+        assert!(messages_in(auth).unwrap().is_authentication_failure());
+        assert!(messages_in(b"<html/>").is_none());
+    }
+
+    #[test]
+    fn unexpected_or_incomplete_answers_are_errors() {
+        assert!(
+            read(
+                b"<html><body>oops</body></html>",
+                "shipment-info",
+                shipment_info
+            )
+            .is_err()
+        );
+        assert!(read(b"<shipment-info/>", "shipment-info", shipment_info).is_err());
+        assert!(
+            read(
+                b"<shipment-info><shipment-id>../../x</shipment-id></shipment-info>",
+                "shipment-info",
+                shipment_info
+            )
+            .is_err()
+        );
+        assert!(read(b"<tracking-summary/>", "tracking-summary", tracking_summary).is_err());
+        let Answer::Messages(empty) = read(b"<messages/>", "shipments", shipment_links).unwrap()
+        else {
+            panic!("expected messages")
+        };
+        assert_eq!(empty.to_string(), "(an empty <messages> body)");
+    }
+}

@@ -1,0 +1,527 @@
+//! The Canada Post REST client: Create Shipment, the request-id lookup, Get Shipment,
+//! the label artifact and the tracking summary.
+//!
+//! It knows Canada Post's paths, media types, `<messages>` errors and throttle, and
+//! nothing of Best Buy or of phases. Its errors are typed so the phase can tell a refused
+//! create (nothing was bought) from an unknown outcome (a label may exist: look it up,
+//! never create blind), and a label that is not ready from one that is gone.
+//!
+//! The throttle ("Rejected by SLM Monitor") is counted per API key over a rolling minute,
+//! so one rejection pauses every Canada Post call of this client, from every worker,
+//! for `limits.canada_post_throttle_pause_secs`.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::canadapost::answers::{self, Answer, Link, Messages, PinSummary, ShipmentInfo};
+use crate::canadapost::types::CustomerNumber;
+use crate::config::{Config, Language};
+use crate::error::UsageError;
+use crate::http::{
+    self, ApiClient, ClientSettings, HttpError, Idempotency, Method, Request, Response, WriteMode,
+};
+use crate::ids::{RequestId, TrackingPin};
+use crate::secret::Secret;
+
+pub const SHIPMENT_MEDIA_TYPE: &str = "application/vnd.cpc.shipment-v8+xml";
+pub const TRACKING_MEDIA_TYPE: &str = "application/vnd.cpc.track-v2+xml";
+pub const PDF_MEDIA_TYPE: &str = "application/pdf";
+
+/// Why a Canada Post call did not succeed.
+#[derive(Debug)]
+pub enum CanadaPostError {
+    /// 401/403, or AA001–AA004/E002: wrong credentials, wrong host for the key, or wrong
+    /// account numbers. Nothing else will work this run.
+    Unauthorized(UsageError),
+    /// "Rejected by SLM Monitor": every Canada Post call now waits out the window.
+    Throttled,
+    /// A `<messages>` answer to a request Canada Post understood and refused; for a
+    /// create, nothing was bought.
+    Rejected { status: u16, messages: Messages },
+    /// 404: the resource (or its link, after 90 days) is gone.
+    NotFound { url: String },
+    /// 5xx, after the retries a read gets.
+    Unavailable { status: u16, detail: String },
+    /// A create that got no decisive answer: a shipment may exist.
+    UnknownOutcome(String),
+    /// A read got no answer, or a request could not be sent.
+    Transport(HttpError),
+    /// The answer was not what the API documents.
+    BadResponse(String),
+}
+
+impl CanadaPostError {
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, CanadaPostError::Unauthorized(_))
+    }
+}
+
+impl fmt::Display for CanadaPostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CanadaPostError::Unauthorized(inner) => write!(f, "{inner}"),
+            CanadaPostError::Throttled => f.write_str(
+                "Canada Post is throttling this API key (\"Rejected by SLM Monitor\"); calls are paused",
+            ),
+            CanadaPostError::Rejected { status, messages } => {
+                write!(f, "Canada Post refused the request (HTTP {status}): {messages}")
+            }
+            CanadaPostError::NotFound { url } => {
+                write!(f, "Canada Post has no such resource (HTTP 404): {url}")
+            }
+            CanadaPostError::Unavailable { status, detail } => {
+                write!(f, "Canada Post is unavailable (HTTP {status}): {detail}")
+            }
+            CanadaPostError::UnknownOutcome(detail) => write!(
+                f,
+                "the outcome of Create Shipment is unknown ({detail}); a shipment may exist"
+            ),
+            CanadaPostError::Transport(inner) => write!(f, "{inner}"),
+            CanadaPostError::BadResponse(detail) => {
+                write!(f, "Canada Post sent an unexpected answer: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CanadaPostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CanadaPostError::Unauthorized(inner) => Some(inner),
+            _ => None,
+        }
+    }
+}
+
+/// The answer to a label download.
+#[derive(Debug)]
+pub enum LabelDownload {
+    /// The body, which starts with `%PDF`; the caller checks the page size.
+    Pdf(Vec<u8>),
+    /// 202, an empty body, or something that is not a PDF yet: ask again later.
+    NotReady(String),
+}
+
+/// The answer to a tracking summary.
+#[derive(Debug)]
+pub enum Tracking {
+    Summary(PinSummary),
+    /// Code 004: a valid PIN that has not been scanned yet (every fresh label).
+    NoHistoryYet,
+}
+
+pub struct CanadaPostClient {
+    /// Shipping calls (Canada Post's throttle groups A and C).
+    shipping: ApiClient,
+    /// Tracking calls: group E has by far the lowest limit, so it is paced apart.
+    tracking: ApiClient,
+    base_url: String,
+    /// `scheme://host[:port]` of `base_url`: links are followed only there, so a forged
+    /// link can never carry the credentials to another host.
+    origin: String,
+    customer_number: CustomerNumber,
+    mobo: CustomerNumber,
+    authorization: Secret,
+    language: &'static str,
+    throttle_pause: Duration,
+    paused_until: Mutex<Option<Instant>>,
+    deadline: Instant,
+}
+
+impl CanadaPostClient {
+    pub fn new(
+        config: &Config,
+        username: &Secret,
+        password: &Secret,
+        deadline: Instant,
+    ) -> CanadaPostClient {
+        let limits = &config.limits;
+        let settings = |api_name, requests_per_minute| ClientSettings {
+            api_name,
+            connect_timeout: Duration::from_secs(limits.connect_timeout_secs.get()),
+            request_timeout: Duration::from_secs(limits.request_timeout_secs.get()),
+            requests_per_minute,
+            retry: http::RetryPolicy {
+                max_retries: limits.max_retries,
+                initial_backoff: Duration::from_millis(limits.retry_backoff_initial_ms.get()),
+                max_backoff: Duration::from_secs(60),
+                max_retry_after: Duration::from_secs(limits.max_retry_after_secs),
+            },
+            deadline,
+            is_throttle,
+        };
+        let canada_post = &config.canada_post;
+        let base_url = canada_post.base_url.as_str().to_owned();
+        let authorization = Secret::new(format!(
+            "Basic {}",
+            base64(format!("{}:{}", username.expose(), password.expose()).as_bytes())
+        ));
+        CanadaPostClient {
+            shipping: ApiClient::new(settings(
+                "Canada Post",
+                limits.canada_post_requests_per_minute.get(),
+            )),
+            tracking: ApiClient::new(settings(
+                "Canada Post tracking",
+                limits.canada_post_tracking_per_minute.get(),
+            )),
+            origin: origin_of(&base_url),
+            base_url,
+            customer_number: canada_post.customer_number.clone(),
+            mobo: canada_post.mobo().clone(),
+            authorization,
+            language: match canada_post.language {
+                Language::English => "en-CA",
+                Language::French => "fr-CA",
+            },
+            throttle_pause: Duration::from_secs(limits.canada_post_throttle_pause_secs),
+            paused_until: Mutex::new(None),
+            deadline,
+        }
+    }
+
+    fn shipments_url(&self) -> String {
+        format!(
+            "{}/rs/{}/{}/shipment",
+            self.base_url, self.customer_number, self.mobo
+        )
+    }
+
+    fn request(&self, method: Method, url: String, accept: &str) -> Request {
+        Request::new(method, url)
+            .secret_header("Authorization", self.authorization.clone())
+            .header("Accept", accept)
+            .header("Accept-language", self.language)
+    }
+
+    /// POSTs a Create Shipment body once. In a dry run it prints the request instead and
+    /// returns `Ok(None)`. Never repeated: any answer other than a shipment or a clean
+    /// refusal is an unknown outcome.
+    pub fn create_shipment(
+        &self,
+        body: String,
+        mode: WriteMode,
+    ) -> Result<Option<ShipmentInfo>, CanadaPostError> {
+        let request = self
+            .request(Method::Post, self.shipments_url(), SHIPMENT_MEDIA_TYPE)
+            .header("Content-Type", SHIPMENT_MEDIA_TYPE)
+            .body(body.into_bytes());
+        if mode == WriteMode::Live {
+            self.wait_out_throttle()?;
+        }
+        let response = match self.shipping.write(&request, mode) {
+            Ok(Some(response)) => response,
+            Ok(None) => return Ok(None),
+            Err(error @ HttpError::NotSent { .. }) => {
+                return Err(CanadaPostError::Transport(error));
+            }
+            Err(error) => return Err(CanadaPostError::UnknownOutcome(error.to_string())),
+        };
+        if is_throttle(&response) {
+            self.note_throttle();
+            return Err(CanadaPostError::UnknownOutcome(
+                "Canada Post answered \"Rejected by SLM Monitor\"".to_owned(),
+            ));
+        }
+        match answers::read(&response.body, "shipment-info", answers::shipment_info) {
+            Ok(Answer::Expected(info)) if response.is_success() => Ok(Some(info)),
+            Ok(Answer::Messages(messages)) if messages.is_authentication_failure() => {
+                Err(self.unauthorized(response.status, &messages))
+            }
+            Ok(Answer::Messages(messages))
+                if (400..500).contains(&response.status) && !messages.0.is_empty() =>
+            {
+                if matches!(response.status, 401 | 403) {
+                    return Err(self.unauthorized(response.status, &messages));
+                }
+                Err(CanadaPostError::Rejected {
+                    status: response.status,
+                    messages,
+                })
+            }
+            Ok(_) => Err(CanadaPostError::UnknownOutcome(format!(
+                "HTTP {}: {}",
+                response.status,
+                response.body_excerpt()
+            ))),
+            Err(problem) => Err(CanadaPostError::UnknownOutcome(format!(
+                "HTTP {}: {problem}",
+                response.status
+            ))),
+        }
+    }
+
+    /// The shipments created with this `customer-request-id`: `Ok(empty)` only when
+    /// Canada Post answered with an empty, well-formed `<shipments/>`.
+    pub fn find_by_request_id(&self, request_id: &RequestId) -> Result<Vec<Link>, CanadaPostError> {
+        let url = format!(
+            "{}?requestId={}",
+            self.shipments_url(),
+            http::encode_component(request_id.as_str())
+        );
+        let response = self.read(&self.shipping, &url, SHIPMENT_MEDIA_TYPE)?;
+        let links = self.expect(&response, "shipments", answers::shipment_links)?;
+        for link in &links {
+            self.check_link(link)?;
+        }
+        Ok(links)
+    }
+
+    /// GETs a shipment through its `self` (or lookup) link.
+    pub fn shipment(&self, link: &Link) -> Result<ShipmentInfo, CanadaPostError> {
+        self.check_link(link)?;
+        let response = self.read(&self.shipping, &link.href, SHIPMENT_MEDIA_TYPE)?;
+        self.expect(&response, "shipment-info", answers::shipment_info)
+    }
+
+    /// One download of a label artifact. Not-ready answers come back as such; the caller
+    /// decides how long to keep asking.
+    pub fn label(&self, link: &Link) -> Result<LabelDownload, CanadaPostError> {
+        self.check_link(link)?;
+        let accept = link.media_type.as_deref().unwrap_or(PDF_MEDIA_TYPE);
+        let response = self.read(&self.shipping, &link.href, accept)?;
+        if response.status == 202 {
+            return Ok(LabelDownload::NotReady("HTTP 202".to_owned()));
+        }
+        if response.status == 404 {
+            return Err(CanadaPostError::NotFound {
+                url: link.href.clone(),
+            });
+        }
+        if response.is_success() {
+            if response.body.starts_with(b"%PDF") {
+                return Ok(LabelDownload::Pdf(response.body));
+            }
+            if response.body.is_empty() {
+                return Ok(LabelDownload::NotReady("an empty body".to_owned()));
+            }
+            if answers::messages_in(&response.body).is_none() {
+                return Ok(LabelDownload::NotReady(format!(
+                    "a body that is not a PDF yet ({})",
+                    response
+                        .content_type
+                        .as_deref()
+                        .unwrap_or("no content type")
+                )));
+            }
+        }
+        Err(self.failure(&response))
+    }
+
+    /// Get Tracking Summary for one PIN.
+    pub fn tracking_summary(&self, pin: &TrackingPin) -> Result<Tracking, CanadaPostError> {
+        let url = format!(
+            "{}/vis/track/pin/{}/summary",
+            self.base_url,
+            http::encode_component(pin.as_str())
+        );
+        let response = self.read(&self.tracking, &url, TRACKING_MEDIA_TYPE)?;
+        // 004 comes in a <messages> body whose status is unconfirmed: read the body first.
+        if let Some(messages) = answers::messages_in(&response.body)
+            && messages.has_code("004")
+        {
+            return Ok(Tracking::NoHistoryYet);
+        }
+        let summaries = self.expect(&response, "tracking-summary", answers::tracking_summary)?;
+        summaries
+            .into_iter()
+            .find(|summary| summary.pin == pin.as_str())
+            .map(Tracking::Summary)
+            .ok_or_else(|| {
+                CanadaPostError::BadResponse(format!("the tracking summary is not about PIN {pin}"))
+            })
+    }
+
+    /// GETs `url`; a throttle answer pauses the client and the read is tried once more
+    /// after the pause when the cycle's budget allows it.
+    fn read(
+        &self,
+        client: &ApiClient,
+        url: &str,
+        accept: &str,
+    ) -> Result<Response, CanadaPostError> {
+        let request = self.request(Method::Get, url.to_owned(), accept);
+        for attempt in 0..2 {
+            self.wait_out_throttle()?;
+            let response = client
+                .send(&request, Idempotency::Read)
+                .map_err(CanadaPostError::Transport)?;
+            if !is_throttle(&response) {
+                return Ok(response);
+            }
+            self.note_throttle();
+            if attempt == 1 {
+                break;
+            }
+        }
+        Err(CanadaPostError::Throttled)
+    }
+
+    /// Reads an answer whose root should be `expected`.
+    fn expect<T>(
+        &self,
+        response: &Response,
+        expected: &str,
+        read: impl FnOnce(&crate::canadapost::xml::Element) -> Result<T, String>,
+    ) -> Result<T, CanadaPostError> {
+        match answers::read(&response.body, expected, read) {
+            Ok(Answer::Expected(value)) if response.is_success() => Ok(value),
+            Ok(_) => Err(self.failure(response)),
+            Err(problem) if response.is_success() => Err(CanadaPostError::BadResponse(problem)),
+            Err(_) => Err(self.failure(response)),
+        }
+    }
+
+    /// Turns a non-successful answer into the error the caller branches on.
+    fn failure(&self, response: &Response) -> CanadaPostError {
+        let messages = answers::messages_in(&response.body);
+        if let Some(messages) = &messages
+            && messages.is_authentication_failure()
+        {
+            return self.unauthorized(response.status, messages);
+        }
+        match response.status {
+            401 | 403 => self.unauthorized(response.status, &messages.unwrap_or_default()),
+            404 => CanadaPostError::NotFound {
+                url: "(the requested resource)".to_owned(),
+            },
+            500..=599 => CanadaPostError::Unavailable {
+                status: response.status,
+                detail: messages
+                    .map(|messages| messages.to_string())
+                    .unwrap_or_else(|| response.body_excerpt()),
+            },
+            status => match messages {
+                Some(messages) => CanadaPostError::Rejected { status, messages },
+                None => CanadaPostError::BadResponse(format!(
+                    "HTTP {status}: {}",
+                    response.body_excerpt()
+                )),
+            },
+        }
+    }
+
+    fn unauthorized(&self, status: u16, messages: &Messages) -> CanadaPostError {
+        CanadaPostError::Unauthorized(UsageError(format!(
+            "Canada Post refused the credentials (HTTP {status}: {messages}); check CANADAPOST_USERNAME \
+             and CANADAPOST_PASSWORD, that they belong to `canada_post.base_url` (development keys work \
+             only on ct.soa-gw.canadapost.ca), and canada_post.customer_number / mobo"
+        )))
+    }
+
+    fn check_link(&self, link: &Link) -> Result<(), CanadaPostError> {
+        if link.href.starts_with(&format!("{}/", self.origin)) {
+            Ok(())
+        } else {
+            Err(CanadaPostError::BadResponse(format!(
+                "a `{}` link points outside {} ({}); not followed",
+                link.rel,
+                self.origin,
+                crate::ids::shorten(&link.href)
+            )))
+        }
+    }
+
+    /// Blocks while the client is paused by a throttle, or fails at once when the pause
+    /// would outlast the cycle's budget.
+    fn wait_out_throttle(&self) -> Result<(), CanadaPostError> {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now {
+                if until > self.deadline {
+                    return Err(CanadaPostError::Throttled);
+                }
+                std::thread::sleep(until - now);
+            }
+        }
+        Ok(())
+    }
+
+    fn note_throttle(&self) {
+        let until = Instant::now() + self.throttle_pause;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            log::warn!(
+                "Canada Post answered \"Rejected by SLM Monitor\": pausing Canada Post calls for {} s",
+                self.throttle_pause.as_secs()
+            );
+            *paused = Some(until);
+        }
+    }
+}
+
+/// Canada Post's throttle answer, whatever its HTTP status.
+fn is_throttle(response: &Response) -> bool {
+    answers::messages_in(&response.body).is_some_and(|messages| messages.is_throttle())
+}
+
+fn origin_of(base_url: &str) -> String {
+    let after_scheme = base_url.find("://").map_or(0, |index| index + 3);
+    match base_url[after_scheme..].find('/') {
+        Some(slash) => base_url[..after_scheme + slash].to_owned(),
+        None => base_url.to_owned(),
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for the Basic credentials.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let bytes = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let group = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
+        for position in 0..4 {
+            if position <= chunk.len() {
+                let index = (group >> (18 - 6 * position)) & 0x3F;
+                encoded.push(char::from(ALPHABET[index as usize]));
+            } else {
+                encoded.push('=');
+            }
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_origin_is_scheme_and_host() {
+        assert_eq!(
+            origin_of("https://soa-gw.canadapost.ca"),
+            "https://soa-gw.canadapost.ca"
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/prefix"),
+            "http://127.0.0.1:8080"
+        );
+    }
+}
