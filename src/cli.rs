@@ -67,6 +67,11 @@ pub enum CliCommand {
         after_help = "Example:\n  bbship accept --dry-run      # show the OR21 requests, send nothing"
     )]
     Accept,
+    /// Phase 2: buy one Canada Post label per order ready to ship, check its PIN, save its PDF.
+    #[command(
+        after_help = "Examples:\n  bbship label --dry-run                # print each Create Shipment XML, buy nothing\n  bbship label --order 261300002-A      # one order only"
+    )]
+    Label,
     /// One full cycle: every phase, in order, under one lock (what cron runs).
     #[command(
         after_help = "Example (crontab, every 15 minutes):\n  */15 * * * * cd /srv/bbship && bbship run-all"

@@ -49,6 +49,11 @@ impl DataDir {
             .join("cp_shipping_history_log.jsonl")
     }
 
+    /// Every step of buying each label (intent, shipment, PIN verdict, saved file).
+    pub fn label_journal(&self) -> PathBuf {
+        self.logs().join("canada_post").join("label_journal.jsonl")
+    }
+
     pub fn legacy_shipping_history(&self) -> PathBuf {
         self.logs()
             .join("canada_post")

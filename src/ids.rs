@@ -175,6 +175,39 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A fresh id for one Create Shipment attempt on `order_id`: the order id (cut to 16
+    /// characters, so a person reading Canada Post's records recognises it), the time in
+    /// milliseconds and a per-process counter mixed with the process id. Two attempts of
+    /// one data directory never share an id: they are under one lock, in one process,
+    /// or milliseconds apart.
+    pub fn for_attempt(order_id: &OrderId, now: chrono::DateTime<chrono::Utc>) -> RequestId {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let prefix: String = order_id.as_str().chars().take(16).collect();
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let salt = (std::process::id() ^ counter.wrapping_mul(0x9E37_79B9)) & 0xFFFF;
+        // At most 16 + 1 + 11 + 1 + 4 = 33 characters, all allowed.
+        RequestId(format!("{prefix}-{}-{salt:04x}", base36(millis)))
+    }
+}
+
+fn base36(mut value: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut digits = Vec::new();
+    loop {
+        digits.push(DIGITS[(value % 36) as usize]);
+        value /= 36;
+        if value == 0 {
+            break;
+        }
+    }
+    digits
+        .iter()
+        .rev()
+        .map(|&digit| char::from(digit))
+        .collect()
 }
 
 impl TryFrom<String> for RequestId {
@@ -220,6 +253,24 @@ pub fn shorten(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempt_ids_are_valid_and_distinct() {
+        let order: OrderId = "a-very-long-order-id-of-sixty-characters-for-the-test-0123456"
+            .parse()
+            .unwrap();
+        let now = chrono::Utc::now();
+        let first = RequestId::for_attempt(&order, now);
+        let second = RequestId::for_attempt(&order, now);
+        assert_ne!(first, second);
+        for id in [&first, &second] {
+            assert!(RequestId::try_from(id.as_str().to_owned()).is_ok(), "{id}");
+            assert!(id.as_str().starts_with("a-very-long-orde-"), "{id}");
+        }
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
+    }
 
     #[test]
     fn real_order_ids_are_accepted() {

@@ -18,6 +18,7 @@ pub mod fake;
 pub mod http;
 pub mod ids;
 pub mod journal;
+pub mod labels;
 pub mod lock;
 pub mod logging;
 pub mod phase;
@@ -30,6 +31,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::bestbuy::BestBuyClient;
+use crate::canadapost::CanadaPostClient;
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::error::{EXIT_FAILURES, EXIT_OK};
@@ -44,7 +46,18 @@ use crate::secret::Secrets;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     Accept,
+    Label,
     RunAll,
+}
+
+impl Command {
+    fn runs_accept(self) -> bool {
+        matches!(self, Command::Accept | Command::RunAll)
+    }
+
+    fn runs_label(self) -> bool {
+        matches!(self, Command::Label | Command::RunAll)
+    }
 }
 
 /// One invocation of a cycle command, as the command line (or the sandbox) describes it.
@@ -83,6 +96,12 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
     let started = Instant::now();
     let config = Config::load(&invocation.config_path)?;
     let api_key = secrets.bestbuy_api_key()?.clone();
+    // Asked for before anything happens, so a missing secret never ends a run halfway.
+    let canada_post_credentials = if invocation.command.runs_label() {
+        Some(secrets.canadapost_credentials()?)
+    } else {
+        None
+    };
     let mode = if invocation.dry_run {
         WriteMode::DryRun
     } else {
@@ -115,8 +134,11 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
             .cloned()
             .collect::<BTreeSet<_>>()
     });
+    let canada_post = canada_post_credentials
+        .map(|(username, password)| CanadaPostClient::new(&config, username, password, deadline));
     let cycle = Cycle {
         config: &config,
+        data_dir: &data_dir,
         journal: &journal,
         mode,
         only_orders,
@@ -124,12 +146,15 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
     };
 
     let mut outcome = Outcome::default();
-    match invocation.command {
-        Command::Accept | Command::RunAll => {
-            let report = phase::accept::run(&cycle, &bestbuy)?;
-            log::info!("{report}");
-            outcome.phases.push(report);
-        }
+    if invocation.command.runs_accept() {
+        let report = phase::accept::run(&cycle, &bestbuy)?;
+        log::info!("{report}");
+        outcome.phases.push(report);
+    }
+    if let Some(canada_post) = &canada_post {
+        let report = phase::label::run(&cycle, &bestbuy, canada_post)?;
+        log::info!("{report}");
+        outcome.phases.push(report);
     }
     Ok(outcome)
 }

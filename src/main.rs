@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let invocation = Invocation {
         command: match cli.command {
             CliCommand::Accept => Command::Accept,
+            CliCommand::Label => Command::Label,
             CliCommand::RunAll => Command::RunAll,
         },
         config_path: cli.config,

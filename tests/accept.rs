@@ -106,13 +106,14 @@ fn every_line_of_an_order_is_accepted_and_logged() {
 }
 
 #[test]
-fn an_idle_cycle_costs_one_list_call_and_prints_nothing() {
+fn an_idle_cycle_costs_one_list_call_per_phase_and_prints_nothing() {
     let harness = Harness::new(Vec::new());
-    for command in ["accept", "run-all"] {
+    // One OR11 per phase that lists (waiting acceptance, ready to ship); nothing else.
+    for (command, calls) in [("accept", 1), ("label", 1), ("run-all", 2)] {
         harness.fake.reset_log();
         let run = harness.bbship(&[command]);
         assert_eq!(run.code, 0, "{run:?}");
-        assert_eq!(harness.fake.requests().len(), 1, "{command}");
+        assert_eq!(harness.fake.requests().len(), calls, "{command}");
         assert_eq!(harness.fake.write_count(), 0);
         assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{run:?}");
     }

@@ -11,7 +11,7 @@ fn fake(orders: usize, payment_delay: Option<Duration>) -> FakeServer {
     let fake = FakeServer::start(FakeOptions {
         api_key: KEY.to_owned(),
         payment_delay,
-        accept_lag: Duration::ZERO,
+        ..FakeOptions::default()
     })
     .unwrap();
     fake.add_orders((0..orders).map(FakeOrder::generated));

@@ -6,6 +6,7 @@
 
 pub mod answers;
 pub mod client;
+pub mod label_check;
 pub mod shipment;
 pub mod types;
 pub mod xml;

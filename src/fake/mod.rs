@@ -4,11 +4,14 @@
 //! It is strict like the real services, so a client bug fails here first, and it
 //! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML without
 //! acting, reply slowly, or drop the connection before or after acting. Every request is
-//! logged so tests can assert on exactly what was sent. Best Buy lives in `bestbuy`;
-//! Canada Post will be a sibling module behind the same router and plumbing.
+//! logged so tests can assert on exactly what was sent. Best Buy lives in `bestbuy`
+//! (under `/api`), Canada Post in `canadapost` (under `/rs` and `/vis`), behind one
+//! router and one fault mechanism.
 
 mod bestbuy;
+mod canadapost;
 mod http_server;
+pub mod label_pdf;
 mod orders;
 
 use std::collections::BTreeMap;
@@ -18,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use canadapost::{FakeShipment, pin_for};
 use http_server::{HttpRequest, HttpResponse, Reply};
 pub use orders::{FakeAddress, FakeLine, FakeOrder, sandbox_orders};
 
@@ -30,6 +34,15 @@ pub struct FakeOptions {
     pub payment_delay: Option<Duration>,
     /// For this long after a 204 accept, listings still show the order as waiting.
     pub accept_lag: Duration,
+    /// The Canada Post API key (Basic credentials) the fake accepts.
+    pub canada_post_username: String,
+    pub canada_post_password: String,
+    /// Each label answers 202 (not ready) to this many downloads before the PDF.
+    pub label_not_ready_downloads: usize,
+    /// Each fresh PIN answers `004 No Pin History` to this many tracking calls.
+    pub no_pin_history_calls: usize,
+    /// "Rejected by SLM Monitor" once this many Canada Post calls arrived within a minute.
+    pub canada_post_calls_per_minute: Option<u32>,
 }
 
 impl Default for FakeOptions {
@@ -38,6 +51,11 @@ impl Default for FakeOptions {
             api_key: "fake-bestbuy-key".to_owned(),
             payment_delay: Some(Duration::ZERO),
             accept_lag: Duration::ZERO,
+            canada_post_username: "fake-canada-post-user".to_owned(),
+            canada_post_password: "fake-canada-post-password".to_owned(),
+            label_not_ready_downloads: 0,
+            no_pin_history_calls: 1,
+            canada_post_calls_per_minute: None,
         }
     }
 }
@@ -49,6 +67,16 @@ pub enum Endpoint {
     Tracking,
     Ship,
     Carriers,
+    /// Canada Post: POST …/shipment.
+    CreateShipment,
+    /// Canada Post: GET …/shipment?requestId=.
+    FindShipment,
+    /// Canada Post: GET …/shipment/{id}.
+    GetShipment,
+    /// Canada Post: GET the label artifact.
+    Label,
+    /// Canada Post: GET /vis/track/pin/{pin}/summary.
+    TrackingSummary,
     Other,
 }
 
@@ -98,12 +126,14 @@ pub enum Fault {
 
 struct State {
     orders: BTreeMap<String, bestbuy::OrderEntry>,
+    canada_post: canadapost::CanadaPostState,
     faults: Vec<FaultRule>,
     log: Vec<RecordedRequest>,
 }
 
 struct Shared {
     options: FakeOptions,
+    base_url: String,
     state: Mutex<State>,
 }
 
@@ -115,9 +145,14 @@ impl Shared {
     }
 
     fn handle(&self, request: HttpRequest) -> Reply {
-        let (endpoint, order_id) = bestbuy::classify(&request);
-        let (index, fault) = {
+        let is_bestbuy = request.path == "/api" || request.path.starts_with("/api/");
+        let (index, fault, endpoint) = {
             let mut state = self.lock();
+            let (endpoint, order_id) = if is_bestbuy {
+                bestbuy::classify(&request)
+            } else {
+                canadapost::classify(&request, &state.canada_post)
+            };
             state.log.push(RecordedRequest {
                 method: request.method.clone(),
                 path: request.path.clone(),
@@ -129,21 +164,35 @@ impl Shared {
                 status: None,
             });
             let index = state.log.len() - 1;
-            (
-                index,
-                take_fault(&mut state.faults, endpoint, order_id.as_deref()),
-            )
+            let fault = take_fault(&mut state.faults, endpoint, order_id.as_deref());
+            (index, fault, endpoint)
         };
+        let order_id = self
+            .lock()
+            .log
+            .get(index)
+            .and_then(|entry| entry.order_id.clone());
 
         let act = |shared: &Shared| -> HttpResponse {
-            let mut state = shared.lock();
-            bestbuy::handle(
-                &shared.options,
-                &mut state.orders,
-                &request,
-                endpoint,
-                order_id.as_deref(),
-            )
+            let mut guard = shared.lock();
+            let state = &mut *guard;
+            if is_bestbuy {
+                bestbuy::handle(
+                    &shared.options,
+                    &mut state.orders,
+                    &request,
+                    endpoint,
+                    order_id.as_deref(),
+                )
+            } else {
+                canadapost::handle(
+                    &shared.options,
+                    &shared.base_url,
+                    &mut state.canada_post,
+                    &request,
+                    endpoint,
+                )
+            }
         };
         let reply = match fault {
             None => Reply::Respond(act(self)),
@@ -226,8 +275,10 @@ impl FakeServer {
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
             options,
+            base_url: format!("http://{address}"),
             state: Mutex::new(State {
                 orders: BTreeMap::new(),
+                canada_post: canadapost::CanadaPostState::default(),
                 faults: Vec::new(),
                 log: Vec::new(),
             }),
@@ -313,6 +364,19 @@ impl FakeServer {
             .iter()
             .filter(|request| matches!(request.method.as_str(), "PUT" | "POST" | "DELETE"))
             .count()
+    }
+
+    /// Every shipment Canada Post created, in order.
+    pub fn shipments(&self) -> Vec<FakeShipment> {
+        self.shared.lock().canada_post.shipments.clone()
+    }
+
+    /// The shipments created for one order (by `customer-ref-1`).
+    pub fn shipments_for(&self, order_id: &str) -> Vec<FakeShipment> {
+        self.shipments()
+            .into_iter()
+            .filter(|shipment| shipment.order_reference == order_id)
+            .collect()
     }
 
     pub fn reset_log(&self) {

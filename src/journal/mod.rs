@@ -7,6 +7,7 @@
 
 pub mod jsonl;
 pub mod legacy;
+pub mod shipments;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -18,6 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::data_dir::DataDir;
 use crate::ids::{OrderId, OrderLineId};
 use jsonl::{AppendLog, TornTail};
+pub use shipments::{
+    LabelEvent, LabelProgress, PinVerdict, SavedLabel, ShipmentPlan, ShipmentRecord,
+    ShippingHistoryLine,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -60,12 +65,15 @@ pub enum AcceptOutcome {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OrderRecord {
     pub accepted: Option<AcceptedOrder>,
+    pub label: LabelProgress,
 }
 
 pub struct Journal {
     records: Mutex<BTreeMap<OrderId, OrderRecord>>,
     legacy_shipped: BTreeSet<String>,
     accepted_log: Option<AppendLog>,
+    label_log: Option<AppendLog>,
+    history_log: Option<AppendLog>,
 }
 
 impl Journal {
@@ -82,15 +90,32 @@ impl Journal {
             let order_id = accepted.order_id.clone();
             records.entry(order_id).or_default().accepted = Some(accepted);
         }
+        // The history log first: the journal's events then refine what it says.
+        let history_path = data_dir.shipping_history_log();
+        for line in jsonl::load::<ShippingHistoryLine>(&history_path, torn_tail)? {
+            let order_id = line.order_id.clone();
+            records
+                .entry(order_id)
+                .or_default()
+                .label
+                .apply_history(&line);
+        }
+        let label_path = data_dir.label_journal();
+        for event in jsonl::load::<LabelEvent>(&label_path, torn_tail)? {
+            let order_id = event.order_id().clone();
+            records.entry(order_id).or_default().label.apply(&event);
+        }
         let legacy_shipped = legacy::shipped_order_ids(&data_dir.legacy_shipping_history())?;
-        let accepted_log = match access {
-            Access::ReadWrite => Some(AppendLog::open(&accepted_path)?),
-            Access::ReadOnly => None,
+        let open = |path: &std::path::Path| match access {
+            Access::ReadWrite => AppendLog::open(path).map(Some),
+            Access::ReadOnly => Ok(None),
         };
         Ok(Journal {
             records: Mutex::new(records),
             legacy_shipped,
-            accepted_log,
+            accepted_log: open(&accepted_path)?,
+            label_log: open(&label_path)?,
+            history_log: open(&history_path)?,
         })
     }
 
@@ -123,6 +148,39 @@ impl Journal {
         log.append(&accepted)?;
         let order_id = accepted.order_id.clone();
         self.lock().entry(order_id).or_default().accepted = Some(accepted);
+        Ok(())
+    }
+
+    /// Records one step of buying a label; returns once the line is on disk, so the
+    /// caller may take the next step (the Create Shipment POST after an `Intent`).
+    pub fn record_label_event(&self, event: LabelEvent) -> Result<()> {
+        let Some(log) = &self.label_log else {
+            bail!(
+                "the journal was opened read-only; cannot record order {}",
+                event.order_id()
+            );
+        };
+        log.append(&event)?;
+        let order_id = event.order_id().clone();
+        self.lock().entry(order_id).or_default().label.apply(&event);
+        Ok(())
+    }
+
+    /// Appends an order's line to the shipping history log.
+    pub fn record_shipping_history(&self, line: ShippingHistoryLine) -> Result<()> {
+        let Some(log) = &self.history_log else {
+            bail!(
+                "the journal was opened read-only; cannot record order {}",
+                line.order_id
+            );
+        };
+        log.append(&line)?;
+        let order_id = line.order_id.clone();
+        self.lock()
+            .entry(order_id)
+            .or_default()
+            .label
+            .apply_history(&line);
         Ok(())
     }
 

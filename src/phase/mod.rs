@@ -7,6 +7,8 @@
 //! written) end the phase early.
 
 pub mod accept;
+pub mod destination;
+pub mod label;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -17,6 +19,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::config::Config;
+use crate::data_dir::DataDir;
 use crate::http::WriteMode;
 use crate::ids::OrderId;
 use crate::journal::Journal;
@@ -24,6 +27,7 @@ use crate::journal::Journal;
 /// Everything a phase needs besides its API clients.
 pub struct Cycle<'a> {
     pub config: &'a Config,
+    pub data_dir: &'a DataDir,
     pub journal: &'a Journal,
     pub mode: WriteMode,
     /// `--order`: when set, only these orders are touched.
@@ -43,18 +47,21 @@ impl Cycle<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
     Accept,
+    Label,
 }
 
 impl Phase {
     pub fn name(self) -> &'static str {
         match self {
             Phase::Accept => "accept",
+            Phase::Label => "label",
         }
     }
 
     fn done_word(self) -> &'static str {
         match self {
             Phase::Accept => "accepted",
+            Phase::Label => "labelled",
         }
     }
 }

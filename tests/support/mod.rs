@@ -27,6 +27,8 @@ impl Harness {
 
     pub fn with_options(mut options: FakeOptions, orders: Vec<FakeOrder>) -> Harness {
         options.api_key = API_KEY.to_owned();
+        options.canada_post_username = CP_USERNAME.to_owned();
+        options.canada_post_password = CP_PASSWORD.to_owned();
         let fake = FakeServer::start(options).expect("the fake starts");
         fake.add_orders(orders);
         let temp = tempfile::tempdir().expect("a temporary directory");
@@ -67,6 +69,11 @@ impl Harness {
             },
             "limits": {
                 "bestbuy_requests_per_minute": 60000,
+                "canada_post_requests_per_minute": 60000,
+                "canada_post_tracking_per_minute": 60000,
+                "canada_post_throttle_pause_secs": 1,
+                "label_retry_initial_ms": 10,
+                "label_wait_secs": 3,
                 "retry_backoff_initial_ms": 10,
                 "max_retry_after_secs": 2,
                 "request_timeout_secs": 10

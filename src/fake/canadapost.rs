@@ -1,0 +1,692 @@
+//! The fake Canada Post: Create Shipment, Get Shipments by request id, Get Shipment, the
+//! label artifact and Get Tracking Summary, under `/rs` and `/vis` beside the fake Best
+//! Buy.
+//!
+//! It is strict where the real service is (Basic credentials, versioned media types,
+//! `transmit-shipment` xor `group-id`, field limits, decimals, postal code shapes) and
+//! answers errors the real way, as `<messages>`. It also behaves like the real one at its
+//! worst, on request: a label not ready for its first K downloads, `004 No Pin History`
+//! for the first K tracking calls of a fresh PIN, and "Rejected by SLM Monitor" above R
+//! calls in a rolling minute. Its PINs are 16 digits with a valid check digit, and its
+//! labels are real one-page 4x6 PDFs a person can open.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::http_server::{HttpRequest, HttpResponse, percent_decode, query_pairs};
+use super::label_pdf::four_by_six_label_pdf;
+use super::{Endpoint, FakeOptions};
+use crate::canadapost::xml::{self, Element};
+
+const SHIPMENT_TYPE: &str = "application/vnd.cpc.shipment-v8+xml";
+const TRACK_TYPE: &str = "application/vnd.cpc.track-v2+xml";
+const SHIPMENT_NAMESPACE: &str = "http://www.canadapost.ca/ws/shipment-v8";
+
+/// One shipment the fake created.
+#[derive(Clone, Debug)]
+pub struct FakeShipment {
+    pub shipment_id: String,
+    pub request_id: String,
+    /// `customer-ref-1`: the Best Buy order id.
+    pub order_reference: String,
+    pub tracking_pin: String,
+    pub service_code: String,
+    pub mailed_by: String,
+    pub mobo: String,
+    pub artifact_id: String,
+    /// What the label shows.
+    destination_lines: Vec<String>,
+    label_downloads: usize,
+    tracking_calls: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct CanadaPostState {
+    pub(crate) shipments: Vec<FakeShipment>,
+    /// When each accepted call arrived, for the rolling-minute throttle.
+    recent_calls: VecDeque<Instant>,
+}
+
+/// The endpoint of a request under `/rs` or `/vis`, and the order it concerns when that
+/// can be told (from the body for a create, from the shipment otherwise).
+pub(crate) fn classify(
+    request: &HttpRequest,
+    state: &CanadaPostState,
+) -> (Endpoint, Option<String>) {
+    let segments: Vec<&str> = request.path.trim_end_matches('/').split('/').collect();
+    let by_shipment = |id: &str| {
+        state
+            .shipments
+            .iter()
+            .find(|shipment| shipment.shipment_id == id || shipment.artifact_id == id)
+            .map(|shipment| shipment.order_reference.clone())
+    };
+    match (request.method.as_str(), segments.as_slice()) {
+        ("POST", ["", "rs", _, _, "shipment"]) => {
+            let order = xml::parse(&request.body).ok().and_then(|root| {
+                find(&root, &["delivery-spec", "references", "customer-ref-1"]).map(str::to_owned)
+            });
+            (Endpoint::CreateShipment, order)
+        }
+        ("GET", ["", "rs", _, _, "shipment"]) => {
+            let request_id = query_pairs(&request.query)
+                .into_iter()
+                .find(|(key, _)| key == "requestId")
+                .map(|(_, value)| value);
+            let order = request_id.and_then(|wanted| {
+                state
+                    .shipments
+                    .iter()
+                    .find(|shipment| shipment.request_id == wanted)
+                    .map(|shipment| shipment.order_reference.clone())
+            });
+            (Endpoint::FindShipment, order)
+        }
+        ("GET", ["", "rs", _, _, "shipment", id]) => (Endpoint::GetShipment, by_shipment(id)),
+        ("GET", ["", "rs", "artifact", _, artifact, _]) => (Endpoint::Label, by_shipment(artifact)),
+        ("GET", ["", "vis", "track", "pin", pin, "summary"]) => {
+            let pin = percent_decode(pin);
+            let order = state
+                .shipments
+                .iter()
+                .find(|shipment| shipment.tracking_pin == pin)
+                .map(|shipment| shipment.order_reference.clone());
+            (Endpoint::TrackingSummary, order)
+        }
+        _ => (Endpoint::Other, None),
+    }
+}
+
+/// Answers one Canada Post request, acting on `state`.
+pub(crate) fn handle(
+    options: &FakeOptions,
+    base_url: &str,
+    state: &mut CanadaPostState,
+    request: &HttpRequest,
+    endpoint: Endpoint,
+) -> HttpResponse {
+    let expected = format!(
+        "Basic {}",
+        base64(
+            format!(
+                "{}:{}",
+                options.canada_post_username, options.canada_post_password
+            )
+            .as_bytes()
+        )
+    );
+    if request.header("authorization") != Some(expected.as_str()) {
+        return messages(401, &[("E002", "AAA Authentication Failure")]);
+    }
+    if let Some(limit) = options.canada_post_calls_per_minute {
+        let now = Instant::now();
+        while state
+            .recent_calls
+            .front()
+            .is_some_and(|&at| now.duration_since(at) >= Duration::from_secs(60))
+        {
+            state.recent_calls.pop_front();
+        }
+        if state.recent_calls.len() >= limit as usize {
+            return messages(503, &[("Server", "Rejected by SLM Monitor")]);
+        }
+        state.recent_calls.push_back(now);
+    }
+    if !matches!(request.header("accept-language"), Some("en-CA" | "fr-CA")) {
+        return messages(400, &[("9000", "Accept-language must be en-CA or fr-CA")]);
+    }
+    let accept = request.header("accept").unwrap_or_default();
+    let wanted_accept = match endpoint {
+        Endpoint::Label => "application/pdf",
+        Endpoint::TrackingSummary => TRACK_TYPE,
+        _ => SHIPMENT_TYPE,
+    };
+    if accept != wanted_accept {
+        return messages(
+            406,
+            &[(
+                "9001",
+                &format!("Accept must be {wanted_accept}, not {accept:?}"),
+            )],
+        );
+    }
+    match endpoint {
+        Endpoint::CreateShipment => create(base_url, state, request),
+        Endpoint::FindShipment => find_by_request_id(base_url, state, request),
+        Endpoint::GetShipment => {
+            let id = request.path.rsplit('/').next().unwrap_or_default();
+            match state
+                .shipments
+                .iter()
+                .find(|shipment| shipment.shipment_id == id)
+            {
+                Some(shipment) => shipment_info(base_url, shipment),
+                None => messages(404, &[("9002", "Shipment not found")]),
+            }
+        }
+        Endpoint::Label => label(options, state, request),
+        Endpoint::TrackingSummary => tracking(options, state, request),
+        _ => messages(404, &[("9003", "No such resource")]),
+    }
+}
+
+fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
+    if request.header("content-type") != Some(SHIPMENT_TYPE) {
+        return messages(
+            415,
+            &[(
+                "9004",
+                "Content-Type must be application/vnd.cpc.shipment-v8+xml",
+            )],
+        );
+    }
+    let segments: Vec<&str> = request.path.split('/').collect();
+    let (Some(mailed_by), Some(mobo)) = (segments.get(2), segments.get(3)) else {
+        return messages(404, &[("9003", "No such resource")]);
+    };
+    if !is_customer_number(mailed_by) || !is_customer_number(mobo) {
+        return messages(
+            403,
+            &[(
+                "AA003",
+                "The API key is not allowed for this mailed-by customer",
+            )],
+        );
+    }
+    let root = match xml::parse(&request.body) {
+        Ok(root) => root,
+        Err(problem) => {
+            return messages(
+                400,
+                &[("Server", &format!("cvc: the body is not XML: {problem}"))],
+            );
+        }
+    };
+    let problems = check_shipment(&root, &request.body);
+    if !problems.is_empty() {
+        let list: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|problem| ("Server", problem.as_str()))
+            .collect();
+        return messages(400, &list);
+    }
+    let text = |path: &[&str]| find(&root, path).unwrap_or_default().to_owned();
+    let serial = state.shipments.len() as u64 + 1;
+    let destination = |name: &str| text(&["delivery-spec", "destination", "address-details", name]);
+    let shipment = FakeShipment {
+        shipment_id: format!("3478813154{serial:08}"),
+        request_id: text(&["customer-request-id"]),
+        order_reference: text(&["delivery-spec", "references", "customer-ref-1"]),
+        tracking_pin: pin_for(serial),
+        service_code: text(&["delivery-spec", "service-code"]),
+        mailed_by: (*mailed_by).to_owned(),
+        mobo: (*mobo).to_owned(),
+        artifact_id: format!("1000{serial:07}"),
+        destination_lines: vec![
+            text(&["delivery-spec", "destination", "name"]),
+            destination("address-line-1"),
+            destination("address-line-2"),
+            format!(
+                "{} {} {}",
+                destination("city"),
+                destination("prov-state"),
+                destination("postal-zip-code")
+            ),
+        ],
+        label_downloads: 0,
+        tracking_calls: 0,
+    };
+    let response = shipment_info(base_url, &shipment);
+    state.shipments.push(shipment);
+    response
+}
+
+/// The structural checks of shipment.xsd that matter, as Canada Post's validator words
+/// them loosely: every problem is listed, as the real service lists several messages.
+fn check_shipment(root: &Element, body: &[u8]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if root.name != "shipment" {
+        problems.push(format!(
+            "cvc-elt.1: the root must be <shipment>, not <{}>",
+            root.name
+        ));
+        return problems;
+    }
+    let opening = String::from_utf8_lossy(body);
+    let declares_namespace = opening
+        .find("<shipment")
+        .and_then(|start| {
+            opening[start..]
+                .find('>')
+                .map(|end| &opening[start..start + end])
+        })
+        .is_some_and(|tag| tag.contains(&format!("xmlns=\"{SHIPMENT_NAMESPACE}\"")));
+    if !declares_namespace {
+        problems.push(format!(
+            "cvc-elt.1: <shipment> must be in {SHIPMENT_NAMESPACE}"
+        ));
+    }
+    let mut bounded =
+        |path: &[&str], min: usize, max: usize, required: bool| match find_element(root, path) {
+            None if required => problems.push(format!(
+                "cvc-complex-type.2.4: {} is required",
+                path.join("/")
+            )),
+            None => {}
+            Some(element) => {
+                let value = element.text.as_str();
+                let length = value.chars().count();
+                if length < min || length > max {
+                    problems.push(format!(
+                        "cvc-length: {} must be {min} to {max} characters, got {length}",
+                        path.join("/")
+                    ));
+                }
+                if value.contains(['\t', '\r', '\n']) {
+                    problems.push(format!(
+                        "cvc-pattern: {} must not hold a tab or line break",
+                        path.join("/")
+                    ));
+                }
+            }
+        };
+    bounded(&["customer-request-id"], 1, 35, false);
+    bounded(&["delivery-spec", "service-code"], 1, 32, true);
+    for party in ["sender", "destination"] {
+        let is_sender = party == "sender";
+        bounded(&["delivery-spec", party, "name"], 0, 44, false);
+        bounded(&["delivery-spec", party, "company"], 1, 44, is_sender);
+        let phone = if is_sender {
+            "contact-phone"
+        } else {
+            "client-voice-number"
+        };
+        bounded(&["delivery-spec", party, phone], 1, 25, is_sender);
+        bounded(
+            &["delivery-spec", party, "address-details", "address-line-1"],
+            1,
+            44,
+            is_sender,
+        );
+        bounded(
+            &["delivery-spec", party, "address-details", "address-line-2"],
+            0,
+            44,
+            false,
+        );
+        bounded(
+            &["delivery-spec", party, "address-details", "city"],
+            1,
+            40,
+            is_sender,
+        );
+        bounded(
+            &["delivery-spec", party, "address-details", "prov-state"],
+            1,
+            20,
+            is_sender,
+        );
+        bounded(
+            &["delivery-spec", party, "address-details", "country-code"],
+            2,
+            2,
+            true,
+        );
+        bounded(
+            &["delivery-spec", party, "address-details", "postal-zip-code"],
+            1,
+            14,
+            false,
+        );
+    }
+    bounded(
+        &["delivery-spec", "references", "customer-ref-1"],
+        0,
+        35,
+        false,
+    );
+    bounded(
+        &["delivery-spec", "references", "customer-ref-2"],
+        0,
+        35,
+        false,
+    );
+    bounded(
+        &[
+            "delivery-spec",
+            "settlement-info",
+            "intended-method-of-payment",
+        ],
+        1,
+        15,
+        true,
+    );
+
+    let transmit = find(root, &["transmit-shipment"]);
+    let group = find(root, &["group-id"]);
+    match (transmit, group) {
+        (Some("true"), None) => {}
+        (None, Some(_)) => problems.push("the fake supports transmit-shipment only".to_owned()),
+        _ => problems.push(
+            "cvc-complex-type: exactly one of transmit-shipment (true) and group-id".to_owned(),
+        ),
+    }
+    match find(root, &["requested-shipping-point"]) {
+        Some(point) if is_postal_code(point) => {}
+        other => problems.push(format!(
+            "requested-shipping-point {other:?} must match [A-Z]\\d[A-Z]\\d[A-Z]\\d"
+        )),
+    }
+    for party in ["sender", "destination"] {
+        let path = ["delivery-spec", party, "address-details", "postal-zip-code"];
+        if let Some(code) = find(root, &path)
+            && !is_postal_code(code)
+        {
+            problems.push(format!(
+                "{}: {code:?} is not a postal code in the form A1A1A1",
+                path.join("/")
+            ));
+        }
+    }
+    match find(root, &["delivery-spec", "parcel-characteristics", "weight"]) {
+        Some(weight) if decimal_within(weight, 3, 0.0, 30.0) => {}
+        other => problems.push(format!(
+            "weight {other:?} must be above 0 and at most 30 kg, with at most 3 decimals"
+        )),
+    }
+    for side in ["length", "width", "height"] {
+        let path = [
+            "delivery-spec",
+            "parcel-characteristics",
+            "dimensions",
+            side,
+        ];
+        match find(root, &path) {
+            Some(value) if decimal_within(value, 1, 0.0, 999.9) => {}
+            other => problems.push(format!(
+                "{side} {other:?} must be above 0 and at most 999.9 cm, with 1 decimal"
+            )),
+        }
+    }
+    let format = find(
+        root,
+        &["delivery-spec", "print-preferences", "output-format"],
+    );
+    let encoding = find(root, &["delivery-spec", "print-preferences", "encoding"]);
+    if format != Some("4x6") || encoding != Some("PDF") {
+        problems.push("the fake prints only 4x6 PDF labels: send print-preferences".to_owned());
+    }
+    if find(root, &["delivery-spec", "settlement-info", "contract-id"]).is_none() {
+        problems.push("Contract Number is a required field".to_owned());
+    }
+    problems
+}
+
+fn find_by_request_id(
+    base_url: &str,
+    state: &CanadaPostState,
+    request: &HttpRequest,
+) -> HttpResponse {
+    let Some(wanted) = query_pairs(&request.query)
+        .into_iter()
+        .find(|(key, _)| key == "requestId")
+        .map(|(_, value)| value)
+    else {
+        return messages(400, &[("9005", "a search parameter is required")]);
+    };
+    let links: String = state
+        .shipments
+        .iter()
+        .filter(|shipment| shipment.request_id == wanted)
+        .map(|shipment| {
+            format!(
+                "<link rel=\"shipment\" href=\"{}\" media-type=\"{SHIPMENT_TYPE}\"/>",
+                self_link(base_url, shipment)
+            )
+        })
+        .collect();
+    HttpResponse::new(
+        200,
+        SHIPMENT_TYPE,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipments xmlns=\"{SHIPMENT_NAMESPACE}\">{links}</shipments>"
+        ),
+    )
+}
+
+fn label(
+    options: &FakeOptions,
+    state: &mut CanadaPostState,
+    request: &HttpRequest,
+) -> HttpResponse {
+    let artifact = request.path.split('/').nth(4).unwrap_or_default();
+    let Some(shipment) = state
+        .shipments
+        .iter_mut()
+        .find(|shipment| shipment.artifact_id == artifact)
+    else {
+        return messages(404, &[("9006", "Artifact not found")]);
+    };
+    shipment.label_downloads += 1;
+    if shipment.label_downloads <= options.label_not_ready_downloads {
+        return HttpResponse {
+            status: 202,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+    }
+    let mut lines = vec![
+        "FROM bbship fake Canada Post".to_owned(),
+        format!("SERVICE {}", shipment.service_code),
+        String::new(),
+        "SHIP TO".to_owned(),
+    ];
+    lines.extend(
+        shipment
+            .destination_lines
+            .iter()
+            .filter(|line| !line.trim().is_empty())
+            .cloned(),
+    );
+    lines.push(String::new());
+    lines.push(format!("REF {}", shipment.order_reference));
+    lines.push(format!("SHIPMENT {}", shipment.shipment_id));
+    lines.push(format!("PIN {}", shipment.tracking_pin));
+    lines.push("NOT POSTAGE - TEST LABEL".to_owned());
+    HttpResponse::new(
+        200,
+        "application/pdf",
+        four_by_six_label_pdf(&lines, &shipment.tracking_pin),
+    )
+}
+
+fn tracking(
+    options: &FakeOptions,
+    state: &mut CanadaPostState,
+    request: &HttpRequest,
+) -> HttpResponse {
+    let pin = percent_decode(request.path.split('/').nth(4).unwrap_or_default());
+    let Some(shipment) = state
+        .shipments
+        .iter_mut()
+        .find(|shipment| shipment.tracking_pin == pin)
+    else {
+        return messages(404, &[("002", "No Pin Found")]);
+    };
+    shipment.tracking_calls += 1;
+    if shipment.tracking_calls <= options.no_pin_history_calls {
+        // The real status of a 004 is unconfirmed; 404 makes the client read the body.
+        return messages(404, &[("004", "No Pin History")]);
+    }
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tracking-summary xmlns=\"http://www.canadapost.ca/ws/track\"><pin-summary>\
+         <pin>{pin}</pin><origin-postal-id>M1M</origin-postal-id><destination-postal-id>K1A</destination-postal-id>\
+         <destination-province>ON</destination-province><service-name>Expedited Parcels</service-name>\
+         <mailed-on-date></mailed-on-date><expected-delivery-date></expected-delivery-date><actual-delivery-date></actual-delivery-date>\
+         <delivery-option-completed-ind></delivery-option-completed-ind><event-date-time>20260115:104233</event-date-time>\
+         <event-description>Electronic information submitted by shipper</event-description><attempted-date></attempted-date>\
+         <customer-ref-1>{}</customer-ref-1><customer-ref-2></customer-ref-2><return-pin></return-pin>\
+         <event-type>INFO</event-type><event-location></event-location><signatory-name></signatory-name></pin-summary></tracking-summary>",
+        quick_xml::escape::escape(shipment.order_reference.as_str())
+    );
+    HttpResponse::new(200, TRACK_TYPE, body)
+}
+
+fn self_link(base_url: &str, shipment: &FakeShipment) -> String {
+    format!(
+        "{base_url}/rs/{:0>10}/{:0>10}/shipment/{}",
+        shipment.mailed_by, shipment.mobo, shipment.shipment_id
+    )
+}
+
+fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
+    let self_href = self_link(base_url, shipment);
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
+         <customer-request-id>{}</customer-request-id><shipment-id>{}</shipment-id>\
+         <shipment-status>transmitted</shipment-status><tracking-pin>{}</tracking-pin><links>\
+         <link rel=\"self\" href=\"{self_href}\" media-type=\"{SHIPMENT_TYPE}\"/>\
+         <link rel=\"details\" href=\"{self_href}/details\" media-type=\"{SHIPMENT_TYPE}\"/>\
+         <link rel=\"refund\" href=\"{self_href}/refund\" media-type=\"{SHIPMENT_TYPE}\"/>\
+         <link rel=\"label\" href=\"{base_url}/rs/artifact/76108cb5192002d5/{}/0\" media-type=\"application/pdf\" index=\"0\"/>\
+         </links></shipment-info>",
+        quick_xml::escape::escape(shipment.request_id.as_str()),
+        shipment.shipment_id,
+        shipment.tracking_pin,
+        shipment.artifact_id
+    );
+    HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+fn messages(status: u16, list: &[(&str, &str)]) -> HttpResponse {
+    let items: String = list
+        .iter()
+        .map(|(code, description)| {
+            format!(
+                "<message><code>{}</code><description>{}</description></message>",
+                quick_xml::escape::escape(*code),
+                quick_xml::escape::escape(*description)
+            )
+        })
+        .collect();
+    HttpResponse::new(
+        status,
+        "application/vnd.cpc.messages+xml",
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<messages xmlns=\"http://www.canadapost.ca/ws/messages\">{items}</messages>"
+        ),
+    )
+}
+
+/// The text of the element at `path` below `root`.
+fn find<'a>(root: &'a Element, path: &[&str]) -> Option<&'a str> {
+    find_element(root, path).map(|element| element.text.as_str())
+}
+
+fn find_element<'a>(root: &'a Element, path: &[&str]) -> Option<&'a Element> {
+    path.iter()
+        .try_fold(root, |element, name| element.child(name))
+}
+
+fn is_customer_number(value: &str) -> bool {
+    (1..=10).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_postal_code(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() == 6
+        && bytes.iter().enumerate().all(|(index, byte)| {
+            if index % 2 == 0 {
+                byte.is_ascii_uppercase()
+            } else {
+                byte.is_ascii_digit()
+            }
+        })
+}
+
+/// A plain decimal (no sign, no exponent) above `min` and at most `max`, with at most
+/// `decimals` digits after the point.
+fn decimal_within(value: &str, decimals: usize, min: f64, max: f64) -> bool {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let digits_only = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    !whole.is_empty()
+        && digits_only(whole)
+        && digits_only(fraction)
+        && fraction.len() <= decimals
+        && value
+            .parse::<f64>()
+            .is_ok_and(|number| number > min && number <= max)
+}
+
+/// A 16-digit domestic PIN with a valid check digit: a fixed origin, the serial, and the
+/// digit computed as Canada Post's rule (reference §8) says.
+pub fn pin_for(serial: u64) -> String {
+    let body = format!("7023210{:08}", serial % 100_000_000);
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(index, byte)| {
+            let digit = u32::from(byte - b'0');
+            if index % 2 == 0 { 3 * digit } else { digit }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = String::new();
+    for chunk in input.chunks(3) {
+        let group = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |group, (index, &byte)| {
+                group | u32::from(byte) << (16 - 8 * index)
+            });
+        for position in 0..4 {
+            if position <= chunk.len() {
+                encoded.push(char::from(
+                    ALPHABET[((group >> (18 - 6 * position)) & 0x3F) as usize],
+                ));
+            } else {
+                encoded.push('=');
+            }
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::pin_check_digit_holds;
+
+    #[test]
+    fn fake_pins_pass_the_check_digit() {
+        for serial in [1, 2, 99, 12_345_678] {
+            let pin = pin_for(serial);
+            assert_eq!(pin.len(), 16);
+            assert!(pin_check_digit_holds(&pin), "{pin}");
+        }
+    }
+
+    #[test]
+    fn decimals_are_checked_like_the_schema() {
+        assert!(decimal_within("2.000", 3, 0.0, 30.0));
+        assert!(!decimal_within("2.0001", 3, 0.0, 30.0));
+        assert!(!decimal_within("1e3", 1, 0.0, 999.9));
+        assert!(!decimal_within("0", 3, 0.0, 30.0));
+        assert!(!decimal_within("-1", 3, 0.0, 30.0));
+    }
+
+    #[test]
+    fn the_sample_request_passes_the_checks() {
+        let body = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/canada-post/create-shipment-request.xml"),
+        )
+        .unwrap();
+        let root = xml::parse(&body).unwrap();
+        assert_eq!(check_shipment(&root, &body), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,391 @@
+//! The label journal: every step of buying one label, durable before the next step.
+//!
+//! A Canada Post label is money and cannot be voided once transmitted, so the phase
+//! writes an `Intent` (order id + request id) before Create Shipment, a `Created` (id,
+//! PIN, links) right after it, and then the PIN verdict and the saved label. Replaying
+//! these events gives each order's `LabelProgress`, which answers the only questions that
+//! matter for money: is there a shipment already, and is there an attempt whose outcome
+//! is unknown (look it up before creating anything)?
+//!
+//! The history log (`cp_shipping_history_log.jsonl`, one line per finished shipment) is
+//! replayed too: an order with a history line has a shipment even if this journal was lost.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::canadapost::Link;
+use crate::canadapost::types::{ServiceCode, ShipmentId};
+use crate::ids::{OrderId, RequestId};
+
+/// What a shipment was for, kept with its intent so the history line can be written by a
+/// later run that adopts the shipment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShipmentPlan {
+    pub service: ServiceCode,
+    /// Destination city, province and postal code: enough to recognise a parcel without
+    /// copying the customer's street address into one more file.
+    pub destination: String,
+    pub weight_kg: f64,
+    pub dimensions_cm: [f64; 3],
+}
+
+/// A shipment as Canada Post described it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShipmentRecord {
+    pub shipment_id: ShipmentId,
+    pub request_id: RequestId,
+    /// As Canada Post sent it; validated separately.
+    #[serde(default)]
+    pub tracking_pin: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    pub links: Vec<Link>,
+}
+
+/// The PIN check's result. Only `Validated` and `NoHistoryYet` let the order go on to
+/// Best Buy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum PinVerdict {
+    /// Tracking knows the PIN; the latest event is kept.
+    Validated {
+        #[serde(default)]
+        event: Option<String>,
+    },
+    /// Code 004 "No Pin History": valid, not yet scanned.
+    NoHistoryYet,
+    /// The PIN failed its check digit or tracking refused it: a person must look.
+    Flagged { reason: String },
+}
+
+impl PinVerdict {
+    pub fn is_valid(&self) -> bool {
+        !matches!(self, PinVerdict::Flagged { .. })
+    }
+}
+
+/// One saved label file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedLabel {
+    /// Relative to the data directory, e.g. `labels/261300002-A_20260115T104233Z.pdf`.
+    pub path: String,
+    pub sha256: String,
+    pub pages: usize,
+}
+
+/// One line of the label journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum LabelEvent {
+    /// About to POST Create Shipment with this request id.
+    Intent {
+        order_id: OrderId,
+        request_id: RequestId,
+        at: DateTime<Utc>,
+        plan: ShipmentPlan,
+    },
+    /// Canada Post created (or a lookup found) this shipment.
+    Created {
+        order_id: OrderId,
+        shipment: ShipmentRecord,
+        at: DateTime<Utc>,
+        /// Found by the request-id lookup rather than read from the create answer.
+        adopted: bool,
+    },
+    /// This attempt provably bought nothing (refused, never sent, or not found by a
+    /// lookup in a later run).
+    IntentClosed {
+        order_id: OrderId,
+        request_id: RequestId,
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    PinChecked {
+        order_id: OrderId,
+        shipment_id: ShipmentId,
+        at: DateTime<Utc>,
+        verdict: PinVerdict,
+    },
+    LabelSaved {
+        order_id: OrderId,
+        shipment_id: ShipmentId,
+        at: DateTime<Utc>,
+        files: Vec<SavedLabel>,
+    },
+}
+
+impl LabelEvent {
+    pub fn order_id(&self) -> &OrderId {
+        match self {
+            LabelEvent::Intent { order_id, .. }
+            | LabelEvent::Created { order_id, .. }
+            | LabelEvent::IntentClosed { order_id, .. }
+            | LabelEvent::PinChecked { order_id, .. }
+            | LabelEvent::LabelSaved { order_id, .. } => order_id,
+        }
+    }
+}
+
+/// One line of `cp_shipping_history_log.jsonl`: a finished shipment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShippingHistoryLine {
+    pub order_id: OrderId,
+    pub shipment_id: ShipmentId,
+    #[serde(default)]
+    pub tracking_pin: Option<String>,
+    pub request_id: RequestId,
+    #[serde(default)]
+    pub plan: Option<ShipmentPlan>,
+    pub links: Vec<Link>,
+    pub labels: Vec<SavedLabel>,
+    pub pin_validation: PinVerdict,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub label_saved_at: Option<DateTime<Utc>>,
+    pub logged_at: DateTime<Utc>,
+}
+
+/// What the journal knows of one order's label.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LabelProgress {
+    /// Create attempts whose outcome is not known: each must be looked up before any new
+    /// create.
+    pub open_intents: Vec<(RequestId, ShipmentPlan)>,
+    pub plans: Vec<(RequestId, ShipmentPlan)>,
+    pub shipment: Option<ShipmentRecord>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// Further shipments found for the same order (a duplicate bought before bbship
+    /// could prevent it, e.g. by another tool): a person must request their refund.
+    pub extra_shipments: Vec<ShipmentRecord>,
+    pub pin: Option<PinVerdict>,
+    pub labels: Option<Vec<SavedLabel>>,
+    pub label_saved_at: Option<DateTime<Utc>>,
+    /// A history line exists for this order.
+    pub in_history: bool,
+}
+
+impl LabelProgress {
+    /// Whether Canada Post has (or may have) a shipment for this order: a create must
+    /// not even be considered.
+    pub fn has_shipment(&self) -> bool {
+        self.shipment.is_some() || self.in_history
+    }
+
+    /// Applies one journal event, in file order.
+    pub fn apply(&mut self, event: &LabelEvent) {
+        match event {
+            LabelEvent::Intent {
+                request_id, plan, ..
+            } => {
+                self.open_intents.push((request_id.clone(), plan.clone()));
+                self.plans.push((request_id.clone(), plan.clone()));
+            }
+            LabelEvent::Created { shipment, at, .. } => {
+                self.open_intents
+                    .retain(|(request_id, _)| *request_id != shipment.request_id);
+                match &self.shipment {
+                    Some(existing) if existing.shipment_id != shipment.shipment_id => {
+                        if !self
+                            .extra_shipments
+                            .iter()
+                            .any(|extra| extra.shipment_id == shipment.shipment_id)
+                        {
+                            self.extra_shipments.push(shipment.clone());
+                        }
+                    }
+                    _ => {
+                        self.shipment = Some(shipment.clone());
+                        self.created_at = Some(*at);
+                    }
+                }
+            }
+            LabelEvent::IntentClosed { request_id, .. } => {
+                self.open_intents.retain(|(open, _)| open != request_id);
+            }
+            LabelEvent::PinChecked {
+                shipment_id,
+                verdict,
+                ..
+            } => {
+                if self.is_current(shipment_id) {
+                    self.pin = Some(verdict.clone());
+                }
+            }
+            LabelEvent::LabelSaved {
+                shipment_id,
+                files,
+                at,
+                ..
+            } => {
+                if self.is_current(shipment_id) {
+                    self.labels = Some(files.clone());
+                    self.label_saved_at = Some(*at);
+                }
+            }
+        }
+    }
+
+    /// Applies a history line (from the history log, which may hold shipments whose
+    /// journal lines are gone).
+    pub fn apply_history(&mut self, line: &ShippingHistoryLine) {
+        self.in_history = true;
+        if self.shipment.is_none() {
+            self.shipment = Some(ShipmentRecord {
+                shipment_id: line.shipment_id.clone(),
+                request_id: line.request_id.clone(),
+                tracking_pin: line.tracking_pin.clone(),
+                status: None,
+                links: line.links.clone(),
+            });
+            self.created_at = line.created_at;
+        }
+        if self.pin.is_none() {
+            self.pin = Some(line.pin_validation.clone());
+        }
+        if self.labels.is_none() {
+            self.labels = Some(line.labels.clone());
+            self.label_saved_at = line.label_saved_at;
+        }
+    }
+
+    pub fn plan_for(&self, request_id: &RequestId) -> Option<&ShipmentPlan> {
+        self.plans
+            .iter()
+            .find(|(id, _)| id == request_id)
+            .map(|(_, plan)| plan)
+    }
+
+    fn is_current(&self, shipment_id: &ShipmentId) -> bool {
+        self.shipment
+            .as_ref()
+            .is_some_and(|shipment| shipment.shipment_id == *shipment_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order() -> OrderId {
+        "261300002-A".parse().unwrap()
+    }
+
+    fn request(id: &str) -> RequestId {
+        RequestId::try_from(id.to_owned()).unwrap()
+    }
+
+    fn plan() -> ShipmentPlan {
+        ShipmentPlan {
+            service: ServiceCode::try_from("DOM.EP".to_owned()).unwrap(),
+            destination: "Ottawa ON K1A0B1".into(),
+            weight_kg: 1.0,
+            dimensions_cm: [30.0, 20.0, 10.0],
+        }
+    }
+
+    fn intent(id: &str) -> LabelEvent {
+        LabelEvent::Intent {
+            order_id: order(),
+            request_id: request(id),
+            at: Utc::now(),
+            plan: plan(),
+        }
+    }
+
+    fn created(id: &str, shipment: &str) -> LabelEvent {
+        LabelEvent::Created {
+            order_id: order(),
+            shipment: ShipmentRecord {
+                shipment_id: ShipmentId::try_from(shipment.to_owned()).unwrap(),
+                request_id: request(id),
+                tracking_pin: Some("7023210039414604".into()),
+                status: Some("transmitted".into()),
+                links: vec![],
+            },
+            at: Utc::now(),
+            adopted: false,
+        }
+    }
+
+    fn replay(events: &[LabelEvent]) -> LabelProgress {
+        let mut progress = LabelProgress::default();
+        for event in events {
+            progress.apply(event);
+        }
+        progress
+    }
+
+    #[test]
+    fn an_intent_without_a_shipment_stays_open() {
+        let progress = replay(&[intent("r1")]);
+        assert_eq!(progress.open_intents.len(), 1);
+        assert!(!progress.has_shipment());
+    }
+
+    #[test]
+    fn a_created_shipment_closes_its_intent() {
+        let progress = replay(&[intent("r1"), created("r1", "111")]);
+        assert!(progress.open_intents.is_empty());
+        assert!(progress.has_shipment());
+        assert_eq!(progress.plan_for(&request("r1")), Some(&plan()));
+    }
+
+    #[test]
+    fn a_closed_intent_allows_a_new_attempt() {
+        let progress = replay(&[
+            intent("r1"),
+            LabelEvent::IntentClosed {
+                order_id: order(),
+                request_id: request("r1"),
+                at: Utc::now(),
+                reason: "not found".into(),
+            },
+        ]);
+        assert!(progress.open_intents.is_empty());
+        assert!(!progress.has_shipment());
+    }
+
+    #[test]
+    fn a_second_shipment_is_kept_apart_as_a_duplicate() {
+        let progress = replay(&[
+            intent("r1"),
+            created("r1", "111"),
+            intent("r2"),
+            created("r2", "222"),
+        ]);
+        assert_eq!(
+            progress.shipment.as_ref().unwrap().shipment_id.as_str(),
+            "111"
+        );
+        assert_eq!(progress.extra_shipments.len(), 1);
+        // The same shipment found twice is not a duplicate.
+        let again = replay(&[intent("r1"), created("r1", "111"), created("r1", "111")]);
+        assert!(again.extra_shipments.is_empty());
+    }
+
+    #[test]
+    fn verdicts_and_labels_of_another_shipment_are_ignored() {
+        let progress = replay(&[
+            intent("r1"),
+            created("r1", "111"),
+            LabelEvent::PinChecked {
+                order_id: order(),
+                shipment_id: ShipmentId::try_from("999".to_owned()).unwrap(),
+                at: Utc::now(),
+                verdict: PinVerdict::NoHistoryYet,
+            },
+        ]);
+        assert!(progress.pin.is_none());
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        for event in [intent("r1"), created("r1", "111")] {
+            let line = serde_json::to_string(&event).unwrap();
+            assert!(line.contains("\"event\":"), "{line}");
+            let back: LabelEvent = serde_json::from_str(&line).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+}
