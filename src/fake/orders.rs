@@ -141,6 +141,12 @@ impl FakeOrder {
         self
     }
 
+    /// Changes some fields of the shipping address.
+    pub fn edit_address(mut self, edit: impl FnOnce(&mut FakeAddress)) -> FakeOrder {
+        edit(&mut self.address);
+        self
+    }
+
     pub fn with_address(mut self, address: FakeAddress) -> FakeOrder {
         self.address = address;
         self

@@ -115,6 +115,38 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// `logs/canada_post/cp_shipping_history_log.jsonl`, one value per line.
+    pub fn history_log(&self) -> Vec<serde_json::Value> {
+        read_jsonl(
+            &self
+                .data_dir
+                .join("logs/canada_post/cp_shipping_history_log.jsonl"),
+        )
+    }
+
+    /// `logs/canada_post/label_journal.jsonl`, one value per line.
+    pub fn label_journal(&self) -> Vec<serde_json::Value> {
+        read_jsonl(&self.data_dir.join("logs/canada_post/label_journal.jsonl"))
+    }
+
+    /// The label files saved so far.
+    pub fn label_files(&self) -> Vec<PathBuf> {
+        let mut files = files_below(&self.data_dir.join("labels"));
+        files.sort();
+        files
+    }
+
+    /// Starts the binary without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("bbship starts")
+    }
+}
+
 /// A finished run of the binary.
 pub struct Run {
     pub code: i32,
@@ -155,6 +187,25 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
 /// `count` generated orders waiting for acceptance.
 pub fn waiting_orders(count: usize) -> Vec<FakeOrder> {
     (0..count).map(FakeOrder::generated).collect()
+}
+
+/// `count` generated orders ready to ship (accepted and paid).
+pub fn shipping_orders(count: usize) -> Vec<FakeOrder> {
+    (0..count)
+        .map(|index| FakeOrder::generated(index).with_state("SHIPPING"))
+        .collect()
+}
+
+/// Waits until `done` holds, failing the test after 20 seconds.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Every file below `root`, recursively.

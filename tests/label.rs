@@ -1,0 +1,539 @@
+//! Phase 2 through the real binary against the fake Canada Post: exactly one shipment per
+//! order ready to ship, whatever fails, with a checked PIN, a 4x6 PDF and a history line.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use bbship::canadapost::label_check::{LabelInspection, inspect_label};
+use bbship::fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
+use bbship::labels::sha256_hex;
+use support::{Harness, Run, shipping_orders, wait_until};
+
+fn slm_body() -> String {
+    r#"<?xml version="1.0" encoding="UTF-8"?><messages xmlns="http://www.canadapost.ca/ws/messages"><message><code>Server</code><description>Rejected by SLM Monitor</description></message></messages>"#.to_owned()
+}
+
+fn rule(endpoint: Endpoint, times: usize, fault: Fault) -> FaultRule {
+    FaultRule {
+        endpoint,
+        order_id: None,
+        skip: 0,
+        times,
+        fault,
+    }
+}
+
+/// Every order has exactly one shipment at the fake.
+fn assert_one_shipment_each(harness: &Harness, orders: &[FakeOrder]) {
+    for order in orders {
+        let shipments = harness.fake.shipments_for(order.order_id());
+        assert_eq!(shipments.len(), 1, "order {}", order.order_id());
+    }
+    assert_eq!(harness.fake.shipments().len(), orders.len());
+}
+
+#[test]
+fn every_order_ready_to_ship_gets_one_shipment_a_checked_pin_a_4x6_label_and_a_history_line() {
+    let orders = shipping_orders(6);
+    let harness = Harness::new(orders.clone());
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{run:?}");
+    assert_one_shipment_each(&harness, &orders);
+
+    let history = harness.history_log();
+    assert_eq!(history.len(), orders.len());
+    let files = harness.label_files();
+    assert_eq!(files.len(), orders.len());
+    for line in &history {
+        let order_id = line["order_id"].as_str().unwrap();
+        let shipment = &harness.fake.shipments_for(order_id)[0];
+        assert_eq!(line["shipment_id"], shipment.shipment_id.as_str());
+        assert_eq!(line["tracking_pin"], shipment.tracking_pin.as_str());
+        assert_eq!(line["request_id"], shipment.request_id.as_str());
+        // A fresh PIN answers 004 first: valid, not yet scanned.
+        assert_eq!(line["pin_validation"]["result"], "no_history_yet");
+        assert_eq!(line["plan"]["service"], "DOM.EP");
+        assert!(line["plan"]["destination"].is_string());
+        assert!(line["links"].as_array().unwrap().len() >= 3);
+        assert!(line["created_at"].is_string() && line["logged_at"].is_string());
+        let label = &line["labels"][0];
+        let path = harness.data_dir.join(label["path"].as_str().unwrap());
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(
+            name.starts_with(&format!("{order_id}_")) && name.ends_with("Z.pdf"),
+            "{name}"
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(inspect_label(&bytes), Ok(LabelInspection { pages: 1 }));
+        assert_eq!(label["sha256"], sha256_hex(&bytes).as_str());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}");
+    }
+
+    // A second run buys nothing and writes nothing.
+    harness.fake.reset_log();
+    let again = harness.bbship(&["label"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(harness.fake.write_count(), 0);
+    assert_eq!(harness.fake.requests().len(), 1, "only the SHIPPING list");
+    assert_eq!(harness.history_log().len(), orders.len());
+    assert_one_shipment_each(&harness, &orders);
+}
+
+#[test]
+fn the_create_request_carries_what_canada_post_needs() {
+    let order = FakeOrder::generated(5) // has a street_2
+        .with_state("SHIPPING")
+        .edit_address(|address| address.zip_code = "a1c 5m2".to_owned());
+    let harness = Harness::new(vec![order.clone()]);
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    let create = harness
+        .fake
+        .requests()
+        .into_iter()
+        .find(|request| request.endpoint == Endpoint::CreateShipment)
+        .unwrap();
+    let header = |name: &str| {
+        create
+            .headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    };
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("application/vnd.cpc.shipment-v8+xml")
+    );
+    assert_eq!(header("accept-language").as_deref(), Some("en-CA"));
+    assert!(header("authorization").unwrap().starts_with("Basic "));
+    let body = String::from_utf8(create.body).unwrap();
+    for expected in [
+        "<transmit-shipment>true</transmit-shipment>",
+        "<customer-ref-1>261300005-A</customer-ref-1>",
+        "<address-line-2>Unit 6</address-line-2>",
+        "<postal-zip-code>A1C5M2</postal-zip-code>",
+        "<output-format>4x6</output-format>",
+        "<contract-id>42708517</contract-id>",
+        "<country-code>CA</country-code>",
+    ] {
+        assert!(body.contains(expected), "{expected} missing from {body}");
+    }
+}
+
+#[test]
+fn a_connection_dropped_after_the_create_is_settled_by_the_request_id_lookup() {
+    let orders = shipping_orders(3);
+    let harness = Harness::new(orders.clone());
+    harness.fake.inject(FaultRule {
+        order_id: Some(orders[1].order_id().to_owned()),
+        ..rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing)
+    });
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_one_shipment_each(&harness, &orders);
+    assert_eq!(harness.fake.count(Endpoint::FindShipment), 1);
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 3);
+    let adopted = harness
+        .label_journal()
+        .into_iter()
+        .filter(|event| event["event"] == "created" && event["adopted"] == true)
+        .count();
+    assert_eq!(adopted, 1);
+    assert_eq!(harness.history_log().len(), 3);
+}
+
+#[test]
+fn a_crash_between_the_intent_and_the_post_leads_to_exactly_one_shipment() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    // What a run killed right after journaling its intent leaves behind.
+    std::fs::create_dir_all(harness.data_dir.join("logs/canada_post")).unwrap();
+    let intent = serde_json::json!({
+        "event": "intent",
+        "order_id": orders[0].order_id(),
+        "request_id": "261300000-A-crashed-0001",
+        "at": "2026-01-15T10:00:00Z",
+        "plan": {"service": "DOM.EP", "destination": "Toronto ON M5V2T6",
+                 "weight_kg": 2.0, "dimensions_cm": [40.0, 30.0, 10.0]}
+    });
+    std::fs::write(
+        harness
+            .data_dir
+            .join("logs/canada_post/label_journal.jsonl"),
+        format!("{intent}\n"),
+    )
+    .unwrap();
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // The open attempt was looked up first, found nothing, and only then a create went out.
+    let endpoints: Vec<Endpoint> = harness
+        .fake
+        .requests()
+        .iter()
+        .map(|request| request.endpoint)
+        .filter(|endpoint| matches!(endpoint, Endpoint::FindShipment | Endpoint::CreateShipment))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [Endpoint::FindShipment, Endpoint::CreateShipment]
+    );
+    assert_one_shipment_each(&harness, &orders);
+}
+
+#[test]
+fn a_crash_between_the_post_and_the_journal_leads_to_exactly_one_shipment() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    // The first create takes long enough to kill the run while Canada Post acts on it.
+    harness.fake.inject(rule(
+        Endpoint::CreateShipment,
+        1,
+        Fault::Slow(Duration::from_secs(1)),
+    ));
+    let mut child = harness.spawn(&["label"]);
+    wait_until("the create reached the fake", || {
+        harness.fake.count(Endpoint::CreateShipment) == 1
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the fake created the shipment", || {
+        harness.fake.shipments().len() == 1
+    });
+
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_one_shipment_each(&harness, &orders);
+    assert_eq!(harness.history_log().len(), 2);
+}
+
+#[test]
+fn a_crash_during_the_label_download_never_buys_a_second_label() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    harness.fake.inject(rule(
+        Endpoint::Label,
+        1,
+        Fault::Slow(Duration::from_secs(5)),
+    ));
+    let mut child = harness.spawn(&["label"]);
+    wait_until("the label download started", || {
+        harness.fake.count(Endpoint::Label) == 1
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(harness.label_files().is_empty());
+
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_one_shipment_each(&harness, &orders);
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);
+    assert_eq!(harness.label_files().len(), 1);
+}
+
+#[test]
+fn a_label_not_ready_three_times_is_downloaded_on_the_fourth() {
+    let options = FakeOptions {
+        label_not_ready_downloads: 3,
+        ..FakeOptions::default()
+    };
+    let harness = Harness::with_options(options, shipping_orders(1));
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.fake.count(Endpoint::Label), 4);
+    assert_eq!(harness.label_files().len(), 1);
+}
+
+#[test]
+fn a_label_still_not_ready_is_left_for_the_next_run_without_a_new_shipment() {
+    let harness = Harness::new(shipping_orders(1));
+    harness.write_config(|config| config["limits"]["label_wait_secs"] = 0.into());
+    harness.fake.inject(rule(
+        Endpoint::Label,
+        1,
+        Fault::Status {
+            status: 202,
+            retry_after: None,
+            body: String::new(),
+            content_type: "application/pdf".to_owned(),
+        },
+    ));
+    let first = harness.bbship(&["label"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains("not ready"), "{first:?}");
+    assert!(first.stderr.contains("no new shipment"), "{first:?}");
+    assert!(harness.label_files().is_empty());
+    assert!(harness.history_log().is_empty());
+
+    let second = harness.bbship(&["label"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(harness.fake.shipments().len(), 1);
+    assert_eq!(harness.label_files().len(), 1);
+    assert_eq!(harness.history_log().len(), 1);
+}
+
+#[test]
+fn a_pin_with_history_is_validated_by_its_summary() {
+    let options = FakeOptions {
+        no_pin_history_calls: 0,
+        ..FakeOptions::default()
+    };
+    let harness = Harness::with_options(options, shipping_orders(1));
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    let history = harness.history_log();
+    assert_eq!(history[0]["pin_validation"]["result"], "validated");
+    assert_eq!(history[0]["pin_validation"]["event"], "INFO");
+}
+
+#[test]
+fn a_tracking_outage_leaves_the_pin_unchecked_until_the_next_run() {
+    let harness = Harness::new(shipping_orders(1));
+    // One read and its four retries (limits.max_retries) all meet the outage.
+    harness.fake.inject(rule(
+        Endpoint::TrackingSummary,
+        5,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "down".to_owned(),
+            content_type: "text/plain".to_owned(),
+        },
+    ));
+    let first = harness.bbship(&["label"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains("not validated yet"), "{first:?}");
+    assert!(harness.history_log().is_empty());
+    assert_eq!(harness.label_files().len(), 1, "the label is saved anyway");
+
+    let second = harness.bbship(&["label"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(harness.fake.shipments().len(), 1);
+    assert_eq!(harness.history_log().len(), 1);
+    assert_eq!(
+        harness.label_files().len(),
+        1,
+        "the label is not downloaded twice"
+    );
+}
+
+#[test]
+fn invalid_addresses_are_refused_with_their_field_named_and_the_rest_go_through() {
+    let ready = |index| FakeOrder::generated(index).with_state("SHIPPING");
+    let bad_postal = ready(1).edit_address(|address| address.zip_code = "90210".to_owned());
+    let bad_province = ready(2).edit_address(|address| address.state = "Texas".to_owned());
+    let long_street = ready(3).edit_address(|address| address.street_1 = "x".repeat(60));
+    let good = ready(4);
+    let harness = Harness::new(vec![bad_postal, bad_province, long_street, good.clone()]);
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    for (order, field) in [
+        ("261300001-A", "shipping_address.zip_code"),
+        ("261300002-A", "shipping_address.state"),
+        ("261300003-A", "shipping_address.street_1"),
+    ] {
+        let line = run
+            .stderr
+            .lines()
+            .find(|line| line.contains(order))
+            .unwrap_or_else(|| panic!("no error for {order}: {run:?}"));
+        assert!(line.contains(field), "{line}");
+    }
+    assert_eq!(harness.fake.shipments().len(), 1);
+    assert_eq!(harness.fake.shipments()[0].order_reference, good.order_id());
+}
+
+#[test]
+fn an_overlong_first_address_line_is_split_at_a_word_and_the_change_is_logged() {
+    let order = FakeOrder::generated(1)
+        .with_state("SHIPPING")
+        .edit_address(|address| {
+            address.street_1 =
+                "1234 Very Long Example Boulevard Northwest Industrial Park".to_owned();
+        });
+    let harness = Harness::new(vec![order]);
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("split at a word boundary"), "{run:?}");
+    let body = harness
+        .fake
+        .requests()
+        .into_iter()
+        .find(|request| request.endpoint == Endpoint::CreateShipment)
+        .map(|request| String::from_utf8(request.body).unwrap())
+        .unwrap();
+    assert!(
+        body.contains(
+            "<address-line-1>1234 Very Long Example Boulevard Northwest</address-line-1>"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("<address-line-2>Industrial Park</address-line-2>"),
+        "{body}"
+    );
+}
+
+#[test]
+fn orders_in_the_legacy_json_log_are_never_shipped_again() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    std::fs::create_dir_all(harness.data_dir.join("logs/canada_post")).unwrap();
+    std::fs::write(
+        harness
+            .data_dir
+            .join("logs/canada_post/cp_shipping_history_log.json"),
+        format!(
+            r#"[{{"order_id": "{}", "tracking_pin": "7023210039414604"}}]"#,
+            orders[0].order_id()
+        ),
+    )
+    .unwrap();
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(harness.fake.shipments_for(orders[0].order_id()).is_empty());
+    assert_eq!(harness.fake.shipments_for(orders[1].order_id()).len(), 1);
+}
+
+#[test]
+fn a_refused_create_buys_nothing_and_the_next_run_creates_once() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    harness.fake.inject(rule(
+        Endpoint::CreateShipment,
+        1,
+        Fault::Status {
+            status: 400,
+            retry_after: None,
+            body: std::fs::read_to_string(
+                "tests/fixtures/canada-post/create-shipment-validation-error.xml",
+            )
+            .unwrap(),
+            content_type: "application/vnd.cpc.shipment-v8+xml".to_owned(),
+        },
+    ));
+    let first = harness.bbship(&["label"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    // Every message is reported, with its code.
+    for code in ["2695", "1151", "8716"] {
+        assert!(first.stderr.contains(code), "{code}: {first:?}");
+    }
+    assert_eq!(
+        harness.fake.count(Endpoint::FindShipment),
+        0,
+        "a refusal is certain"
+    );
+
+    let second = harness.bbship(&["label"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_one_shipment_each(&harness, &orders);
+}
+
+#[test]
+fn a_throttled_create_is_looked_up_after_the_pause_and_never_repeated_blind() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    harness.fake.inject(rule(
+        Endpoint::CreateShipment,
+        1,
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: slm_body(),
+            content_type: "application/vnd.cpc.shipment-v8+xml".to_owned(),
+        },
+    ));
+    let started = std::time::Instant::now();
+    let first = harness.bbship(&["label"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains("SLM"), "{first:?}");
+    // The lookup waited out the configured pause (1 s in the tests).
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(
+        harness.fake.count(Endpoint::CreateShipment),
+        1,
+        "no blind retry"
+    );
+    assert_eq!(harness.fake.count(Endpoint::FindShipment), 1);
+    assert!(harness.fake.shipments().is_empty());
+
+    // The next run looks the attempt up again, finds nothing, and creates once.
+    let second = harness.bbship(&["label"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_one_shipment_each(&harness, &orders);
+}
+
+#[test]
+fn the_fake_throttle_pauses_every_canada_post_call() {
+    // Two calls a minute: the third is rejected by SLM and the run stops calling.
+    let options = FakeOptions {
+        canada_post_calls_per_minute: Some(2),
+        ..FakeOptions::default()
+    };
+    let harness = Harness::with_options(options, shipping_orders(1));
+    harness.write_config(|config| config["limits"]["cycle_budget_secs"] = 2.into());
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("SLM"), "{run:?}");
+    // Create and tracking went through; the label download met the throttle, waited the
+    // pause, met it again and gave up for this run. Nothing was bought twice.
+    assert_eq!(harness.fake.shipments().len(), 1);
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);
+}
+
+#[test]
+fn a_dry_run_prints_each_create_shipment_xml_and_buys_nothing() {
+    let harness = Harness::new(shipping_orders(2));
+    let run = harness.bbship(&["--dry-run", "label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.fake.write_count(), 0);
+    assert!(!harness.data_dir.exists());
+    assert_eq!(run.stdout.matches("<shipment xmlns=").count(), 2, "{run:?}");
+    assert!(run.stdout.contains("POST "), "{run:?}");
+    assert!(run.stdout.contains("Authorization: [REDACTED]"), "{run:?}");
+    assert!(!run.stdout.contains(support::CP_PASSWORD));
+}
+
+#[test]
+fn wrong_canada_post_credentials_stop_the_run_with_exit_2() {
+    let harness = Harness::new(shipping_orders(1));
+    let run = Run::from(
+        harness
+            .command(&["label"])
+            .env("CANADAPOST_PASSWORD", "wrong-password-123")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("CANADAPOST_USERNAME"), "{run:?}");
+    assert!(!run.stderr.contains("wrong-password-123"), "{run:?}");
+    assert!(harness.fake.shipments().is_empty());
+}
+
+#[test]
+fn label_and_run_all_need_the_canada_post_secrets() {
+    let harness = Harness::new(shipping_orders(1));
+    for command in ["label", "run-all"] {
+        let output = harness
+            .command(&[command])
+            .env_remove("CANADAPOST_PASSWORD")
+            .output()
+            .unwrap();
+        let run = Run::from(output);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("CANADAPOST_PASSWORD"), "{run:?}");
+    }
+    assert!(harness.fake.requests().is_empty());
+}
+
+#[test]
+fn run_all_accepts_then_labels_in_one_run() {
+    let orders = support::waiting_orders(4);
+    let harness = Harness::new(orders.clone());
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.accepted_log().len(), 4);
+    assert_one_shipment_each(&harness, &orders);
+    assert_eq!(harness.label_files().len(), 4);
+}
