@@ -164,8 +164,10 @@ impl<const MAX: usize> TryFrom<String> for BoundedText<MAX> {
             return Err("must not be empty".to_owned());
         }
         if length > MAX {
+            // Escaped and shortened: the value may be hostile and ends up in a log line.
             return Err(format!(
-                "`{trimmed}` is {length} characters long; the limit is {MAX}"
+                "`{}` is {length} characters long; the limit is {MAX}",
+                crate::ids::shorten(&trimmed.escape_debug().to_string())
             ));
         }
         // Control characters break a single line; U+FFFE and U+FFFF are not XML
@@ -176,7 +178,7 @@ impl<const MAX: usize> TryFrom<String> for BoundedText<MAX> {
         {
             return Err(format!(
                 "`{}` contains a control character (tab, line break or similar) or a non-character",
-                trimmed.escape_debug()
+                crate::ids::shorten(&trimmed.escape_debug().to_string())
             ));
         }
         Ok(BoundedText(trimmed.to_owned()))

@@ -23,6 +23,8 @@ pub mod lock;
 pub mod logging;
 pub mod phase;
 pub mod secret;
+#[cfg(test)]
+mod testing;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1090,4 +1090,114 @@ mod tests {
             }
         }
     }
+
+    /// The whole path the tool takes, from a Best Buy address to the XML it would POST,
+    /// over seeded pseudo-random addresses mixed from hostile pieces: every case is a
+    /// refusal naming its field, or a request that `xmllint` finds schema-valid.
+    #[test]
+    fn random_hostile_addresses_give_a_named_refusal_or_schema_valid_xml() {
+        use crate::canadapost::shipment::{ShipmentSpec, create_shipment_xml};
+        use crate::ids::RequestId;
+
+        const PIECES: [&str; 24] = [
+            "",
+            " ",
+            "&",
+            "<",
+            ">",
+            "\"",
+            "'",
+            "]]>",
+            "<!--",
+            "&amp;",
+            "Côté",
+            "Hélène",
+            "🚚📦",
+            "ß",
+            "\t",
+            "\n",
+            "\r",
+            "\0",
+            "\u{7}",
+            "\u{85}",
+            "\u{FFFE}",
+            "12 Example St",
+            "Apt 4",
+            "x",
+        ];
+        let config = config();
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut hostile = |next: &mut dyn FnMut() -> u64| -> Option<String> {
+            let pieces = next() % 12;
+            if pieces == 0 {
+                return None;
+            }
+            let mut value = String::new();
+            for _ in 0..pieces {
+                let piece = PIECES[(next() % PIECES.len() as u64) as usize];
+                let repeat = 1 + (next() % 8) as usize;
+                value.push_str(&piece.repeat(repeat));
+            }
+            Some(value)
+        };
+        let mut documents = Vec::new();
+        let mut refusals = 0;
+        for case in 0..400 {
+            let mut address = address_with(|_| {});
+            // Each case makes a few fields hostile and leaves the rest valid, so that
+            // refusals do not hide every later field.
+            for _ in 0..1 + next() % 3 {
+                let value = hostile(&mut next);
+                match next() % 8 {
+                    0 => address.firstname = value,
+                    1 => address.lastname = value,
+                    2 => address.company = value,
+                    3 => address.phone = value,
+                    4 => address.street_1 = value,
+                    5 => address.street_2 = value,
+                    6 => address.city = value,
+                    _ => address.additional_info = value,
+                }
+            }
+            match destination(&address) {
+                Ok((destination, _notes)) => {
+                    let request_id = RequestId::try_from(format!("case-{case}")).unwrap();
+                    let reference = BoundedText::try_from("261300002-A".to_owned()).unwrap();
+                    let xml = create_shipment_xml(&ShipmentSpec {
+                        request_id: &request_id,
+                        order_reference: &reference,
+                        service: &config.canada_post.service_code,
+                        sender: &config.sender,
+                        destination: &destination,
+                        parcel: &config.parcel.default,
+                        customer_number: &config.canada_post.customer_number,
+                        contract_id: &config.canada_post.contract_id,
+                    })
+                    .unwrap();
+                    documents.push(xml);
+                }
+                Err(error) => {
+                    let shown = error.to_string();
+                    assert!(
+                        shown.starts_with(&format!("field `{}`", error.field)),
+                        "{shown}"
+                    );
+                    assert!(!shown.contains('\n'), "a refusal is one line: {shown:?}");
+                    refusals += 1;
+                }
+            }
+        }
+        assert!(
+            refusals > 20 && documents.len() > 20,
+            "{refusals} refused, {} built",
+            documents.len()
+        );
+        crate::testing::xmllint(&documents).unwrap();
+    }
 }
