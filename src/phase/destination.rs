@@ -1133,7 +1133,7 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let mut hostile = |next: &mut dyn FnMut() -> u64| -> Option<String> {
+        let hostile = |next: &mut dyn FnMut() -> u64| -> Option<String> {
             let pieces = next() % 12;
             if pieces == 0 {
                 return None;
