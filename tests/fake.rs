@@ -251,3 +251,66 @@ fn faults_apply_in_their_window_and_drop_after_acting_acts() {
     );
     assert_eq!(fake.requests().last().unwrap().status, None);
 }
+
+mod canada_post {
+    use super::*;
+
+    fn basic() -> String {
+        // base64 of the fake's default credentials, "fake-canada-post-user:fake-canada-post-password"
+        "Basic ZmFrZS1jYW5hZGEtcG9zdC11c2VyOmZha2UtY2FuYWRhLXBvc3QtcGFzc3dvcmQ=".to_owned()
+    }
+
+    fn post(fake: &FakeServer, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let mut request = agent().post(format!("{}/rs/1234567/1234567/shipment", fake.base_url()));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body).unwrap();
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    }
+
+    fn sample_request() -> String {
+        std::fs::read_to_string("tests/fixtures/canada-post/create-shipment-request.xml").unwrap()
+    }
+
+    #[test]
+    fn the_fake_checks_credentials_media_types_and_the_body() {
+        let fake = fake(0, None);
+        let auth = basic();
+        let good = [
+            ("Authorization", auth.as_str()),
+            ("Accept", "application/vnd.cpc.shipment-v8+xml"),
+            ("Content-Type", "application/vnd.cpc.shipment-v8+xml"),
+            ("Accept-language", "en-CA"),
+        ];
+        let (status, body) = post(&fake, &good[1..], &sample_request());
+        assert_eq!(status, 401);
+        assert!(body.contains("E002"), "{body}");
+        let mut wrong_accept = good;
+        wrong_accept[1].1 = "*/*";
+        assert_eq!(post(&fake, &wrong_accept, &sample_request()).0, 406);
+        let mut wrong_type = good;
+        wrong_type[2].1 = "application/xml";
+        assert_eq!(post(&fake, &wrong_type, &sample_request()).0, 415);
+        // Several problems at once, each its own message.
+        let broken = sample_request()
+            .replace("<transmit-shipment>true</transmit-shipment>", "")
+            .replace("<contract-id>", "<!--")
+            .replace("</contract-id>", "-->");
+        let (status, body) = post(&fake, &good, &broken);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("transmit-shipment"), "{body}");
+        assert!(body.contains("Contract Number"), "{body}");
+        assert!(fake.shipments().is_empty());
+
+        let (status, body) = post(&fake, &good, &sample_request());
+        assert_eq!(status, 200, "{body}");
+        let shipments = fake.shipments();
+        assert_eq!(shipments.len(), 1);
+        assert!(bbship::ids::pin_check_digit_holds(
+            &shipments[0].tracking_pin
+        ));
+        assert!(body.contains(&shipments[0].tracking_pin));
+    }
+}

@@ -537,3 +537,23 @@ fn run_all_accepts_then_labels_in_one_run() {
     assert_one_shipment_each(&harness, &orders);
     assert_eq!(harness.label_files().len(), 4);
 }
+
+#[test]
+fn a_label_link_answering_404_at_first_is_asked_again() {
+    let harness = Harness::new(shipping_orders(1));
+    harness.fake.inject(rule(
+        Endpoint::Label,
+        2,
+        Fault::Status {
+            status: 404,
+            retry_after: None,
+            body: String::new(),
+            content_type: "text/plain".to_owned(),
+        },
+    ));
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.fake.count(Endpoint::Label), 3);
+    assert_eq!(harness.label_files().len(), 1);
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);
+}

@@ -99,7 +99,7 @@ impl std::error::Error for CanadaPostError {
 pub enum LabelDownload {
     /// The body, which starts with `%PDF`; the caller checks the page size.
     Pdf(Vec<u8>),
-    /// 202, an empty body, or something that is not a PDF yet: ask again later.
+    /// 202, 404, an empty body, or something that is not a PDF yet: ask again later.
     NotReady(String),
 }
 
@@ -285,9 +285,11 @@ impl CanadaPostClient {
             return Ok(LabelDownload::NotReady("HTTP 202".to_owned()));
         }
         if response.status == 404 {
-            return Err(CanadaPostError::NotFound {
-                url: link.href.clone(),
-            });
+            // Right after a create this means "not yet"; 90 days later, "expired". The
+            // caller's bounded wait covers the first, and a person the second.
+            return Ok(LabelDownload::NotReady(
+                "HTTP 404 (not ready yet, or the link has expired)".to_owned(),
+            ));
         }
         if response.is_success() {
             if response.body.starts_with(b"%PDF") {
