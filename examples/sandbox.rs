@@ -3,7 +3,8 @@
 //!
 //! It starts the fake on 127.0.0.1 with a dozen varied orders, writes a configuration
 //! into `target/sandbox/`, and runs `run-all` through the same library entry point the
-//! binary uses, as cron would, until no order is left to act on.
+//! binary uses, as cron would, until no order is left to act on: orders are accepted,
+//! then (once paid) get a Canada Post shipment and a real 4x6 PDF label.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ use bbship::secret::{Secret, Secrets};
 use bbship::{Command, Invocation};
 
 const SANDBOX_KEY: &str = "sandbox-bestbuy-key";
+const SANDBOX_CANADA_POST_USER: &str = "sandbox-canada-post-user";
+const SANDBOX_CANADA_POST_PASSWORD: &str = "sandbox-canada-post-password";
 
 fn main() -> ExitCode {
     bbship::logging::init(log::LevelFilter::Warn);
@@ -32,6 +35,12 @@ fn run() -> Result<()> {
     let fake = FakeServer::start(FakeOptions {
         api_key: SANDBOX_KEY.to_owned(),
         payment_delay: Some(Duration::from_secs(2)),
+        canada_post_username: SANDBOX_CANADA_POST_USER.to_owned(),
+        canada_post_password: SANDBOX_CANADA_POST_PASSWORD.to_owned(),
+        // Like the real service: the first label download is not ready yet, and a fresh
+        // PIN has no tracking history.
+        label_not_ready_downloads: 1,
+        no_pin_history_calls: 1,
         ..FakeOptions::default()
     })
     .context("starting the fake APIs")?;
@@ -53,13 +62,15 @@ fn run() -> Result<()> {
 
     println!("bbship sandbox");
     println!("  fake Best Buy API: {}", fake.bestbuy_url());
+    println!("  fake Canada Post:  {}", fake.base_url());
     println!("  configuration:     {}", config_path.display());
     println!("  data directory:    {}", data_dir.display());
     println!("  {} orders waiting for acceptance\n", order_ids.len());
 
     let secrets = Secrets {
         bestbuy_api_key: Some(Secret::new(SANDBOX_KEY)),
-        ..Secrets::default()
+        canadapost_username: Some(Secret::new(SANDBOX_CANADA_POST_USER)),
+        canadapost_password: Some(Secret::new(SANDBOX_CANADA_POST_PASSWORD)),
     };
     let invocation = Invocation {
         command: Command::RunAll,
@@ -69,52 +80,75 @@ fn run() -> Result<()> {
         only_orders: Vec::new(),
     };
 
-    println!("Run 1 (what cron starts every 15 minutes): bbship run-all");
-    let outcome = bbship::run(&invocation, &secrets)?;
-    for report in &outcome.phases {
-        println!("  {report}");
-        for (order, result) in &report.outcomes {
-            let shown = match result {
-                OrderOutcome::Done => "done".to_owned(),
-                OrderOutcome::WouldDo => "would be done (dry run)".to_owned(),
-                OrderOutcome::Skipped(reason) => format!("skipped: {reason}"),
-                OrderOutcome::Failed(reason) => format!("FAILED: {reason}"),
-                OrderOutcome::Deferred => "left for the next run".to_owned(),
-            };
-            println!("    {order:<14} {shown}");
+    // Cron runs the cycle every 15 minutes; the sandbox runs it until nothing is left,
+    // pausing for the fake's payment delay (orders become ready to ship after it).
+    for run_number in 1..=4 {
+        if run_number > 1 {
+            std::thread::sleep(Duration::from_millis(2100));
+        }
+        println!("Run {run_number} (what cron starts every 15 minutes): bbship run-all");
+        fake.reset_log();
+        let outcome = bbship::run(&invocation, &secrets)?;
+        let mut acted = false;
+        for report in &outcome.phases {
+            println!("  {report}");
+            for (order, result) in &report.outcomes {
+                let shown = match result {
+                    OrderOutcome::Done => "done".to_owned(),
+                    OrderOutcome::WouldDo => "would be done (dry run)".to_owned(),
+                    OrderOutcome::Skipped(reason) => format!("skipped: {reason}"),
+                    OrderOutcome::Failed(reason) => format!("FAILED: {reason}"),
+                    OrderOutcome::Deferred => "left for the next run".to_owned(),
+                };
+                if matches!(result, OrderOutcome::Done | OrderOutcome::Failed(_)) {
+                    acted = true;
+                }
+                if !matches!(result, OrderOutcome::Skipped(_)) {
+                    println!("    {order:<14} {shown}");
+                }
+            }
+        }
+        println!(
+            "  exit code {}, {} API calls\n",
+            outcome.exit_code(),
+            fake.requests().len()
+        );
+        if !acted && run_number > 1 {
+            break;
         }
     }
-    println!("  exit code {}\n", outcome.exit_code());
 
-    println!("Best Buy now has (the customer is charged, then the order is ready to ship):");
-    std::thread::sleep(Duration::from_millis(2100));
+    println!("Best Buy now has:");
     for id in &order_ids {
+        let shipments = fake.shipments_for(id);
+        let shipment = shipments
+            .first()
+            .map(|shipment| {
+                format!(
+                    "shipment {}  PIN {}",
+                    shipment.shipment_id, shipment.tracking_pin
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "    {id:<14} {}",
+            "    {id:<14} {:<15} {shipment}",
             fake.order_state(id).unwrap_or_else(|| "?".to_owned())
         );
     }
-
-    println!("\nRun 2: nothing is left waiting, so the cycle reads one list and stops.");
-    fake.reset_log();
-    let outcome = bbship::run(&invocation, &secrets)?;
-    for report in &outcome.phases {
-        println!("  {report}");
-    }
-    println!("  API calls made: {}\n", fake.requests().len());
-
     println!(
-        "Phase 2 (Canada Post labels) and phase 3 (tracking upload, mark shipped) are not \
-         built yet: the orders above stay ready to ship."
+        "\nPhase 3 (tracking upload to Best Buy, mark shipped) is not built yet: labelled orders \
+         stay ready to ship."
     );
     println!("\nFiles written:");
     for file in files_below(&data_dir) {
         println!("    {}", file.display());
     }
     println!(
-        "\nRead the accepted orders with:\n    cat {}",
+        "\nOpen a label (a real one-page 4x6 PDF; the fake's, not postage):\n    xdg-open {}\n\
+         Read the shipping history with:\n    cat {}",
+        data_dir.join("labels").display(),
         data_dir
-            .join("logs/best_buy/accepted_orders_log.jsonl")
+            .join("logs/canada_post/cp_shipping_history_log.jsonl")
             .display()
     );
     Ok(())
@@ -150,7 +184,12 @@ fn write_config(path: &Path, fake: &FakeServer) -> Result<()> {
         "parcel": {
             "default": {"weight_kg": 2.0, "length_cm": 40.0, "width_cm": 30.0, "height_cm": 10.0}
         },
-        "limits": {"bestbuy_requests_per_minute": 600}
+        "limits": {
+            "bestbuy_requests_per_minute": 600,
+            "canada_post_requests_per_minute": 600,
+            "canada_post_tracking_per_minute": 600,
+            "label_retry_initial_ms": 200
+        }
     });
     std::fs::write(path, serde_json::to_vec_pretty(&config)?)
         .with_context(|| format!("writing {}", path.display()))
