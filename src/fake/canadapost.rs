@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::http_server::{HttpRequest, HttpResponse, percent_decode, query_pairs};
 use super::label_pdf::four_by_six_label_pdf;
 use super::{Endpoint, FakeOptions};
+use crate::canadapost::client::base64;
 use crate::canadapost::xml::{self, Element};
 
 const SHIPMENT_TYPE: &str = "application/vnd.cpc.shipment-v8+xml";
@@ -302,42 +303,22 @@ fn check_shipment(root: &Element, body: &[u8]) -> Vec<String> {
             "client-voice-number"
         };
         bounded(&["delivery-spec", party, phone], 1, 25, is_sender);
-        bounded(
-            &["delivery-spec", party, "address-details", "address-line-1"],
-            1,
-            44,
-            is_sender,
-        );
-        bounded(
-            &["delivery-spec", party, "address-details", "address-line-2"],
-            0,
-            44,
-            false,
-        );
-        bounded(
-            &["delivery-spec", party, "address-details", "city"],
-            1,
-            40,
-            is_sender,
-        );
-        bounded(
-            &["delivery-spec", party, "address-details", "prov-state"],
-            1,
-            20,
-            is_sender,
-        );
-        bounded(
-            &["delivery-spec", party, "address-details", "country-code"],
-            2,
-            2,
-            true,
-        );
-        bounded(
-            &["delivery-spec", party, "address-details", "postal-zip-code"],
-            1,
-            14,
-            false,
-        );
+        // (element, shortest, longest, required for this party)
+        for (element, min, max, required) in [
+            ("address-line-1", 1, 44, is_sender),
+            ("address-line-2", 0, 44, false),
+            ("city", 1, 40, is_sender),
+            ("prov-state", 1, 20, is_sender),
+            ("country-code", 2, 2, true),
+            ("postal-zip-code", 1, 14, false),
+        ] {
+            bounded(
+                &["delivery-spec", party, "address-details", element],
+                min,
+                max,
+                required,
+            );
+        }
     }
     bounded(
         &["delivery-spec", "references", "customer-ref-1"],
@@ -631,29 +612,6 @@ pub fn pin_for(serial: u64) -> String {
         })
         .sum();
     format!("{body}{}", (10 - sum % 10) % 10)
-}
-
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut encoded = String::new();
-    for chunk in input.chunks(3) {
-        let group = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |group, (index, &byte)| {
-                group | u32::from(byte) << (16 - 8 * index)
-            });
-        for position in 0..4 {
-            if position <= chunk.len() {
-                encoded.push(char::from(
-                    ALPHABET[((group >> (18 - 6 * position)) & 0x3F) as usize],
-                ));
-            } else {
-                encoded.push('=');
-            }
-        }
-    }
-    encoded
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order};
+use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, report_unreadable};
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState};
 use crate::http::WriteMode;
 use crate::ids::{OrderId, OrderLineId};
@@ -21,16 +21,7 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
         .list_orders_by_state(&OrderState::WaitingAcceptance)
         .context("listing the orders waiting for acceptance")?;
 
-    for unreadable in listing.unreadable {
-        log::error!("accept: {unreadable}");
-        report.outcomes.push((
-            unreadable
-                .order_id
-                .clone()
-                .unwrap_or_else(|| "(no id)".to_owned()),
-            OrderOutcome::Failed(unreadable.reason),
-        ));
-    }
+    report_unreadable(&mut report, listing.unreadable);
 
     let orders: Vec<Order> = listing
         .orders

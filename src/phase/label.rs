@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use super::destination::{self, Prepared};
-use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order};
+use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, report_unreadable};
 use crate::address::BoundedText;
 use crate::bestbuy::{BestBuyClient, Order, OrderState};
 use crate::canadapost::client::CanadaPostError;
@@ -61,16 +61,7 @@ pub fn run(
     let listing = bestbuy
         .list_orders_by_state(&OrderState::Shipping)
         .context("listing the orders ready to ship")?;
-    for unreadable in listing.unreadable {
-        log::error!("label: {unreadable}");
-        report.outcomes.push((
-            unreadable
-                .order_id
-                .clone()
-                .unwrap_or_else(|| "(no id)".to_owned()),
-            OrderOutcome::Failed(unreadable.reason),
-        ));
-    }
+    report_unreadable(&mut report, listing.unreadable);
 
     let mut work: Vec<Work> = Vec::new();
     for order in listing.orders {

@@ -148,6 +148,23 @@ impl fmt::Display for PhaseReport {
     }
 }
 
+/// Reports each order a listing could not read as failed, under the name Best Buy gave it.
+pub(crate) fn report_unreadable(
+    report: &mut PhaseReport,
+    unreadable: Vec<crate::bestbuy::UnreadableOrder>,
+) {
+    for order in unreadable {
+        log::error!("{}: {order}", report.phase.name());
+        report.outcomes.push((
+            order
+                .order_id
+                .clone()
+                .unwrap_or_else(|| "(no id)".to_owned()),
+            OrderOutcome::Failed(order.reason),
+        ));
+    }
+}
+
 /// Runs `work` for every item with at most `limits.concurrency` at once, in input order of
 /// starting. No item is started after the cycle's deadline (it is `Deferred`). An `Err`
 /// from `work` is fatal: no further item starts and the first such error is returned.
