@@ -261,7 +261,7 @@ impl CanadaPostClient {
             http::encode_component(request_id.as_str())
         );
         let response = self.read(&self.shipping, &url, SHIPMENT_MEDIA_TYPE)?;
-        let links = self.expect(&response, "shipments", answers::shipment_links)?;
+        let links = self.expected_answer(&response, "shipments", answers::shipment_links)?;
         for link in &links {
             self.check_link(link)?;
         }
@@ -272,7 +272,7 @@ impl CanadaPostClient {
     pub fn shipment(&self, link: &Link) -> Result<ShipmentInfo, CanadaPostError> {
         self.check_link(link)?;
         let response = self.read(&self.shipping, &link.href, SHIPMENT_MEDIA_TYPE)?;
-        self.expect(&response, "shipment-info", answers::shipment_info)
+        self.expected_answer(&response, "shipment-info", answers::shipment_info)
     }
 
     /// One download of a label artifact. Not-ready answers come back as such; the caller
@@ -325,7 +325,8 @@ impl CanadaPostClient {
         {
             return Ok(Tracking::NoHistoryYet);
         }
-        let summaries = self.expect(&response, "tracking-summary", answers::tracking_summary)?;
+        let summaries =
+            self.expected_answer(&response, "tracking-summary", answers::tracking_summary)?;
         summaries
             .into_iter()
             .find(|summary| summary.pin == pin.as_str())
@@ -361,7 +362,7 @@ impl CanadaPostClient {
     }
 
     /// Reads an answer whose root should be `expected`.
-    fn expect<T>(
+    fn expected_answer<T>(
         &self,
         response: &Response,
         expected: &str,
