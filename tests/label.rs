@@ -557,3 +557,20 @@ fn a_label_link_answering_404_at_first_is_asked_again() {
     assert_eq!(harness.label_files().len(), 1);
     assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);
 }
+
+#[test]
+fn several_workers_still_buy_exactly_one_label_per_order() {
+    let orders = shipping_orders(12);
+    let harness = Harness::new(orders.clone());
+    harness.write_config(|config| config["limits"]["concurrency"] = 4.into());
+    // A drop after acting in the middle, so a lookup runs beside other creates.
+    harness.fake.inject(FaultRule {
+        skip: 5,
+        ..rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing)
+    });
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_one_shipment_each(&harness, &orders);
+    assert_eq!(harness.history_log().len(), 12);
+    assert_eq!(harness.label_files().len(), 12);
+}
