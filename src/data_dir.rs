@@ -60,6 +60,11 @@ impl DataDir {
             .join("cp_shipping_history_log.json")
     }
 
+    /// The Best Buy writes of phase 3 already done for each order.
+    pub fn ship_journal(&self) -> PathBuf {
+        self.logs().join("best_buy").join("ship_journal.jsonl")
+    }
+
     pub fn shipped_orders_log(&self) -> PathBuf {
         self.logs()
             .join("best_buy")

@@ -96,6 +96,18 @@ impl std::error::Error for BestBuyError {
     }
 }
 
+/// The body of OR23 for one order.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrackingUpload {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_url: Option<String>,
+    pub tracking_number: String,
+}
+
 #[derive(Serialize)]
 struct AcceptBody<'a> {
     order_lines: Vec<AcceptLine<'a>>,
@@ -237,6 +249,41 @@ impl BestBuyClient {
             .request(Method::Put, url)
             .header("Content-Type", "application/json")
             .body(body);
+        self.write(&request, mode)
+    }
+
+    /// Uploads the tracking of an order (OR23). `Ok(false)` in a dry run.
+    pub fn upload_tracking(
+        &self,
+        order_id: &OrderId,
+        tracking: &TrackingUpload,
+        mode: WriteMode,
+    ) -> Result<bool, BestBuyError> {
+        let body = serde_json::to_vec(tracking)
+            .map_err(|error| BestBuyError::BadResponse(format!("cannot encode OR23: {error}")))?;
+        let url = format!(
+            "{}/orders/{}/tracking{}",
+            self.base_url,
+            http::encode_component(order_id.as_str()),
+            self.shop_query_first()
+        );
+        let request = self
+            .request(Method::Put, url)
+            .header("Content-Type", "application/json")
+            .body(body);
+        self.write(&request, mode)
+    }
+
+    /// Marks an order shipped (OR24): a PUT with no body, sent with `Content-Length: 0`
+    /// (Best Buy answers 411 otherwise). `Ok(false)` in a dry run.
+    pub fn mark_shipped(&self, order_id: &OrderId, mode: WriteMode) -> Result<bool, BestBuyError> {
+        let url = format!(
+            "{}/orders/{}/ship{}",
+            self.base_url,
+            http::encode_component(order_id.as_str()),
+            self.shop_query_first()
+        );
+        let request = self.request(Method::Put, url).body(Vec::new());
         self.write(&request, mode)
     }
 

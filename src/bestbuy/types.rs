@@ -114,6 +114,8 @@ pub struct Order {
     pub shipping_tracking: Option<String>,
     pub customer: Option<Customer>,
     pub lines: Vec<OrderLine>,
+    /// The order exactly as Best Buy sent it, for the shipped-orders log.
+    pub raw: Value,
 }
 
 #[derive(Clone, Debug)]
@@ -262,6 +264,7 @@ impl Order {
             shipping_tracking: raw.shipping_tracking,
             customer: raw.customer,
             lines,
+            raw: value.clone(),
         })
     }
 }

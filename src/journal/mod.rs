@@ -7,6 +7,7 @@
 
 pub mod jsonl;
 pub mod legacy;
+pub mod ship;
 pub mod shipments;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::data_dir::DataDir;
 use crate::ids::{OrderId, OrderLineId};
 use jsonl::{AppendLog, TornTail};
+pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, WriteOutcome};
 pub use shipments::{
     LabelEvent, LabelProgress, PinVerdict, SavedLabel, ShipmentPlan, ShipmentRecord,
     ShippingHistoryLine,
@@ -66,6 +68,7 @@ pub enum AcceptOutcome {
 pub struct OrderRecord {
     pub accepted: Option<AcceptedOrder>,
     pub label: LabelProgress,
+    pub ship: ShipProgress,
 }
 
 pub struct Journal {
@@ -74,6 +77,8 @@ pub struct Journal {
     accepted_log: Option<AppendLog>,
     label_log: Option<AppendLog>,
     history_log: Option<AppendLog>,
+    ship_log: Option<AppendLog>,
+    shipped_orders_log: Option<AppendLog>,
 }
 
 impl Journal {
@@ -105,6 +110,20 @@ impl Journal {
             let order_id = event.order_id().clone();
             records.entry(order_id).or_default().label.apply(&event);
         }
+        let ship_path = data_dir.ship_journal();
+        for event in jsonl::load::<ShipEvent>(&ship_path, torn_tail)? {
+            let order_id = event.order_id().clone();
+            records.entry(order_id).or_default().ship.apply(&event);
+        }
+        let shipped_path = data_dir.shipped_orders_log();
+        for line in jsonl::load::<ShippedOrderLine>(&shipped_path, torn_tail)? {
+            let order_id = line.order_id.clone();
+            records
+                .entry(order_id)
+                .or_default()
+                .ship
+                .apply_shipped_order(&line);
+        }
         let legacy_shipped = legacy::shipped_order_ids(&data_dir.legacy_shipping_history())?;
         let open = |path: &std::path::Path| match access {
             Access::ReadWrite => AppendLog::open(path).map(Some),
@@ -116,6 +135,8 @@ impl Journal {
             accepted_log: open(&accepted_path)?,
             label_log: open(&label_path)?,
             history_log: open(&history_path)?,
+            ship_log: open(&ship_path)?,
+            shipped_orders_log: open(&shipped_path)?,
         })
     }
 
@@ -181,6 +202,38 @@ impl Journal {
             .or_default()
             .label
             .apply_history(&line);
+        Ok(())
+    }
+
+    /// Records one Best Buy write of phase 3; returns once the line is on disk.
+    pub fn record_ship_event(&self, event: ShipEvent) -> Result<()> {
+        let Some(log) = &self.ship_log else {
+            bail!(
+                "the journal was opened read-only; cannot record order {}",
+                event.order_id()
+            );
+        };
+        log.append(&event)?;
+        let order_id = event.order_id().clone();
+        self.lock().entry(order_id).or_default().ship.apply(&event);
+        Ok(())
+    }
+
+    /// Appends the order as read back after shipping to the shipped-orders log.
+    pub fn record_shipped_order(&self, line: ShippedOrderLine) -> Result<()> {
+        let Some(log) = &self.shipped_orders_log else {
+            bail!(
+                "the journal was opened read-only; cannot record order {}",
+                line.order_id
+            );
+        };
+        log.append(&line)?;
+        let order_id = line.order_id.clone();
+        self.lock()
+            .entry(order_id)
+            .or_default()
+            .ship
+            .apply_shipped_order(&line);
         Ok(())
     }
 
