@@ -72,6 +72,11 @@ pub enum CliCommand {
         after_help = "Examples:\n  bbship label --dry-run                # print each Create Shipment XML, buy nothing\n  bbship label --order 261300002-A      # one order only"
     )]
     Label,
+    /// Phase 3: upload each label's PIN to Best Buy, mark the order shipped, confirm SHIPPED.
+    #[command(
+        after_help = "Examples:\n  bbship ship --dry-run                 # print the OR23/OR24 requests, send nothing\n  bbship ship --order 261300002-A       # one order only"
+    )]
+    Ship,
     /// One full cycle: every phase, in order, under one lock (what cron runs).
     #[command(
         after_help = "Example (crontab, every 15 minutes):\n  */15 * * * * cd /srv/bbship && bbship run-all"

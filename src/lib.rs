@@ -49,6 +49,7 @@ use crate::secret::Secrets;
 pub enum Command {
     Accept,
     Label,
+    Ship,
     RunAll,
 }
 
@@ -59,6 +60,10 @@ impl Command {
 
     fn runs_label(self) -> bool {
         matches!(self, Command::Label | Command::RunAll)
+    }
+
+    fn runs_ship(self) -> bool {
+        matches!(self, Command::Ship | Command::RunAll)
     }
 }
 
@@ -155,6 +160,11 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
     }
     if let Some(canada_post) = &canada_post {
         let report = phase::label::run(&cycle, &bestbuy, canada_post)?;
+        log::info!("{report}");
+        outcome.phases.push(report);
+    }
+    if invocation.command.runs_ship() {
+        let report = phase::ship::run(&cycle, &bestbuy)?;
         log::info!("{report}");
         outcome.phases.push(report);
     }

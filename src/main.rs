@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         command: match cli.command {
             CliCommand::Accept => Command::Accept,
             CliCommand::Label => Command::Label,
+            CliCommand::Ship => Command::Ship,
             CliCommand::RunAll => Command::RunAll,
         },
         config_path: cli.config,

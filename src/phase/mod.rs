@@ -9,6 +9,7 @@
 pub mod accept;
 pub mod destination;
 pub mod label;
+pub mod ship;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -48,6 +49,7 @@ impl Cycle<'_> {
 pub enum Phase {
     Accept,
     Label,
+    Ship,
 }
 
 impl Phase {
@@ -55,6 +57,7 @@ impl Phase {
         match self {
             Phase::Accept => "accept",
             Phase::Label => "label",
+            Phase::Ship => "ship",
         }
     }
 
@@ -62,6 +65,7 @@ impl Phase {
         match self {
             Phase::Accept => "accepted",
             Phase::Label => "labelled",
+            Phase::Ship => "shipped",
         }
     }
 }
