@@ -1,0 +1,236 @@
+//! Phase 3 and the whole cycle through the real binary against the fake APIs.
+
+mod support;
+
+use bbship::fake::{Endpoint, Fault, FaultRule};
+use support::{Harness, read_jsonl, shipping_orders, waiting_orders};
+
+fn rule(endpoint: Endpoint, times: usize, fault: Fault) -> FaultRule {
+    FaultRule {
+        endpoint,
+        order_id: None,
+        skip: 0,
+        times,
+        fault,
+    }
+}
+
+fn status(code: u16) -> Fault {
+    Fault::Status {
+        status: code,
+        retry_after: None,
+        body: String::new(),
+        content_type: "application/json".to_owned(),
+    }
+}
+
+fn shipped_log(harness: &Harness) -> Vec<serde_json::Value> {
+    read_jsonl(
+        &harness
+            .data_dir
+            .join("logs/best_buy/shipped_orders_log.jsonl"),
+    )
+}
+
+#[test]
+fn a_full_cycle_takes_every_order_from_waiting_acceptance_to_shipped() {
+    let orders = waiting_orders(24);
+    let harness = Harness::new(orders.clone());
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{run:?}");
+    for order in &orders {
+        let id = order.order_id();
+        assert_eq!(
+            harness.fake.order_state(id).as_deref(),
+            Some("SHIPPED"),
+            "{id}"
+        );
+        assert_eq!(harness.fake.shipments_for(id).len(), 1, "{id}");
+    }
+    let log = shipped_log(&harness);
+    assert_eq!(log.len(), 24);
+    for line in &log {
+        assert_eq!(line["order_state"], "SHIPPED");
+        let id = line["order_id"].as_str().unwrap();
+        let pin = &harness.fake.shipments_for(id)[0].tracking_pin;
+        assert_eq!(line["order"]["shipping_tracking"], pin.as_str(), "{id}");
+    }
+    // OR23 carries the configured carrier and the PIN.
+    let upload = harness
+        .fake
+        .requests()
+        .into_iter()
+        .find(|request| request.endpoint == Endpoint::Tracking)
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&upload.body).unwrap();
+    assert_eq!(body["carrier_code"], "CPCL");
+    let pin = &harness
+        .fake
+        .shipments_for(upload.order_id.as_deref().unwrap())[0]
+        .tracking_pin;
+    assert_eq!(body["tracking_number"], pin.as_str());
+    // States were read in batches: one OR11 by ids for the states, one for the read-back.
+    let by_ids = harness
+        .fake
+        .requests()
+        .iter()
+        .filter(|request| {
+            request.endpoint == Endpoint::ListOrders && request.query.contains("order_ids=")
+        })
+        .count();
+    assert_eq!(by_ids, 2);
+
+    // Three more cycles write nothing at all.
+    harness.fake.reset_log();
+    for _ in 0..3 {
+        let again = harness.bbship(&["run-all"]);
+        assert_eq!(again.code, 0, "{again:?}");
+    }
+    assert_eq!(harness.fake.write_count(), 0);
+    assert_eq!(shipped_log(&harness).len(), 24);
+}
+
+#[test]
+fn a_ship_that_failed_after_the_tracking_upload_resumes_with_the_ship_only() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    harness.fake.inject(FaultRule {
+        order_id: Some(orders[0].order_id().to_owned()),
+        ..rule(Endpoint::Ship, 1, status(500))
+    });
+    let first = harness.bbship(&["ship"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains(orders[0].order_id()), "{first:?}");
+    assert_eq!(
+        harness.fake.order_state(orders[0].order_id()).as_deref(),
+        Some("SHIPPING")
+    );
+    assert_eq!(
+        harness.fake.order_state(orders[1].order_id()).as_deref(),
+        Some("SHIPPED")
+    );
+
+    harness.fake.reset_log();
+    let second = harness.bbship(&["ship"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(
+        harness.fake.count(Endpoint::Tracking),
+        0,
+        "tracking is not sent again"
+    );
+    assert_eq!(harness.fake.count(Endpoint::Ship), 1);
+    assert_eq!(
+        harness.fake.order_state(orders[0].order_id()).as_deref(),
+        Some("SHIPPED")
+    );
+}
+
+#[test]
+fn an_order_cancelled_after_its_label_is_never_marked_shipped_and_is_reported() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    let cancelled = orders[0].order_id();
+    harness.fake.set_order_state(cancelled, "CANCELED");
+    let shipment = harness.fake.shipments_for(cancelled)[0].clone();
+
+    let run = harness.bbship(&["ship"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run
+        .stderr
+        .lines()
+        .find(|line| line.contains(cancelled))
+        .unwrap();
+    assert!(line.contains("cancelled after label"), "{line}");
+    assert!(line.contains(&shipment.shipment_id), "{line}");
+    assert!(line.contains(&shipment.tracking_pin), "{line}");
+    assert!(line.contains("request a refund"), "{line}");
+    let writes_for_cancelled = harness
+        .fake
+        .requests()
+        .iter()
+        .filter(|request| request.method == "PUT" && request.order_id.as_deref() == Some(cancelled))
+        .count();
+    assert_eq!(writes_for_cancelled, 0);
+    assert_eq!(
+        harness.fake.order_state(orders[1].order_id()).as_deref(),
+        Some("SHIPPED")
+    );
+}
+
+#[test]
+fn a_read_back_that_is_not_shipped_is_an_error_and_is_settled_next_run() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    // Best Buy answers 204 to OR24 without acting on it.
+    harness.fake.inject(rule(
+        Endpoint::Ship,
+        1,
+        Fault::Status {
+            status: 204,
+            retry_after: None,
+            body: String::new(),
+            content_type: "application/json".to_owned(),
+        },
+    ));
+    let first = harness.bbship(&["ship"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains("not SHIPPED"), "{first:?}");
+    assert_eq!(shipped_log(&harness)[0]["order_state"], "SHIPPING");
+
+    let second = harness.bbship(&["ship"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    let log = shipped_log(&harness);
+    assert_eq!(log.last().unwrap()["order_state"], "SHIPPED");
+    assert_eq!(harness.fake.count(Endpoint::Tracking), 1);
+}
+
+#[test]
+fn a_dropped_answer_to_the_ship_is_settled_by_reading_the_state() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    harness
+        .fake
+        .inject(rule(Endpoint::Ship, 1, Fault::DropAfterActing));
+    let run = harness.bbship(&["ship"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        harness.fake.count(Endpoint::Ship),
+        1,
+        "no second OR24 once SHIPPED"
+    );
+    assert_eq!(shipped_log(&harness)[0]["order_state"], "SHIPPED");
+}
+
+#[test]
+fn a_dry_run_prints_the_tracking_and_ship_requests_and_sends_nothing() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    harness.fake.reset_log();
+    let run = harness.bbship(&["--dry-run", "ship"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.fake.write_count(), 0);
+    let pin = &harness.fake.shipments_for(orders[0].order_id())[0].tracking_pin;
+    assert!(run.stdout.contains("/tracking"), "{run:?}");
+    assert!(run.stdout.contains(pin.as_str()), "{run:?}");
+    assert!(run.stdout.contains("/ship"), "{run:?}");
+    assert!(shipped_log(&harness).is_empty());
+}
+
+#[test]
+fn an_idle_cycle_after_shipping_makes_two_calls() {
+    let harness = Harness::new(shipping_orders(3));
+    assert_eq!(harness.bbship(&["run-all"]).code, 0);
+    harness.fake.reset_log();
+    assert_eq!(harness.bbship(&["run-all"]).code, 0);
+    assert_eq!(
+        harness.fake.requests().len(),
+        2,
+        "one list per listing phase"
+    );
+}
