@@ -4,7 +4,8 @@
 //! It starts the fake on 127.0.0.1 with a dozen varied orders, writes a configuration
 //! into `target/sandbox/`, and runs `run-all` through the same library entry point the
 //! binary uses, as cron would, until no order is left to act on: orders are accepted,
-//! then (once paid) get a Canada Post shipment and a real 4x6 PDF label.
+//! then (once paid) get a Canada Post shipment and a real 4x6 PDF label, and are marked
+//! shipped on Best Buy with their tracking PIN.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -135,20 +136,19 @@ fn run() -> Result<()> {
             fake.order_state(id).unwrap_or_else(|| "?".to_owned())
         );
     }
-    println!(
-        "\nPhase 3 (tracking upload to Best Buy, mark shipped) is not built yet: labelled orders \
-         stay ready to ship."
-    );
     println!("\nFiles written:");
     for file in files_below(&data_dir) {
         println!("    {}", file.display());
     }
     println!(
         "\nOpen a label (a real one-page 4x6 PDF; the fake's, not postage):\n    xdg-open {}\n\
-         Read the shipping history with:\n    cat {}",
+         Read the shipping history and the shipped orders with:\n    cat {}\n    cat {}",
         data_dir.join("labels").display(),
         data_dir
             .join("logs/canada_post/cp_shipping_history_log.jsonl")
+            .display(),
+        data_dir
+            .join("logs/best_buy/shipped_orders_log.jsonl")
             .display()
     );
     Ok(())
