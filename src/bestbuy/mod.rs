@@ -239,12 +239,7 @@ impl BestBuyClient {
         };
         let body = serde_json::to_vec(&body)
             .map_err(|error| BestBuyError::BadResponse(format!("cannot encode OR21: {error}")))?;
-        let url = format!(
-            "{}/orders/{}/accept{}",
-            self.base_url,
-            http::encode_component(order_id.as_str()),
-            self.shop_query_first()
-        );
+        let url = self.order_url(order_id, "accept");
         let request = self
             .request(Method::Put, url)
             .header("Content-Type", "application/json")
@@ -261,12 +256,7 @@ impl BestBuyClient {
     ) -> Result<bool, BestBuyError> {
         let body = serde_json::to_vec(tracking)
             .map_err(|error| BestBuyError::BadResponse(format!("cannot encode OR23: {error}")))?;
-        let url = format!(
-            "{}/orders/{}/tracking{}",
-            self.base_url,
-            http::encode_component(order_id.as_str()),
-            self.shop_query_first()
-        );
+        let url = self.order_url(order_id, "tracking");
         let request = self
             .request(Method::Put, url)
             .header("Content-Type", "application/json")
@@ -277,12 +267,7 @@ impl BestBuyClient {
     /// Marks an order shipped (OR24): a PUT with no body, sent with `Content-Length: 0`
     /// (Best Buy answers 411 otherwise). `Ok(false)` in a dry run.
     pub fn mark_shipped(&self, order_id: &OrderId, mode: WriteMode) -> Result<bool, BestBuyError> {
-        let url = format!(
-            "{}/orders/{}/ship{}",
-            self.base_url,
-            http::encode_component(order_id.as_str()),
-            self.shop_query_first()
-        );
+        let url = self.order_url(order_id, "ship");
         let request = self.request(Method::Put, url).body(Vec::new());
         self.write(&request, mode)
     }
@@ -307,6 +292,16 @@ impl BestBuyClient {
         Request::new(method, url)
             .secret_header("Authorization", self.api_key.clone())
             .header("Accept", "application/json")
+    }
+
+    /// `…/orders/{id}/{action}`, the URL of a write on one order.
+    fn order_url(&self, order_id: &OrderId, action: &str) -> String {
+        format!(
+            "{}/orders/{}/{action}{}",
+            self.base_url,
+            http::encode_component(order_id.as_str()),
+            self.shop_query_first()
+        )
     }
 
     fn shop_query(&self) -> String {

@@ -160,80 +160,58 @@ impl Journal {
 
     /// Records an acceptance; returns once the line is on disk.
     pub fn record_accepted(&self, accepted: AcceptedOrder) -> Result<()> {
-        let Some(log) = &self.accepted_log else {
-            bail!(
-                "the journal was opened read-only; cannot record order {}",
-                accepted.order_id
-            );
-        };
-        log.append(&accepted)?;
         let order_id = accepted.order_id.clone();
-        self.lock().entry(order_id).or_default().accepted = Some(accepted);
-        Ok(())
+        self.append(&self.accepted_log, &order_id, &accepted, |record| {
+            record.accepted = Some(accepted.clone());
+        })
     }
 
     /// Records one step of buying a label; returns once the line is on disk, so the
     /// caller may take the next step (the Create Shipment POST after an `Intent`).
     pub fn record_label_event(&self, event: LabelEvent) -> Result<()> {
-        let Some(log) = &self.label_log else {
-            bail!(
-                "the journal was opened read-only; cannot record order {}",
-                event.order_id()
-            );
-        };
-        log.append(&event)?;
         let order_id = event.order_id().clone();
-        self.lock().entry(order_id).or_default().label.apply(&event);
-        Ok(())
+        self.append(&self.label_log, &order_id, &event, |record| {
+            record.label.apply(&event);
+        })
     }
 
     /// Appends an order's line to the shipping history log.
     pub fn record_shipping_history(&self, line: ShippingHistoryLine) -> Result<()> {
-        let Some(log) = &self.history_log else {
-            bail!(
-                "the journal was opened read-only; cannot record order {}",
-                line.order_id
-            );
-        };
-        log.append(&line)?;
         let order_id = line.order_id.clone();
-        self.lock()
-            .entry(order_id)
-            .or_default()
-            .label
-            .apply_history(&line);
-        Ok(())
+        self.append(&self.history_log, &order_id, &line, |record| {
+            record.label.apply_history(&line);
+        })
     }
 
     /// Records one Best Buy write of phase 3; returns once the line is on disk.
     pub fn record_ship_event(&self, event: ShipEvent) -> Result<()> {
-        let Some(log) = &self.ship_log else {
-            bail!(
-                "the journal was opened read-only; cannot record order {}",
-                event.order_id()
-            );
-        };
-        log.append(&event)?;
         let order_id = event.order_id().clone();
-        self.lock().entry(order_id).or_default().ship.apply(&event);
-        Ok(())
+        self.append(&self.ship_log, &order_id, &event, |record| {
+            record.ship.apply(&event);
+        })
     }
 
     /// Appends the order as read back after shipping to the shipped-orders log.
     pub fn record_shipped_order(&self, line: ShippedOrderLine) -> Result<()> {
-        let Some(log) = &self.shipped_orders_log else {
-            bail!(
-                "the journal was opened read-only; cannot record order {}",
-                line.order_id
-            );
-        };
-        log.append(&line)?;
         let order_id = line.order_id.clone();
-        self.lock()
-            .entry(order_id)
-            .or_default()
-            .ship
-            .apply_shipped_order(&line);
+        self.append(&self.shipped_orders_log, &order_id, &line, |record| {
+            record.ship.apply_shipped_order(&line);
+        })
+    }
+
+    /// Appends `line` to `log` (on disk first), then applies it to the order's record.
+    fn append<T: serde::Serialize>(
+        &self,
+        log: &Option<AppendLog>,
+        order_id: &OrderId,
+        line: &T,
+        apply: impl FnOnce(&mut OrderRecord),
+    ) -> Result<()> {
+        let Some(log) = log else {
+            bail!("the journal was opened read-only; cannot record order {order_id}");
+        };
+        log.append(line)?;
+        apply(self.lock().entry(order_id.clone()).or_default());
         Ok(())
     }
 
