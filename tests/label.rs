@@ -9,20 +9,10 @@ use std::time::Duration;
 use bbship::canadapost::label_check::{LabelInspection, inspect_label};
 use bbship::fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
 use bbship::labels::sha256_hex;
-use support::{Harness, Run, shipping_orders, wait_until};
+use support::{Harness, Run, answer, rule, shipping_orders, wait_until};
 
 fn slm_body() -> String {
     r#"<?xml version="1.0" encoding="UTF-8"?><messages xmlns="http://www.canadapost.ca/ws/messages"><message><code>Server</code><description>Rejected by SLM Monitor</description></message></messages>"#.to_owned()
-}
-
-fn rule(endpoint: Endpoint, times: usize, fault: Fault) -> FaultRule {
-    FaultRule {
-        endpoint,
-        order_id: None,
-        skip: 0,
-        times,
-        fault,
-    }
 }
 
 /// Every order has exactly one shipment at the fake.
@@ -253,12 +243,7 @@ fn a_label_still_not_ready_is_left_for_the_next_run_without_a_new_shipment() {
     harness.fake.inject(rule(
         Endpoint::Label,
         1,
-        Fault::Status {
-            status: 202,
-            retry_after: None,
-            body: String::new(),
-            content_type: "application/pdf".to_owned(),
-        },
+        answer(202, "application/pdf", String::new()),
     ));
     let first = harness.bbship(&["label"]);
     assert_eq!(first.code, 1, "{first:?}");
@@ -294,12 +279,7 @@ fn a_tracking_outage_leaves_the_pin_unchecked_until_the_next_run() {
     harness.fake.inject(rule(
         Endpoint::TrackingSummary,
         5,
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: "down".to_owned(),
-            content_type: "text/plain".to_owned(),
-        },
+        answer(503, "text/plain", "down".to_owned()),
     ));
     let first = harness.bbship(&["label"]);
     assert_eq!(first.code, 1, "{first:?}");
@@ -403,15 +383,14 @@ fn a_refused_create_buys_nothing_and_the_next_run_creates_once() {
     harness.fake.inject(rule(
         Endpoint::CreateShipment,
         1,
-        Fault::Status {
-            status: 400,
-            retry_after: None,
-            body: std::fs::read_to_string(
+        answer(
+            400,
+            "application/vnd.cpc.shipment-v8+xml",
+            std::fs::read_to_string(
                 "tests/fixtures/canada-post/create-shipment-validation-error.xml",
             )
             .unwrap(),
-            content_type: "application/vnd.cpc.shipment-v8+xml".to_owned(),
-        },
+        ),
     ));
     let first = harness.bbship(&["label"]);
     assert_eq!(first.code, 1, "{first:?}");
@@ -437,12 +416,7 @@ fn a_throttled_create_is_looked_up_after_the_pause_and_never_repeated_blind() {
     harness.fake.inject(rule(
         Endpoint::CreateShipment,
         1,
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-            body: slm_body(),
-            content_type: "application/vnd.cpc.shipment-v8+xml".to_owned(),
-        },
+        answer(503, "application/vnd.cpc.shipment-v8+xml", slm_body()),
     ));
     let started = std::time::Instant::now();
     let first = harness.bbship(&["label"]);
@@ -544,12 +518,7 @@ fn a_label_link_answering_404_at_first_is_asked_again() {
     harness.fake.inject(rule(
         Endpoint::Label,
         2,
-        Fault::Status {
-            status: 404,
-            retry_after: None,
-            body: String::new(),
-            content_type: "text/plain".to_owned(),
-        },
+        answer(404, "text/plain", String::new()),
     ));
     let run = harness.bbship(&["label"]);
     assert_eq!(run.code, 0, "{run:?}");

@@ -3,26 +3,7 @@
 mod support;
 
 use bbship::fake::{Endpoint, Fault, FaultRule};
-use support::{Harness, read_jsonl, shipping_orders, waiting_orders};
-
-fn rule(endpoint: Endpoint, times: usize, fault: Fault) -> FaultRule {
-    FaultRule {
-        endpoint,
-        order_id: None,
-        skip: 0,
-        times,
-        fault,
-    }
-}
-
-fn status(code: u16) -> Fault {
-    Fault::Status {
-        status: code,
-        retry_after: None,
-        body: String::new(),
-        content_type: "application/json".to_owned(),
-    }
-}
+use support::{Harness, answer, read_jsonl, rule, shipping_orders, waiting_orders};
 
 fn shipped_log(harness: &Harness) -> Vec<serde_json::Value> {
     read_jsonl(
@@ -98,7 +79,7 @@ fn a_ship_that_failed_after_the_tracking_upload_resumes_with_the_ship_only() {
     assert_eq!(harness.bbship(&["label"]).code, 0);
     harness.fake.inject(FaultRule {
         order_id: Some(orders[0].order_id().to_owned()),
-        ..rule(Endpoint::Ship, 1, status(500))
+        ..rule(Endpoint::Ship, 1, answer(500, "application/json", ""))
     });
     let first = harness.bbship(&["ship"]);
     assert_eq!(first.code, 1, "{first:?}");
@@ -169,12 +150,7 @@ fn a_read_back_that_is_not_shipped_is_an_error_and_is_settled_next_run() {
     harness.fake.inject(rule(
         Endpoint::Ship,
         1,
-        Fault::Status {
-            status: 204,
-            retry_after: None,
-            body: String::new(),
-            content_type: "application/json".to_owned(),
-        },
+        answer(204, "application/json", String::new()),
     ));
     let first = harness.bbship(&["ship"]);
     assert_eq!(first.code, 1, "{first:?}");

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bbship::fake::{FakeOptions, FakeOrder, FakeServer};
+use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
 
 pub const API_KEY: &str = "test-bestbuy-key-7f3a9c2e41";
 pub const CP_USERNAME: &str = "test-cp-user-0a1b2c";
@@ -187,6 +187,27 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
 /// `count` generated orders waiting for acceptance.
 pub fn waiting_orders(count: usize) -> Vec<FakeOrder> {
     (0..count).map(FakeOrder::generated).collect()
+}
+
+/// A fault for the next `times` requests to `endpoint`.
+pub fn rule(endpoint: Endpoint, times: usize, fault: Fault) -> FaultRule {
+    FaultRule {
+        endpoint,
+        order_id: None,
+        skip: 0,
+        times,
+        fault,
+    }
+}
+
+/// An answer the fake gives instead of acting.
+pub fn answer(status: u16, content_type: &str, body: impl Into<String>) -> Fault {
+    Fault::Status {
+        status,
+        retry_after: None,
+        body: body.into(),
+        content_type: content_type.to_owned(),
+    }
 }
 
 /// `count` generated orders ready to ship (accepted and paid).
