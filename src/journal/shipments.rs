@@ -151,7 +151,9 @@ pub struct ShippingHistoryLine {
 pub struct LabelProgress {
     /// Create attempts whose outcome is not known: each must be looked up before any new
     /// create.
-    pub open_intents: Vec<(RequestId, ShipmentPlan)>,
+    pub open_intents: Vec<RequestId>,
+    /// What each attempt was for, open or not (the history line of an adopted shipment
+    /// needs it).
     pub plans: Vec<(RequestId, ShipmentPlan)>,
     pub shipment: Option<ShipmentRecord>,
     pub created_at: Option<DateTime<Utc>>,
@@ -178,12 +180,12 @@ impl LabelProgress {
             LabelEvent::Intent {
                 request_id, plan, ..
             } => {
-                self.open_intents.push((request_id.clone(), plan.clone()));
+                self.open_intents.push(request_id.clone());
                 self.plans.push((request_id.clone(), plan.clone()));
             }
             LabelEvent::Created { shipment, at, .. } => {
                 self.open_intents
-                    .retain(|(request_id, _)| *request_id != shipment.request_id);
+                    .retain(|request_id| *request_id != shipment.request_id);
                 match &self.shipment {
                     Some(existing) if existing.shipment_id != shipment.shipment_id => {
                         if !self
@@ -201,7 +203,7 @@ impl LabelProgress {
                 }
             }
             LabelEvent::IntentClosed { request_id, .. } => {
-                self.open_intents.retain(|(open, _)| open != request_id);
+                self.open_intents.retain(|open| open != request_id);
             }
             LabelEvent::PinChecked {
                 shipment_id,

@@ -398,7 +398,7 @@ fn resolve_open_attempts(
     progress: &LabelProgress,
 ) -> Result<Lookup> {
     let mut found = None;
-    for (request_id, _) in &progress.open_intents {
+    for request_id in &progress.open_intents {
         match canada_post.find_by_request_id(request_id) {
             Ok(links) if links.is_empty() => {
                 log::info!(
