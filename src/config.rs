@@ -151,6 +151,11 @@ pub struct Limits {
     /// Orders worked on at once. Best Buy recommends one request at a time.
     #[serde(default = "default_concurrency")]
     pub concurrency: NonZeroUsize,
+    /// The circuit breaker on postage: one run sends at most this many Create Shipment
+    /// requests. A flood of orders (or a bug) can then cost at most this much before a
+    /// person looks; the orders held back are created by the next run.
+    #[serde(default = "default_max_labels_per_run")]
+    pub max_labels_per_run: NonZeroUsize,
     /// No new order is started once this much of the cycle has passed; keep it below
     /// the cron period so two runs never queue behind the lock.
     #[serde(default = "default_cycle_budget_secs")]
@@ -187,6 +192,7 @@ impl Default for Limits {
             canada_post_requests_per_minute: default_canada_post_rpm(),
             canada_post_tracking_per_minute: default_tracking_rpm(),
             concurrency: default_concurrency(),
+            max_labels_per_run: default_max_labels_per_run(),
             cycle_budget_secs: default_cycle_budget_secs(),
             connect_timeout_secs: default_connect_timeout_secs(),
             request_timeout_secs: default_request_timeout_secs(),
@@ -483,6 +489,10 @@ fn default_max_retry_after_secs() -> u64 {
 
 fn default_throttle_pause_secs() -> u64 {
     60
+}
+
+fn default_max_labels_per_run() -> NonZeroUsize {
+    NonZeroUsize::new(50).unwrap_or(NonZeroUsize::MIN)
 }
 
 fn default_label_wait_secs() -> u64 {

@@ -12,6 +12,7 @@
 //! Canada Post's search may lag its create, so only a later run's lookup (minutes later)
 //! may close it and allow a new create.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -81,23 +82,102 @@ pub fn run(
         }
     }
 
+    let eligible = work
+        .iter()
+        .filter(|item| {
+            matches!(item, Work::Listed(_)) && !progress_of(cycle, item.order_id()).has_shipment()
+        })
+        .count();
+    let breaker = PostageBreaker::new(cycle.config.limits.max_labels_per_run.get(), eligible);
     let outcomes = for_each_order(cycle, &work, |item| {
         let order = match item {
             Work::Listed(order) => Some(order.as_ref()),
             Work::Unfinished(_) => None,
         };
-        label_one(cycle, canada_post, item.order_id(), order)
+        label_one(cycle, canada_post, &breaker, item.order_id(), order)
             .with_context(|| format!("order {}", item.order_id()))
     })?;
     for (item, outcome) in work.iter().zip(outcomes) {
         report.outcomes.push((item.order_id().to_string(), outcome));
     }
+    if let Some(problem) = breaker.tripped() {
+        log::error!("label: {problem}");
+        report.problems.push(problem);
+    }
     Ok(report)
+}
+
+/// The circuit breaker on postage. Every Create Shipment of a run takes one unit of an
+/// allowance of `limits.max_labels_per_run`, and never more than the orders that were
+/// eligible for one when the run began: more creates than that means something is wrong
+/// (a flood of orders, or a bug), and each create is money that cannot be refunded
+/// automatically. Once it is spent the run stops creating, finishes everything else, and
+/// says so loudly; the orders held back are created by the next run.
+struct PostageBreaker {
+    max_labels_per_run: usize,
+    eligible: usize,
+    sent: AtomicUsize,
+    held_back: AtomicUsize,
+}
+
+impl PostageBreaker {
+    fn new(max_labels_per_run: usize, eligible: usize) -> PostageBreaker {
+        PostageBreaker {
+            max_labels_per_run,
+            eligible,
+            sent: AtomicUsize::new(0),
+            held_back: AtomicUsize::new(0),
+        }
+    }
+
+    fn allowance(&self) -> usize {
+        self.max_labels_per_run.min(self.eligible)
+    }
+
+    /// Takes one create from the allowance; `false` once it is spent (and counts the
+    /// order held back).
+    fn allow_create(&self) -> bool {
+        let allowance = self.allowance();
+        let taken = self
+            .sent
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |sent| {
+                (sent < allowance).then_some(sent + 1)
+            })
+            .is_ok();
+        if !taken {
+            self.held_back.fetch_add(1, Ordering::SeqCst);
+        }
+        taken
+    }
+
+    /// The report's problem when the breaker held an order back.
+    fn tripped(&self) -> Option<String> {
+        let held_back = self.held_back.load(Ordering::SeqCst);
+        if held_back == 0 {
+            return None;
+        }
+        let sent = self.sent.load(Ordering::SeqCst);
+        let limit = if self.max_labels_per_run <= self.eligible {
+            format!("limits.max_labels_per_run is {}", self.max_labels_per_run)
+        } else {
+            format!(
+                "only {} order(s) were eligible for a label when the run began, so more creates \
+                 would mean a fault",
+                self.eligible
+            )
+        };
+        Some(format!(
+            "circuit breaker: this run sent {sent} Create Shipment request(s) and stopped \
+             ({limit}); {held_back} order(s) wait for the next run. If that many labels is \
+             unexpected, stop cron and look before the next run buys more"
+        ))
+    }
 }
 
 fn label_one(
     cycle: &Cycle,
     canada_post: &CanadaPostClient,
+    breaker: &PostageBreaker,
     order_id: &OrderId,
     order: Option<&Order>,
 ) -> Result<OrderOutcome> {
@@ -145,6 +225,15 @@ fn label_one(
                     "no longer ready to ship on Best Buy; no shipment was bought".to_owned(),
                 ));
             };
+            if !breaker.allow_create() {
+                log::info!(
+                    "label: order {order_id}: held back by the circuit breaker; the next run creates its shipment"
+                );
+                return Ok(OrderOutcome::Skipped(
+                    "held back by the circuit breaker (limits.max_labels_per_run); the next run creates its shipment"
+                        .to_owned(),
+                ));
+            }
             match create(cycle, canada_post, order)? {
                 Created::Shipment(shipment) => shipment,
                 Created::Failed(reason) => {
@@ -693,4 +782,61 @@ fn download_labels(
     let saved = labels::save(cycle.data_dir, order_id, &pages, &page_counts, Utc::now())
         .with_context(|| format!("saving the label of shipment {}", shipment.shipment_id))?;
     Ok(Ok(Downloaded { saved, warning }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_allows_at_most_max_labels_per_run_and_counts_the_rest() {
+        let breaker = PostageBreaker::new(3, 5);
+        let allowed = (0..5).filter(|_| breaker.allow_create()).count();
+        assert_eq!(allowed, 3);
+        let problem = breaker.tripped().unwrap();
+        assert!(problem.contains("sent 3 Create Shipment"), "{problem}");
+        assert!(problem.contains("max_labels_per_run is 3"), "{problem}");
+        assert!(problem.contains("2 order(s) wait"), "{problem}");
+    }
+
+    #[test]
+    fn the_breaker_never_allows_more_creates_than_orders_eligible() {
+        let breaker = PostageBreaker::new(50, 2);
+        assert!(breaker.allow_create());
+        assert!(breaker.allow_create());
+        assert!(!breaker.allow_create());
+        let problem = breaker.tripped().unwrap();
+        assert!(
+            problem.contains("only 2 order(s) were eligible"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn an_untripped_breaker_reports_nothing() {
+        let breaker = PostageBreaker::new(50, 4);
+        for _ in 0..4 {
+            assert!(breaker.allow_create());
+        }
+        assert_eq!(breaker.tripped(), None);
+    }
+
+    #[test]
+    fn concurrent_creates_never_exceed_the_allowance() {
+        let breaker = PostageBreaker::new(10, 100);
+        let allowed = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        if breaker.allow_create() {
+                            allowed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(allowed.load(Ordering::SeqCst), 10);
+        assert!(breaker.tripped().unwrap().contains("70 order(s) wait"));
+    }
 }

