@@ -7,8 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bbship::fake::{Endpoint, Fault};
-use support::{Harness, rule, shipping_orders, waiting_orders};
+use bbship::fake::{Endpoint, Fault, HaltWhen};
+use support::{Harness, files_below, read_jsonl, rule, shipping_orders, waiting_orders};
 
 /// Every order SHIPPED at the fake with exactly one shipment.
 fn assert_all_shipped_once(harness: &Harness, order_ids: &[String]) {
@@ -24,7 +24,10 @@ fn assert_all_shipped_once(harness: &Harness, order_ids: &[String]) {
 }
 
 fn ids(orders: &[bbship::fake::FakeOrder]) -> Vec<String> {
-    orders.iter().map(|order| order.order_id().to_owned()).collect()
+    orders
+        .iter()
+        .map(|order| order.order_id().to_owned())
+        .collect()
 }
 
 #[test]
@@ -102,4 +105,104 @@ fn ten_concurrent_runs_one_works_the_rest_exit_75_within_a_second() {
     assert_eq!(harness.fake.count(Endpoint::CreateShipment), orders.len());
     assert_eq!(harness.fake.count(Endpoint::Ship), orders.len());
     assert_all_shipped_once(&harness, &ids(&orders));
+}
+
+/// What a finished cycle must leave behind whatever happened on the way: every order
+/// SHIPPED with one shipment, one history line and one label file, and a journal whose
+/// every line reads.
+fn assert_cycle_complete(harness: &Harness, order_ids: &[String], context: &str) {
+    for id in order_ids {
+        assert_eq!(
+            harness.fake.order_state(id).as_deref(),
+            Some("SHIPPED"),
+            "order {id} ({context})"
+        );
+        assert_eq!(
+            harness.fake.shipments_for(id).len(),
+            1,
+            "order {id} ({context})"
+        );
+    }
+    assert_eq!(harness.fake.shipments().len(), order_ids.len(), "{context}");
+    let history = harness.history_log();
+    assert_eq!(history.len(), order_ids.len(), "{context}");
+    assert_eq!(harness.label_files().len(), order_ids.len(), "{context}");
+    assert!(
+        tool_confirmed_shipped(harness, order_ids),
+        "{context}: shipped_orders_log.jsonl lacks a SHIPPED line for some order"
+    );
+    for file in files_below(&harness.data_dir.join("logs")) {
+        if file
+            .extension()
+            .is_some_and(|extension| extension == "jsonl")
+        {
+            read_jsonl(&file); // panics on a line that does not read
+        }
+    }
+}
+
+/// Whether bbship itself has seen every order SHIPPED (its read-back log says so), which
+/// is when it stops touching them.
+fn tool_confirmed_shipped(harness: &Harness, order_ids: &[String]) -> bool {
+    let log = read_jsonl(
+        &harness
+            .data_dir
+            .join("logs/best_buy/shipped_orders_log.jsonl"),
+    );
+    order_ids.iter().all(|id| {
+        log.iter()
+            .any(|line| line["order_id"] == id.as_str() && line["order_state"] == "SHIPPED")
+    })
+}
+
+#[test]
+fn a_crash_at_every_request_of_a_cycle_loses_nothing_and_never_ships_twice() {
+    const ORDERS: usize = 3;
+    // A clean cycle says how many requests one cycle makes, so every one is a kill point.
+    let clean = Harness::new(waiting_orders(ORDERS));
+    let run = clean.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let requests = clean.fake.requests().len();
+    assert!(
+        requests >= 20,
+        "a cycle of {ORDERS} orders made only {requests} requests"
+    );
+
+    let mut kill_points = 0;
+    for when in [HaltWhen::BeforeActing, HaltWhen::AfterActing] {
+        for at in 0..requests {
+            let orders = waiting_orders(ORDERS);
+            let harness = Harness::new(orders.clone());
+            let context = format!("SIGKILL at request {at} {when:?}");
+            harness.fake.halt_at(at, when);
+            let mut child = harness.spawn(&["run-all"]);
+            let mut exited = None;
+            support::wait_until(&format!("request {at} is reached"), || {
+                exited = child.try_wait().expect("the child can be waited for");
+                harness.fake.is_halted() || exited.is_some()
+            });
+            assert!(
+                exited.is_none(),
+                "{context}: the run ended first ({exited:?}); the cycle's requests differ from the clean one"
+            );
+            let halted = &harness.fake.requests()[at];
+            let halted = format!("{} {}{}", halted.method, halted.path, halted.query);
+            child.kill().expect("SIGKILL");
+            child.wait().expect("the killed run is reaped");
+            harness.fake.release_halt();
+            kill_points += 1;
+
+            let mut further_runs = 0;
+            while further_runs < 2 && !tool_confirmed_shipped(&harness, &ids(&orders)) {
+                let run = harness.bbship(&["run-all"]);
+                assert!(matches!(run.code, 0 | 1), "{context} ({halted}): {run:?}");
+                further_runs += 1;
+            }
+            assert_cycle_complete(&harness, &ids(&orders), &format!("{context}: {halted}"));
+        }
+    }
+    println!(
+        "killed a run at {kill_points} request points ({requests} requests, before and after acting)"
+    );
+    assert_eq!(kill_points, 2 * requests);
 }

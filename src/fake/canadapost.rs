@@ -129,7 +129,7 @@ pub(crate) fn handle(
             state.recent_calls.pop_front();
         }
         if state.recent_calls.len() >= limit as usize {
-            return messages(503, &[("Server", "Rejected by SLM Monitor")]);
+            return slm_rejection();
         }
         state.recent_calls.push_back(now);
     }
@@ -537,6 +537,11 @@ fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
         shipment.artifact_id
     );
     HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+/// Canada Post's throttle answer.
+pub(crate) fn slm_rejection() -> HttpResponse {
+    messages(503, &[("Server", "Rejected by SLM Monitor")])
 }
 
 fn messages(status: u16, list: &[(&str, &str)]) -> HttpResponse {

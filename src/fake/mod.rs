@@ -13,17 +13,19 @@ mod canadapost;
 mod http_server;
 pub mod label_pdf;
 mod orders;
+mod storm;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use canadapost::{FakeShipment, pin_for};
 use http_server::{HttpRequest, HttpResponse, Reply};
 pub use orders::{FakeAddress, FakeLine, FakeOrder, sandbox_orders};
+pub use storm::Storm;
 
 #[derive(Clone, Debug)]
 pub struct FakeOptions {
@@ -122,12 +124,40 @@ pub enum Fault {
     DropBeforeActing,
     /// Act, then close the connection without answering.
     DropAfterActing,
+    /// The API's own throttle, without acting: Best Buy answers 429 with `Retry-After: 1`,
+    /// Canada Post 503 "Rejected by SLM Monitor".
+    Throttled,
+}
+
+/// Where the fake stops a client to let a test kill it: before it acts on the request
+/// (nothing happened) or after it acted but before it answers (it happened, and the
+/// client never learns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaltWhen {
+    BeforeActing,
+    AfterActing,
+}
+
+/// The armed halt: the `at`-th request (from 0) since arming is held until released.
+struct HaltPoint {
+    at: usize,
+    when: HaltWhen,
+    seen: usize,
+}
+
+/// Whether a request is being held, and whether the test has let it go.
+#[derive(Default)]
+struct HaltSignal {
+    halted: bool,
+    released: bool,
 }
 
 struct State {
     orders: BTreeMap<String, bestbuy::OrderEntry>,
     canada_post: canadapost::CanadaPostState,
     faults: Vec<FaultRule>,
+    storm: Option<storm::StormState>,
+    halt: Option<HaltPoint>,
     log: Vec<RecordedRequest>,
 }
 
@@ -135,6 +165,8 @@ struct Shared {
     options: FakeOptions,
     base_url: String,
     state: Mutex<State>,
+    halt_signal: Mutex<HaltSignal>,
+    halt_changed: Condvar,
 }
 
 impl Shared {
@@ -144,9 +176,28 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn halt_signal(&self) -> MutexGuard<'_, HaltSignal> {
+        self.halt_signal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Holds the calling request until the test releases it.
+    fn hold(&self) {
+        let mut signal = self.halt_signal();
+        signal.halted = true;
+        self.halt_changed.notify_all();
+        while !signal.released {
+            signal = self
+                .halt_changed
+                .wait(signal)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
     fn handle(&self, request: HttpRequest) -> Reply {
         let is_bestbuy = request.path == "/api" || request.path.starts_with("/api/");
-        let (index, fault, endpoint) = {
+        let (index, fault, endpoint, halt) = {
             let mut state = self.lock();
             let (endpoint, order_id) = if is_bestbuy {
                 bestbuy::classify(&request)
@@ -164,8 +215,14 @@ impl Shared {
                 status: None,
             });
             let index = state.log.len() - 1;
-            let fault = take_fault(&mut state.faults, endpoint, order_id.as_deref());
-            (index, fault, endpoint)
+            let halt = state.halt.as_mut().and_then(|halt| {
+                let here = halt.seen == halt.at;
+                halt.seen += 1;
+                here.then_some(halt.when)
+            });
+            let fault = take_fault(&mut state.faults, endpoint, order_id.as_deref())
+                .or_else(|| state.storm.as_mut().and_then(storm::StormState::next_fault));
+            (index, fault, endpoint, halt)
         };
         let order_id = self
             .lock()
@@ -194,6 +251,18 @@ impl Shared {
                 )
             }
         };
+        match halt {
+            Some(HaltWhen::BeforeActing) => {
+                self.hold();
+                return Reply::Drop;
+            }
+            Some(HaltWhen::AfterActing) => {
+                let _ = act(self);
+                self.hold();
+                return Reply::Drop;
+            }
+            None => {}
+        }
         let reply = match fault {
             None => Reply::Respond(act(self)),
             Some(Fault::Status {
@@ -224,6 +293,17 @@ impl Shared {
                 let _ = act(self);
                 Reply::Drop
             }
+            Some(Fault::Throttled) if is_bestbuy => {
+                let mut response = HttpResponse::json(
+                    429,
+                    &serde_json::json!({"status": 429, "message": "Too Many Requests"}),
+                );
+                response
+                    .headers
+                    .push(("Retry-After".to_owned(), "1".to_owned()));
+                Reply::Respond(response)
+            }
+            Some(Fault::Throttled) => Reply::Respond(canadapost::slm_rejection()),
         };
         if let Reply::Respond(response) = &reply
             && let Some(entry) = self.lock().log.get_mut(index)
@@ -280,8 +360,12 @@ impl FakeServer {
                 orders: BTreeMap::new(),
                 canada_post: canadapost::CanadaPostState::default(),
                 faults: Vec::new(),
+                storm: None,
+                halt: None,
                 log: Vec::new(),
             }),
+            halt_signal: Mutex::new(HaltSignal::default()),
+            halt_changed: Condvar::new(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let handler_shared = Arc::clone(&shared);
@@ -344,6 +428,32 @@ impl FakeServer {
         self.shared.lock().faults.push(rule);
     }
 
+    /// From now on, a seeded share of requests (those no `FaultRule` claims) meet a fault
+    /// drawn from the storm's mix; `None` calms it.
+    pub fn storm(&self, storm: Option<Storm>) {
+        self.shared.lock().storm = storm.map(storm::StormState::new);
+    }
+
+    /// Holds the `at`-th request (counting from 0, from now) `when` asked, until
+    /// `release_halt`; the held request is then dropped unanswered. Meanwhile the test can
+    /// kill the client, as a crash at exactly that request.
+    pub fn halt_at(&self, at: usize, when: HaltWhen) {
+        *self.shared.halt_signal() = HaltSignal::default();
+        self.shared.lock().halt = Some(HaltPoint { at, when, seen: 0 });
+    }
+
+    /// Whether a request is held by `halt_at`.
+    pub fn is_halted(&self) -> bool {
+        self.shared.halt_signal().halted
+    }
+
+    /// Lets a held request go (unanswered) and disarms the halt.
+    pub fn release_halt(&self) {
+        self.shared.lock().halt = None;
+        self.shared.halt_signal().released = true;
+        self.shared.halt_changed.notify_all();
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().log.clone()
     }
@@ -386,6 +496,7 @@ impl FakeServer {
 
 impl Drop for FakeServer {
     fn drop(&mut self) {
+        self.release_halt();
         self.stop.store(true, Ordering::SeqCst);
         // Wake the acceptor so it sees the flag.
         let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
