@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bbship::fake::{Endpoint, Fault, HaltWhen};
+use bbship::fake::{Endpoint, Fault, HaltWhen, Storm};
 use support::{Harness, files_below, read_jsonl, rule, shipping_orders, waiting_orders};
 
 /// Every order SHIPPED at the fake with exactly one shipment.
@@ -205,4 +205,63 @@ fn a_crash_at_every_request_of_a_cycle_loses_nothing_and_never_ships_twice() {
         "killed a run at {kill_points} request points ({requests} requests, before and after acting)"
     );
     assert_eq!(kill_points, 2 * requests);
+}
+
+#[test]
+fn a_seeded_fault_storm_over_50_orders_ends_with_every_order_shipped_once() {
+    const ORDERS: usize = 50;
+    const BUDGET_SECS: u64 = 8;
+    // A run may finish the orders it started when the budget ran out: at most one order
+    // per worker, each waiting at most `label_wait_secs` for a label plus a few requests.
+    const TAIL: Duration = Duration::from_secs(6);
+    let seed = std::env::var("BBSHIP_STORM_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(20_261_125_u64);
+    let orders = waiting_orders(ORDERS);
+    let harness = Harness::new(orders.clone());
+    harness.write_config(|config| {
+        config["limits"]["concurrency"] = 4.into();
+        config["limits"]["cycle_budget_secs"] = BUDGET_SECS.into();
+    });
+    harness.fake.storm(Some(Storm {
+        seed,
+        faults_per_thousand: 250,
+        slowest: Duration::from_millis(300),
+    }));
+
+    let mut runs = Vec::new();
+    while runs.len() < 12 && !tool_confirmed_shipped(&harness, &ids(&orders)) {
+        let started = Instant::now();
+        let run = harness.bbship(&["run-all"]);
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(run.code, 0 | 1),
+            "seed {seed}, run {}: {run:?}",
+            runs.len() + 1
+        );
+        assert!(
+            elapsed <= Duration::from_secs(BUDGET_SECS) + TAIL,
+            "seed {seed}, run {} took {elapsed:?}: {run:?}",
+            runs.len() + 1
+        );
+        runs.push((elapsed, run.code));
+    }
+    let requests = harness.fake.requests();
+    let faulted = requests
+        .iter()
+        .filter(|request| request.status.is_none_or(|status| status >= 429))
+        .count();
+    println!(
+        "seed {seed}: {} requests, {faulted} unanswered or refused; runs (time, exit): {runs:?}",
+        requests.len()
+    );
+    assert!(faulted >= 30, "the storm hardly blew: {faulted} faults");
+    assert_cycle_complete(&harness, &ids(&orders), &format!("storm seed {seed}"));
+    // Calm weather: the next run has nothing left to do and fails nothing.
+    harness.fake.storm(None);
+    harness.fake.reset_log();
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.fake.write_count(), 0);
 }
