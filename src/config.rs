@@ -148,6 +148,10 @@ pub struct Limits {
     /// Canada Post's tracking group has the lowest limit (20 a minute by default).
     #[serde(default = "default_tracking_rpm")]
     pub canada_post_tracking_per_minute: NonZeroU32,
+    /// Canada Post asks for Create Shipment calls at least 250 ms apart, whatever the
+    /// account's limits.
+    #[serde(default = "default_create_spacing_ms")]
+    pub canada_post_create_spacing_ms: u64,
     /// Orders worked on at once. Best Buy recommends one request at a time.
     #[serde(default = "default_concurrency")]
     pub concurrency: NonZeroUsize,
@@ -191,6 +195,7 @@ impl Default for Limits {
             bestbuy_requests_per_minute: default_bestbuy_rpm(),
             canada_post_requests_per_minute: default_canada_post_rpm(),
             canada_post_tracking_per_minute: default_tracking_rpm(),
+            canada_post_create_spacing_ms: default_create_spacing_ms(),
             concurrency: default_concurrency(),
             max_labels_per_run: default_max_labels_per_run(),
             cycle_budget_secs: default_cycle_budget_secs(),
@@ -464,6 +469,9 @@ fn default_canada_post_rpm() -> NonZeroU32 {
 }
 fn default_tracking_rpm() -> NonZeroU32 {
     NonZeroU32::new(15).unwrap_or(NonZeroU32::MIN)
+}
+fn default_create_spacing_ms() -> u64 {
+    250
 }
 fn default_concurrency() -> NonZeroUsize {
     NonZeroUsize::MIN

@@ -1,4 +1,4 @@
-//! HTTP for both API clients: one ureq agent per API, request pacing, bounded retries with
+//! HTTP for both API clients: one ureq agent per API, a token bucket per client (`rate`), bounded retries with
 //! jittered backoff, `Retry-After`, capped response bodies, and dry runs.
 //!
 //! This layer never interprets an API's answers; it hands every status back to the API
@@ -13,10 +13,10 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::rate::TokenBucket;
 use crate::secret::{REDACTED, Secret, redact};
 
 pub const USER_AGENT: &str = concat!("bbship/", env!("CARGO_PKG_VERSION"));
@@ -237,7 +237,7 @@ pub fn no_throttle_body(_: &Response) -> bool {
 pub struct ApiClient {
     settings: ClientSettings,
     agent: ureq::Agent,
-    pacer: Pacer,
+    bucket: TokenBucket,
 }
 
 impl ApiClient {
@@ -251,11 +251,11 @@ impl ApiClient {
             .max_redirects(0)
             .build()
             .into();
-        let pacer = Pacer::per_minute(settings.requests_per_minute);
+        let bucket = TokenBucket::per_minute(settings.requests_per_minute, Instant::now());
         ApiClient {
             settings,
             agent,
-            pacer,
+            bucket,
         }
     }
 
@@ -287,7 +287,7 @@ impl ApiClient {
     pub fn send(&self, request: &Request, idempotency: Idempotency) -> Result<Response, HttpError> {
         let mut attempt = 0u32;
         loop {
-            self.pacer.wait();
+            self.bucket.wait();
             let started = Instant::now();
             let result = self.send_once(request);
             let elapsed = started.elapsed();
@@ -477,37 +477,6 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Spaces requests evenly at a rate, across all threads of one client.
-struct Pacer {
-    interval: Duration,
-    next_slot: Mutex<Instant>,
-}
-
-impl Pacer {
-    fn per_minute(requests: u32) -> Pacer {
-        Pacer {
-            interval: Duration::from_secs(60) / requests.max(1),
-            next_slot: Mutex::new(Instant::now()),
-        }
-    }
-
-    fn wait(&self) {
-        let slot = {
-            let mut next = self
-                .next_slot
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let slot = (*next).max(Instant::now());
-            *next = slot + self.interval;
-            slot
-        };
-        let now = Instant::now();
-        if slot > now {
-            std::thread::sleep(slot - now);
-        }
-    }
-}
-
 /// A wait between half and all of `base`, so that clients that failed together do not
 /// retry together. Randomness need not be strong here.
 fn jitter(base: Duration) -> Duration {
@@ -586,16 +555,5 @@ mod tests {
         assert!(!printed.contains("the-api-key-value"), "{printed}");
         assert!(printed.contains("Authorization: [REDACTED]"));
         assert!(printed.contains("Content-Length: 0"));
-    }
-
-    #[test]
-    fn the_pacer_spaces_requests() {
-        let pacer = Pacer::per_minute(600); // one every 100 ms
-        let started = Instant::now();
-        for _ in 0..3 {
-            pacer.wait();
-        }
-        // Three slots: now, +100 ms, +200 ms.
-        assert!(started.elapsed() >= Duration::from_millis(195));
     }
 }

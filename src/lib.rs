@@ -22,6 +22,7 @@ pub mod labels;
 pub mod lock;
 pub mod logging;
 pub mod phase;
+pub mod rate;
 pub mod secret;
 #[cfg(test)]
 mod testing;

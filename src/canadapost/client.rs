@@ -22,6 +22,7 @@ use crate::http::{
     self, ApiClient, ClientSettings, HttpError, Idempotency, Method, Request, Response, WriteMode,
 };
 use crate::ids::{RequestId, TrackingPin};
+use crate::rate::Spacing;
 use crate::secret::Secret;
 
 pub const SHIPMENT_MEDIA_TYPE: &str = "application/vnd.cpc.shipment-v8+xml";
@@ -126,6 +127,7 @@ pub struct CanadaPostClient {
     language: &'static str,
     throttle_pause: Duration,
     paused_until: Mutex<Option<Instant>>,
+    create_spacing: Spacing,
     deadline: Instant,
 }
 
@@ -177,6 +179,9 @@ impl CanadaPostClient {
             },
             throttle_pause: Duration::from_secs(limits.canada_post_throttle_pause_secs),
             paused_until: Mutex::new(None),
+            create_spacing: Spacing::new(Duration::from_millis(
+                limits.canada_post_create_spacing_ms,
+            )),
             deadline,
         }
     }
@@ -209,6 +214,7 @@ impl CanadaPostClient {
             .body(body.into_bytes());
         if mode == WriteMode::Live {
             self.wait_out_throttle()?;
+            self.create_spacing.wait();
         }
         let response = match self.shipping.write(&request, mode) {
             Ok(Some(response)) => response,

@@ -71,6 +71,7 @@ impl Harness {
                 "bestbuy_requests_per_minute": 60000,
                 "canada_post_requests_per_minute": 60000,
                 "canada_post_tracking_per_minute": 60000,
+                "canada_post_create_spacing_ms": 0,
                 "canada_post_throttle_pause_secs": 1,
                 "label_retry_initial_ms": 10,
                 "label_wait_secs": 3,
