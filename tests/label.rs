@@ -440,9 +440,10 @@ fn a_throttled_create_is_looked_up_after_the_pause_and_never_repeated_blind() {
 
 #[test]
 fn the_fake_throttle_pauses_every_canada_post_call() {
-    // Two calls a minute: the third is rejected by SLM and the run stops calling.
+    // One shipment-group call a minute (tracking has its own limit): the second is
+    // rejected by SLM and the run stops calling.
     let options = FakeOptions {
-        canada_post_calls_per_minute: Some(2),
+        canada_post_calls_per_minute: Some(1),
         ..FakeOptions::default()
     };
     let harness = Harness::with_options(options, shipping_orders(1));
@@ -454,6 +455,7 @@ fn the_fake_throttle_pauses_every_canada_post_call() {
     // pause, met it again and gave up for this run. Nothing was bought twice.
     assert_eq!(harness.fake.shipments().len(), 1);
     assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);
+    assert!(harness.fake.canada_post_throttled() >= 1);
 }
 
 #[test]

@@ -7,10 +7,10 @@
 //! answers errors the real way, as `<messages>`. It also behaves like the real one at its
 //! worst, on request: a label not ready for its first K downloads, `004 No Pin History`
 //! for the first K tracking calls of a fresh PIN, and "Rejected by SLM Monitor" above R
-//! calls in a rolling minute. Its PINs are 16 digits with a valid check digit, and its
+//! calls of one throttle group in a rolling minute. Its PINs are 16 digits with a valid check digit, and its
 //! labels are real one-page 4x6 PDFs a person can open.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::http_server::{HttpRequest, HttpResponse, percent_decode, query_pairs};
@@ -44,8 +44,32 @@ pub struct FakeShipment {
 #[derive(Default)]
 pub(crate) struct CanadaPostState {
     pub(crate) shipments: Vec<FakeShipment>,
-    /// When each accepted call arrived, for the rolling-minute throttle.
-    recent_calls: VecDeque<Instant>,
+    /// When each accepted call arrived, per throttle group, for the rolling-minute
+    /// throttle.
+    recent_calls: BTreeMap<ThrottleGroup, VecDeque<Instant>>,
+    /// How many calls the throttle rejected.
+    pub(crate) throttled: usize,
+}
+
+/// Canada Post's throttle groups (reference §11): each counts its own rolling minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ThrottleGroup {
+    /// Create Shipment, Get Shipment, Get Artifact.
+    A,
+    /// Get Shipments (`?requestId=`).
+    C,
+    /// Tracking.
+    E,
+}
+
+impl ThrottleGroup {
+    fn of(endpoint: Endpoint) -> ThrottleGroup {
+        match endpoint {
+            Endpoint::FindShipment => ThrottleGroup::C,
+            Endpoint::TrackingSummary => ThrottleGroup::E,
+            _ => ThrottleGroup::A,
+        }
+    }
 }
 
 /// The endpoint of a request under `/rs` or `/vis`, and the order it concerns when that
@@ -119,19 +143,25 @@ pub(crate) fn handle(
     if request.header("authorization") != Some(expected.as_str()) {
         return messages(401, &[("E002", "AAA Authentication Failure")]);
     }
-    if let Some(limit) = options.canada_post_calls_per_minute {
+    let group = ThrottleGroup::of(endpoint);
+    let limit = match group {
+        ThrottleGroup::E => options.canada_post_tracking_calls_per_minute,
+        ThrottleGroup::A | ThrottleGroup::C => options.canada_post_calls_per_minute,
+    };
+    if let Some(limit) = limit {
         let now = Instant::now();
-        while state
-            .recent_calls
+        let recent = state.recent_calls.entry(group).or_default();
+        while recent
             .front()
             .is_some_and(|&at| now.duration_since(at) >= Duration::from_secs(60))
         {
-            state.recent_calls.pop_front();
+            recent.pop_front();
         }
-        if state.recent_calls.len() >= limit as usize {
+        if recent.len() >= limit as usize {
+            state.throttled += 1;
             return slm_rejection();
         }
-        state.recent_calls.push_back(now);
+        recent.push_back(now);
     }
     if !matches!(request.header("accept-language"), Some("en-CA" | "fr-CA")) {
         return messages(400, &[("9000", "Accept-language must be en-CA or fr-CA")]);

@@ -43,8 +43,12 @@ pub struct FakeOptions {
     pub label_not_ready_downloads: usize,
     /// Each fresh PIN answers `004 No Pin History` to this many tracking calls.
     pub no_pin_history_calls: usize,
-    /// "Rejected by SLM Monitor" once this many Canada Post calls arrived within a minute.
+    /// "Rejected by SLM Monitor" once this many calls of one throttle group arrived
+    /// within a rolling minute: the shipment groups (A: create, get, label; C: lookup by
+    /// request id), each counted on its own.
     pub canada_post_calls_per_minute: Option<u32>,
+    /// The same for tracking (group E), whose real limit is the lowest.
+    pub canada_post_tracking_calls_per_minute: Option<u32>,
 }
 
 impl Default for FakeOptions {
@@ -58,6 +62,7 @@ impl Default for FakeOptions {
             label_not_ready_downloads: 0,
             no_pin_history_calls: 1,
             canada_post_calls_per_minute: None,
+            canada_post_tracking_calls_per_minute: None,
         }
     }
 }
@@ -487,6 +492,11 @@ impl FakeServer {
             .into_iter()
             .filter(|shipment| shipment.order_reference == order_id)
             .collect()
+    }
+
+    /// How many calls the fake's own Canada Post throttle rejected (faults not counted).
+    pub fn canada_post_throttled(&self) -> usize {
+        self.shared.lock().canada_post.throttled
     }
 
     pub fn reset_log(&self) {
