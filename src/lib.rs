@@ -42,7 +42,7 @@ use crate::http::WriteMode;
 use crate::ids::OrderId;
 use crate::journal::{Access, Journal};
 use crate::lock::RunLock;
-use crate::phase::{Cycle, PhaseReport};
+use crate::phase::{Cycle, Phase, PhaseReport};
 use crate::secret::Secrets;
 
 /// The cycle commands.
@@ -87,6 +87,20 @@ pub struct Outcome {
 impl Outcome {
     pub fn failures(&self) -> usize {
         self.phases.iter().map(PhaseReport::failures).sum()
+    }
+
+    /// Logs a phase's summary (and any orders the time budget left over) and keeps it.
+    fn record(&mut self, report: PhaseReport) {
+        log::info!("{report}");
+        let deferred = report.deferred();
+        if deferred > 0 {
+            log::warn!(
+                "{}: the cycle's time budget (limits.cycle_budget_secs) ran out; {deferred} of {} order(s) left for the next run",
+                report.phase.name(),
+                report.outcomes.len()
+            );
+        }
+        self.phases.push(report);
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -154,20 +168,32 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
     };
 
     let mut outcome = Outcome::default();
-    if invocation.command.runs_accept() {
+    if invocation.command.runs_accept() && within_budget(&cycle, Phase::Accept) {
         let report = phase::accept::run(&cycle, &bestbuy)?;
-        log::info!("{report}");
-        outcome.phases.push(report);
+        outcome.record(report);
     }
-    if let Some(canada_post) = &canada_post {
+    if let Some(canada_post) = &canada_post
+        && within_budget(&cycle, Phase::Label)
+    {
         let report = phase::label::run(&cycle, &bestbuy, canada_post)?;
-        log::info!("{report}");
-        outcome.phases.push(report);
+        outcome.record(report);
     }
-    if invocation.command.runs_ship() {
+    if invocation.command.runs_ship() && within_budget(&cycle, Phase::Ship) {
         let report = phase::ship::run(&cycle, &bestbuy)?;
-        log::info!("{report}");
-        outcome.phases.push(report);
+        outcome.record(report);
     }
     Ok(outcome)
+}
+
+/// Whether a phase may start: once the cycle's time budget is spent, later phases wait
+/// for the next run instead of making calls whose orders could not be started anyway.
+fn within_budget(cycle: &Cycle, phase: Phase) -> bool {
+    let within = Instant::now() < cycle.deadline;
+    if !within {
+        log::warn!(
+            "{}: not started: the cycle's time budget (limits.cycle_budget_secs) is spent; the next run does it",
+            phase.name()
+        );
+    }
+    within
 }

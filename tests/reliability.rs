@@ -265,3 +265,43 @@ fn a_seeded_fault_storm_over_50_orders_ends_with_every_order_shipped_once() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(harness.fake.write_count(), 0);
 }
+
+#[test]
+fn the_time_budget_starts_no_order_that_would_not_finish_and_counts_the_leftovers() {
+    let orders = shipping_orders(10);
+    let harness = Harness::new(orders.clone());
+    harness.write_config(|config| config["limits"]["cycle_budget_secs"] = 2.into());
+    // Every create takes 0.9 s: two orders fit in the budget, and a third started at
+    // 1.8 s would end past it.
+    harness.fake.inject(rule(
+        Endpoint::CreateShipment,
+        3,
+        Fault::Slow(Duration::from_millis(900)),
+    ));
+
+    let started = Instant::now();
+    let run = harness.bbship(&["run-all"]);
+    let elapsed = started.elapsed();
+    assert_eq!(run.code, 0, "{run:?}");
+    let created = harness.fake.shipments().len();
+    assert!((1..=2).contains(&created), "{created} created: {run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "{} of 10 order(s) left for the next run",
+            10 - created
+        )),
+        "{run:?}"
+    );
+    // The order it judged would not fit was not started: the run ends inside its budget
+    // (starting a third would have ended it at about 2.7 s).
+    assert!(elapsed < Duration::from_millis(2_300), "{elapsed:?}");
+
+    let mut runs = 1;
+    while !tool_confirmed_shipped(&harness, &ids(&orders)) {
+        assert!(runs < 6, "still not done after {runs} runs");
+        let run = harness.bbship(&["run-all"]);
+        assert!(matches!(run.code, 0), "{run:?}");
+        runs += 1;
+    }
+    assert_cycle_complete(&harness, &ids(&orders), "time budget");
+}

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -114,6 +114,11 @@ impl PhaseReport {
     }
 
     /// Failed orders plus problems: anything that makes the exit code 1.
+    /// Orders left for the next run because the time budget ran out.
+    pub fn deferred(&self) -> usize {
+        self.count(|outcome| *outcome == OrderOutcome::Deferred)
+    }
+
     pub fn failures(&self) -> usize {
         self.count(|outcome| matches!(outcome, OrderOutcome::Failed(_))) + self.problems.len()
     }
@@ -170,8 +175,10 @@ pub(crate) fn report_unreadable(
 }
 
 /// Runs `work` for every item with at most `limits.concurrency` at once, in input order of
-/// starting. No item is started after the cycle's deadline (it is `Deferred`). An `Err`
-/// from `work` is fatal: no further item starts and the first such error is returned.
+/// starting. An item is not started when it would not finish before the cycle's deadline,
+/// judged by the mean time of the items finished so far (it is `Deferred`, for the next
+/// run). An `Err` from `work` is fatal: no further item starts and the first such error
+/// is returned.
 pub(crate) fn for_each_order<T, F>(cycle: &Cycle, items: &[T], work: F) -> Result<Vec<OrderOutcome>>
 where
     T: Sync,
@@ -182,6 +189,7 @@ where
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<OrderOutcome>> = Mutex::new(vec![OrderOutcome::Deferred; items.len()]);
     let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let timing = Mutex::new(OrderTiming::default());
 
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -194,11 +202,13 @@ where
                     let Some(item) = items.get(index) else {
                         return;
                     };
-                    if Instant::now() >= cycle.deadline {
+                    let started = Instant::now();
+                    if started + lock(&timing).expected() > cycle.deadline {
                         continue; // stays Deferred
                     }
                     match work(item) {
                         Ok(outcome) => {
+                            lock(&timing).record(started.elapsed());
                             lock(&results)[index] = outcome;
                         }
                         Err(error) => {
@@ -218,8 +228,46 @@ where
     Ok(std::mem::take(&mut *lock(&results)))
 }
 
+/// How long the orders of one phase have taken so far, to judge whether the next one
+/// can still finish inside the time budget.
+#[derive(Debug, Default)]
+struct OrderTiming {
+    finished: u32,
+    total: Duration,
+}
+
+impl OrderTiming {
+    fn record(&mut self, took: Duration) {
+        self.finished = self.finished.saturating_add(1);
+        self.total = self.total.saturating_add(took);
+    }
+
+    /// The mean time of an order so far; nothing is known before the first one ends.
+    fn expected(&self) -> Duration {
+        if self.finished == 0 {
+            Duration::ZERO
+        } else {
+            self.total / self.finished
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expected_time_of_an_order_is_the_mean_so_far() {
+        let mut timing = OrderTiming::default();
+        assert_eq!(timing.expected(), Duration::ZERO);
+        timing.record(Duration::from_millis(100));
+        timing.record(Duration::from_millis(300));
+        assert_eq!(timing.expected(), Duration::from_millis(200));
+    }
 }
