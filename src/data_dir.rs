@@ -65,6 +65,11 @@ impl DataDir {
         self.logs().join("best_buy").join("ship_journal.jsonl")
     }
 
+    /// What the history logs said up to a known point (`journal::checkpoint`).
+    pub fn journal_checkpoint(&self) -> PathBuf {
+        self.logs().join("journal_checkpoint.json")
+    }
+
     pub fn shipped_orders_log(&self) -> PathBuf {
         self.logs()
             .join("best_buy")

@@ -7,14 +7,14 @@
 //! hard error naming the file and line, for a person to look at.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::data_dir::open_private_append;
 
@@ -27,57 +27,102 @@ pub enum TornTail {
     Ignore,
 }
 
+/// How far a log has been read: the byte just after the last complete line, and how
+/// many lines that is (for error messages that name a line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub offset: u64,
+    pub lines: u64,
+}
+
 /// Reads every record of `path`, in order. A missing file has no records.
 pub fn load<T: DeserializeOwned>(path: &Path, torn_tail: TornTail) -> Result<Vec<T>> {
-    let mut bytes = Vec::new();
-    match OpenOptions::new()
+    let mut records = Vec::new();
+    replay(path, Position::default(), torn_tail, |record| {
+        records.push(record);
+        Ok(())
+    })?;
+    Ok(records)
+}
+
+/// Streams the records of `path` that follow `from` to `each`, in order, and returns
+/// where the log ends. Memory stays bounded by the longest line, however long the log.
+/// A missing file is an empty log.
+pub fn replay<T: DeserializeOwned>(
+    path: &Path,
+    from: Position,
+    torn_tail: TornTail,
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<Position> {
+    let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
     {
-        Ok(mut file) => {
-            file.read_to_end(&mut bytes)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound && from.offset == 0 => {
+            return Ok(from);
         }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => {
             return Err(error).with_context(|| format!("cannot open {}", path.display()));
         }
-    }
-
-    let mut complete_len = match bytes.iter().rposition(|&b| b == b'\n') {
-        Some(last_newline) => last_newline + 1,
-        None => 0,
     };
-    if complete_len < bytes.len() {
-        let kept_whole = handle_torn_tail(path, &bytes[complete_len..], complete_len, torn_tail)?;
-        if kept_whole {
-            complete_len = bytes.len();
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    reader
+        .seek(SeekFrom::Start(from.offset))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut position = from;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if read == 0 {
+            return Ok(position);
         }
+        if line.last() != Some(&b'\n') {
+            // The last line has no ending: a crash cut it, or only its newline.
+            let kept_whole = handle_torn_tail(path, &line, position.offset, torn_tail)?;
+            if kept_whole {
+                parse_line(path, position.lines + 1, &line, &mut each)?;
+                position.lines += 1;
+                position.offset += read as u64;
+                if torn_tail == TornTail::Repair {
+                    position.offset += 1; // the restored line ending
+                }
+            }
+            return Ok(position);
+        }
+        parse_line(path, position.lines + 1, &line, &mut each)?;
+        position.lines += 1;
+        position.offset += read as u64;
     }
+}
 
-    let mut records = Vec::new();
-    for (index, line) in bytes[..complete_len].split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let record = serde_json::from_slice(line).with_context(|| {
-            format!(
-                "{}:{}: corrupt line in a history log; bbship will not guess what it said. \
-                 Move the file aside or fix the line by hand",
-                path.display(),
-                index + 1
-            )
-        })?;
-        records.push(record);
+fn parse_line<T: DeserializeOwned>(
+    path: &Path,
+    line_number: u64,
+    line: &[u8],
+    each: &mut impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
     }
-    Ok(records)
+    let record = serde_json::from_slice(line).with_context(|| {
+        format!(
+            "{}:{line_number}: corrupt line in a history log; bbship will not guess what it said. \
+             Move the file aside or fix the line by hand",
+            path.display(),
+        )
+    })?;
+    each(record)
 }
 
 /// Deals with a last line that has no line ending. Returns whether it is a whole record
 /// to keep: one that lost only its newline was written in full, and what it says (such
 /// as a created shipment) is worth more than the lost byte.
-fn handle_torn_tail(path: &Path, tail: &[u8], keep: usize, torn_tail: TornTail) -> Result<bool> {
+fn handle_torn_tail(path: &Path, tail: &[u8], keep: u64, torn_tail: TornTail) -> Result<bool> {
     let whole = serde_json::from_slice::<serde_json::Value>(tail).is_ok();
     match torn_tail {
         TornTail::Ignore => {
@@ -106,7 +151,7 @@ fn handle_torn_tail(path: &Path, tail: &[u8], keep: usize, torn_tail: TornTail) 
                     path.display()
                 );
             } else {
-                file.set_len(keep as u64)
+                file.set_len(keep)
                     .with_context(|| format!("cannot repair {}", path.display()))?;
                 log::warn!(
                     "{}: removed an incomplete last line ({} bytes) left by a crash mid-write; \
@@ -144,8 +189,8 @@ impl AppendLog {
         &self.path
     }
 
-    /// Appends one record and waits until it is on disk.
-    pub fn append<T: Serialize>(&self, record: &T) -> Result<()> {
+    /// Appends one record and waits until it is on disk; returns the bytes written.
+    pub fn append<T: Serialize>(&self, record: &T) -> Result<u64> {
         let mut line = serde_json::to_vec(record)
             .with_context(|| format!("cannot encode a record for {}", self.path.display()))?;
         line.push(b'\n');
@@ -155,14 +200,14 @@ impl AppendLog {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.write_all(&line)
             .and_then(|()| file.sync_data())
-            .with_context(|| format!("cannot append to {}", self.path.display()))
+            .with_context(|| format!("cannot append to {}", self.path.display()))?;
+        Ok(line.len() as u64)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Entry {
@@ -254,5 +299,45 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "{\"n\":1}\nnot json\n{\"n\":3}\n"
         );
+    }
+
+    #[test]
+    fn a_replay_from_a_position_reads_only_what_follows_and_counts_lines_on() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("log.jsonl");
+        let log = AppendLog::open(&path).unwrap();
+        for n in 0..3 {
+            log.append(&Entry { n }).unwrap();
+        }
+        let mut seen = Vec::new();
+        let middle = replay(
+            &path,
+            Position::default(),
+            TornTail::Repair,
+            |entry: Entry| {
+                seen.push(entry.n);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert_eq!(middle.lines, 3);
+        assert_eq!(middle.offset, std::fs::metadata(&path).unwrap().len());
+
+        log.append(&Entry { n: 3 }).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
+        let mut seen = Vec::new();
+        let error = replay(&path, middle, TornTail::Repair, |entry: Entry| {
+            seen.push(entry.n);
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(seen, vec![3]);
+        assert!(format!("{error:#}").contains("log.jsonl:5"), "{error:#}");
     }
 }

@@ -4,23 +4,35 @@
 //! into one record per order and extended, line by line with fsync, as steps succeed. A
 //! phase asks it what is already done for an order and tells it what was just done; it
 //! never talks to an API. Opened read-only (dry runs, `status`), it changes no file.
+//!
+//! The history grows with every order ever shipped, but a run only needs the orders still
+//! in progress. So an order that nothing will ever touch again (labelled, in the history
+//! log, read back SHIPPED, with no duplicate shipment or cancellation to sort out) is
+//! *settled* and kept as a few fields; and a writing run ends by saving a `checkpoint` of
+//! what the logs said up to where they end, so the next run replays only the lines
+//! appended since. Loading and memory then follow the orders in progress, not the size
+//! of the history.
 
+pub mod checkpoint;
 pub mod jsonl;
 pub mod legacy;
 pub mod ship;
 pub mod shipments;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::canadapost::types::ShipmentId;
 use crate::data_dir::DataDir;
 use crate::ids::{OrderId, OrderLineId};
-use jsonl::{AppendLog, TornTail};
-pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, WriteOutcome};
+use checkpoint::{CheckpointToWrite, LogMark};
+use jsonl::{AppendLog, Position, TornTail};
+pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState, WriteOutcome};
 pub use shipments::{
     LabelEvent, LabelProgress, PinVerdict, SavedLabel, ShipmentPlan, ShipmentRecord,
     ShippingHistoryLine,
@@ -64,93 +76,378 @@ pub enum AcceptOutcome {
 }
 
 /// What the journal knows of one order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OrderRecord {
     pub accepted: Option<AcceptedOrder>,
     pub label: LabelProgress,
     pub ship: ShipProgress,
 }
 
+impl OrderRecord {
+    fn apply(&mut self, line: &Line) {
+        match line {
+            Line::Accepted(accepted) => self.accepted = Some((*accepted).clone()),
+            Line::History(history) => self.label.apply_history(history),
+            Line::Label(event) => self.label.apply(event),
+            Line::Ship(event) => self.ship.apply(event),
+            Line::ReadBack(state) => self.ship.apply_read_back(state),
+        }
+    }
+
+    /// Whether nothing will ever be done to this order again: labelled and in the history
+    /// log, read back SHIPPED, with no duplicate shipment or cancellation for a person to
+    /// sort out.
+    pub fn is_settled(&self) -> bool {
+        self.label.in_history
+            && self.ship.confirmed
+            && self.label.extra_shipments.is_empty()
+            && self.ship.cancelled_after_label.is_none()
+    }
+}
+
+/// A settled order, kept small: the history logs hold the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledOrder {
+    #[serde(default)]
+    pub shipment_id: Option<ShipmentId>,
+    #[serde(default)]
+    pub tracking_pin: Option<String>,
+    #[serde(default)]
+    pub label_files: Vec<String>,
+}
+
+impl SettledOrder {
+    fn of(record: &OrderRecord) -> SettledOrder {
+        let shipment = record.label.shipment.as_ref();
+        SettledOrder {
+            shipment_id: shipment.map(|shipment| shipment.shipment_id.clone()),
+            tracking_pin: shipment.and_then(|shipment| shipment.tracking_pin.clone()),
+            label_files: label_paths(record.label.labels.as_deref()),
+        }
+    }
+
+    /// A line about an order already settled can only add to what it shows (a label
+    /// printed again); it never reopens the order.
+    fn apply(&mut self, line: &Line) {
+        if let Line::Label(LabelEvent::LabelSaved {
+            shipment_id, files, ..
+        }) = line
+            && self.shipment_id.as_ref() == Some(shipment_id)
+        {
+            self.label_files = label_paths(Some(files));
+        }
+    }
+
+    /// The record the phases see: labelled, in the history log, shipped and confirmed, so
+    /// no phase can take it for an order still to do.
+    fn as_record(&self) -> OrderRecord {
+        OrderRecord {
+            accepted: None,
+            label: LabelProgress {
+                in_history: true,
+                ..LabelProgress::default()
+            },
+            ship: ShipProgress {
+                tracking_uploaded: self.tracking_pin.clone(),
+                marked_shipped: true,
+                confirmed: true,
+                cancelled_after_label: None,
+            },
+        }
+    }
+}
+
+fn label_paths(labels: Option<&[SavedLabel]>) -> Vec<String> {
+    labels
+        .unwrap_or_default()
+        .iter()
+        .map(|label| label.path.clone())
+        .collect()
+}
+
+/// One line of any history log, as the journal applies it to an order.
+enum Line<'a> {
+    Accepted(&'a AcceptedOrder),
+    History(&'a ShippingHistoryLine),
+    Label(&'a LabelEvent),
+    Ship(&'a ShipEvent),
+    /// The state in a `shipped_orders_log.jsonl` line.
+    ReadBack(&'a str),
+}
+
+/// The history logs the journal replays, in replay order: the history log before the
+/// label journal, whose events then refine what it says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum HistoryLog {
+    Accepted,
+    ShippingHistory,
+    Label,
+    Ship,
+    ShippedOrders,
+}
+
+impl HistoryLog {
+    const ALL: [HistoryLog; 5] = [
+        HistoryLog::Accepted,
+        HistoryLog::ShippingHistory,
+        HistoryLog::Label,
+        HistoryLog::Ship,
+        HistoryLog::ShippedOrders,
+    ];
+
+    fn path(self, data_dir: &DataDir) -> PathBuf {
+        match self {
+            HistoryLog::Accepted => data_dir.accepted_orders_log(),
+            HistoryLog::ShippingHistory => data_dir.shipping_history_log(),
+            HistoryLog::Label => data_dir.label_journal(),
+            HistoryLog::Ship => data_dir.ship_journal(),
+            HistoryLog::ShippedOrders => data_dir.shipped_orders_log(),
+        }
+    }
+
+    /// The log's key in the checkpoint.
+    fn name(self) -> &'static str {
+        match self {
+            HistoryLog::Accepted => "accepted_orders_log",
+            HistoryLog::ShippingHistory => "cp_shipping_history_log",
+            HistoryLog::Label => "label_journal",
+            HistoryLog::Ship => "ship_journal",
+            HistoryLog::ShippedOrders => "shipped_orders_log",
+        }
+    }
+}
+
+/// Every order, in progress or settled.
+#[derive(Debug, Default)]
+struct OrderBook {
+    active: BTreeMap<OrderId, OrderRecord>,
+    settled: BTreeMap<OrderId, SettledOrder>,
+}
+
+impl OrderBook {
+    fn apply(&mut self, order_id: &OrderId, line: &Line) {
+        if let Some(settled) = self.settled.get_mut(order_id) {
+            settled.apply(line);
+            return;
+        }
+        let record = self.active.entry(order_id.clone()).or_default();
+        record.apply(line);
+        if record.is_settled() {
+            let settled = SettledOrder::of(record);
+            self.active.remove(order_id);
+            self.settled.insert(order_id.clone(), settled);
+        }
+    }
+
+    /// Replays `log` from `from` into the book and returns where it ends.
+    fn replay(
+        &mut self,
+        log: HistoryLog,
+        path: &std::path::Path,
+        from: Position,
+        torn_tail: TornTail,
+    ) -> Result<Position> {
+        match log {
+            HistoryLog::Accepted => jsonl::replay(path, from, torn_tail, |line: AcceptedOrder| {
+                self.apply(&line.order_id, &Line::Accepted(&line));
+                Ok(())
+            }),
+            HistoryLog::ShippingHistory => {
+                jsonl::replay(path, from, torn_tail, |line: ShippingHistoryLine| {
+                    self.apply(&line.order_id, &Line::History(&line));
+                    Ok(())
+                })
+            }
+            HistoryLog::Label => jsonl::replay(path, from, torn_tail, |event: LabelEvent| {
+                self.apply(event.order_id(), &Line::Label(&event));
+                Ok(())
+            }),
+            HistoryLog::Ship => jsonl::replay(path, from, torn_tail, |event: ShipEvent| {
+                self.apply(event.order_id(), &Line::Ship(&event));
+                Ok(())
+            }),
+            HistoryLog::ShippedOrders => {
+                jsonl::replay(path, from, torn_tail, |line: ShippedOrderState| {
+                    self.apply(&line.order_id, &Line::ReadBack(&line.order_state));
+                    Ok(())
+                })
+            }
+        }
+    }
+}
+
+/// How many log lines after the checkpoint make a run write a new one (about 150
+/// orders' worth: replaying them takes milliseconds).
+const CHECKPOINT_EVERY_LINES: u64 = 1_000;
+
+/// What the journal holds in memory.
+struct JournalState {
+    book: OrderBook,
+    /// Where each log ends (what has been replayed or appended).
+    positions: BTreeMap<HistoryLog, Position>,
+    /// Lines in the logs after the checkpoint on disk (all of them when there is none).
+    lines_since_checkpoint: u64,
+}
+
 pub struct Journal {
-    records: Mutex<BTreeMap<OrderId, OrderRecord>>,
+    data_dir: DataDir,
+    state: Mutex<JournalState>,
     legacy_shipped: BTreeSet<String>,
-    accepted_log: Option<AppendLog>,
-    label_log: Option<AppendLog>,
-    history_log: Option<AppendLog>,
-    ship_log: Option<AppendLog>,
-    shipped_orders_log: Option<AppendLog>,
+    /// The logs open for appending; empty when opened read-only.
+    appenders: BTreeMap<HistoryLog, AppendLog>,
 }
 
 impl Journal {
-    /// Replays the history logs of `data_dir`. With `ReadWrite` the caller must hold the
-    /// run lock and have created the directories.
+    /// Replays the history logs of `data_dir`, from the checkpoint when it matches them.
+    /// With `ReadWrite` the caller must hold the run lock and have created the
+    /// directories.
     pub fn open(data_dir: &DataDir, access: Access) -> Result<Journal> {
         let torn_tail = match access {
             Access::ReadWrite => TornTail::Repair,
             Access::ReadOnly => TornTail::Ignore,
         };
-        let accepted_path = data_dir.accepted_orders_log();
-        let mut records: BTreeMap<OrderId, OrderRecord> = BTreeMap::new();
-        for accepted in jsonl::load::<AcceptedOrder>(&accepted_path, torn_tail)? {
-            let order_id = accepted.order_id.clone();
-            records.entry(order_id).or_default().accepted = Some(accepted);
-        }
-        // The history log first: the journal's events then refine what it says.
-        let history_path = data_dir.shipping_history_log();
-        for line in jsonl::load::<ShippingHistoryLine>(&history_path, torn_tail)? {
-            let order_id = line.order_id.clone();
-            records
-                .entry(order_id)
-                .or_default()
-                .label
-                .apply_history(&line);
-        }
-        let label_path = data_dir.label_journal();
-        for event in jsonl::load::<LabelEvent>(&label_path, torn_tail)? {
-            let order_id = event.order_id().clone();
-            records.entry(order_id).or_default().label.apply(&event);
-        }
-        let ship_path = data_dir.ship_journal();
-        for event in jsonl::load::<ShipEvent>(&ship_path, torn_tail)? {
-            let order_id = event.order_id().clone();
-            records.entry(order_id).or_default().ship.apply(&event);
-        }
-        let shipped_path = data_dir.shipped_orders_log();
-        for line in jsonl::load::<ShippedOrderLine>(&shipped_path, torn_tail)? {
-            let order_id = line.order_id.clone();
-            records
-                .entry(order_id)
-                .or_default()
-                .ship
-                .apply_shipped_order(&line);
+        let (mut book, mut positions) = Journal::from_checkpoint(data_dir);
+        let mut lines_since_checkpoint = 0;
+        for log in HistoryLog::ALL {
+            let path = log.path(data_dir);
+            let from = positions.get(&log).copied().unwrap_or_default();
+            let end = book.replay(log, &path, from, torn_tail)?;
+            lines_since_checkpoint += end.lines - from.lines;
+            positions.insert(log, end);
         }
         let legacy_shipped = legacy::shipped_order_ids(&data_dir.legacy_shipping_history())?;
-        let open = |path: &std::path::Path| match access {
-            Access::ReadWrite => AppendLog::open(path).map(Some),
-            Access::ReadOnly => Ok(None),
-        };
+        let mut appenders = BTreeMap::new();
+        if access == Access::ReadWrite {
+            for log in HistoryLog::ALL {
+                appenders.insert(log, AppendLog::open(&log.path(data_dir))?);
+            }
+        }
         Ok(Journal {
-            records: Mutex::new(records),
+            data_dir: data_dir.clone(),
+            state: Mutex::new(JournalState {
+                book,
+                positions,
+                lines_since_checkpoint,
+            }),
             legacy_shipped,
-            accepted_log: open(&accepted_path)?,
-            label_log: open(&label_path)?,
-            history_log: open(&history_path)?,
-            ship_log: open(&ship_path)?,
-            shipped_orders_log: open(&shipped_path)?,
+            appenders,
         })
     }
 
-    /// What is known of one order.
-    pub fn order(&self, order_id: &OrderId) -> Option<OrderRecord> {
-        self.lock().get(order_id).cloned()
+    /// The orders and log positions of a checkpoint that still matches every log; empty
+    /// (a full replay) otherwise.
+    fn from_checkpoint(data_dir: &DataDir) -> (OrderBook, BTreeMap<HistoryLog, Position>) {
+        let path = data_dir.journal_checkpoint();
+        let Some(checkpoint) = checkpoint::read(&path) else {
+            return (OrderBook::default(), BTreeMap::new());
+        };
+        let mut positions = BTreeMap::new();
+        for log in HistoryLog::ALL {
+            match checkpoint.logs.get(log.name()) {
+                Some(mark) if mark.still_matches(&log.path(data_dir)) => {
+                    positions.insert(log, mark.position);
+                }
+                _ => {
+                    log::warn!(
+                        "the journal checkpoint {} no longer matches {}; replaying every \
+                         history log (slower, this once)",
+                        path.display(),
+                        log.path(data_dir).display()
+                    );
+                    return (OrderBook::default(), BTreeMap::new());
+                }
+            }
+        }
+        let book = OrderBook {
+            active: checkpoint.active,
+            settled: checkpoint.settled,
+        };
+        (book, positions)
     }
 
-    /// Every order the journal knows, in id order.
-    pub fn orders(&self) -> Vec<(OrderId, OrderRecord)> {
+    /// Writes a checkpoint once the logs have grown by `CHECKPOINT_EVERY_LINES` since
+    /// the last: replaying fewer lines costs less than rewriting the checkpoint, which
+    /// holds every order ever shipped.
+    pub fn write_checkpoint_if_due(&self) -> Result<()> {
+        if self.lock().lines_since_checkpoint < CHECKPOINT_EVERY_LINES {
+            return Ok(());
+        }
+        self.write_checkpoint()
+    }
+
+    /// Saves where every log ends and what it says, so the next run replays only what is
+    /// appended after this. Call it when no record is being appended (at the end of a
+    /// run). A read-only journal, or one whose checkpoint is current, writes nothing.
+    pub fn write_checkpoint(&self) -> Result<()> {
+        if self.appenders.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.lock();
+        if state.lines_since_checkpoint == 0 {
+            return Ok(());
+        }
+        let mut marks = BTreeMap::new();
+        for log in HistoryLog::ALL {
+            let path = log.path(&self.data_dir);
+            let position = state.positions.get(&log).copied().unwrap_or_default();
+            // A position that is not the end of the file would make the next run start
+            // mid-line; better no checkpoint (a slower start) than a wrong one.
+            let length = std::fs::metadata(&path).map_or(0, |metadata| metadata.len());
+            if position.offset != length {
+                bail!(
+                    "{} is {length} bytes but the journal counted {}; not saving a checkpoint",
+                    path.display(),
+                    position.offset
+                );
+            }
+            marks.insert(log.name().to_owned(), LogMark::take(&path, position)?);
+        }
+        let contents = serde_json::to_vec(&CheckpointToWrite {
+            version: checkpoint::VERSION,
+            written_at: Utc::now(),
+            logs: &marks,
+            settled: &state.book.settled,
+            active: &state.book.active,
+        })
+        .context("encoding the journal checkpoint")?;
+        crate::data_dir::write_atomic(&self.data_dir.journal_checkpoint(), &contents)?;
+        state.lines_since_checkpoint = 0;
+        Ok(())
+    }
+
+    /// What is known of one order. A settled order is seen as labelled, shipped and
+    /// confirmed, which is all a phase needs to leave it alone.
+    pub fn order(&self, order_id: &OrderId) -> Option<OrderRecord> {
+        let state = self.lock();
+        state.book.active.get(order_id).cloned().or_else(|| {
+            state
+                .book
+                .settled
+                .get(order_id)
+                .map(SettledOrder::as_record)
+        })
+    }
+
+    /// The settled order `order_id`, if it is one.
+    pub fn settled(&self, order_id: &OrderId) -> Option<SettledOrder> {
+        self.lock().book.settled.get(order_id).cloned()
+    }
+
+    /// Every order still in progress (not settled), in id order.
+    pub fn active_orders(&self) -> Vec<(OrderId, OrderRecord)> {
         self.lock()
+            .book
+            .active
             .iter()
             .map(|(id, record)| (id.clone(), record.clone()))
             .collect()
+    }
+
+    /// How many orders are in progress and how many settled.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.book.active.len(), state.book.settled.len())
     }
 
     /// Whether the tool bbship replaced already shipped this order.
@@ -161,62 +458,72 @@ impl Journal {
     /// Records an acceptance; returns once the line is on disk.
     pub fn record_accepted(&self, accepted: AcceptedOrder) -> Result<()> {
         let order_id = accepted.order_id.clone();
-        self.append(&self.accepted_log, &order_id, &accepted, |record| {
-            record.accepted = Some(accepted.clone());
-        })
+        self.append(
+            HistoryLog::Accepted,
+            &order_id,
+            &accepted,
+            &Line::Accepted(&accepted),
+        )
     }
 
     /// Records one step of buying a label; returns once the line is on disk, so the
     /// caller may take the next step (the Create Shipment POST after an `Intent`).
     pub fn record_label_event(&self, event: LabelEvent) -> Result<()> {
         let order_id = event.order_id().clone();
-        self.append(&self.label_log, &order_id, &event, |record| {
-            record.label.apply(&event);
-        })
+        self.append(HistoryLog::Label, &order_id, &event, &Line::Label(&event))
     }
 
     /// Appends an order's line to the shipping history log.
     pub fn record_shipping_history(&self, line: ShippingHistoryLine) -> Result<()> {
         let order_id = line.order_id.clone();
-        self.append(&self.history_log, &order_id, &line, |record| {
-            record.label.apply_history(&line);
-        })
+        self.append(
+            HistoryLog::ShippingHistory,
+            &order_id,
+            &line,
+            &Line::History(&line),
+        )
     }
 
     /// Records one Best Buy write of phase 3; returns once the line is on disk.
     pub fn record_ship_event(&self, event: ShipEvent) -> Result<()> {
         let order_id = event.order_id().clone();
-        self.append(&self.ship_log, &order_id, &event, |record| {
-            record.ship.apply(&event);
-        })
+        self.append(HistoryLog::Ship, &order_id, &event, &Line::Ship(&event))
     }
 
     /// Appends the order as read back after shipping to the shipped-orders log.
     pub fn record_shipped_order(&self, line: ShippedOrderLine) -> Result<()> {
         let order_id = line.order_id.clone();
-        self.append(&self.shipped_orders_log, &order_id, &line, |record| {
-            record.ship.apply_shipped_order(&line);
-        })
+        self.append(
+            HistoryLog::ShippedOrders,
+            &order_id,
+            &line,
+            &Line::ReadBack(&line.order_state),
+        )
     }
 
-    /// Appends `line` to `log` (on disk first), then applies it to the order's record.
-    fn append<T: serde::Serialize>(
+    /// Appends `record` to `log` (on disk first), then applies it to the order.
+    fn append<T: Serialize>(
         &self,
-        log: &Option<AppendLog>,
+        log: HistoryLog,
         order_id: &OrderId,
-        line: &T,
-        apply: impl FnOnce(&mut OrderRecord),
+        record: &T,
+        line: &Line,
     ) -> Result<()> {
-        let Some(log) = log else {
+        let Some(appender) = self.appenders.get(&log) else {
             bail!("the journal was opened read-only; cannot record order {order_id}");
         };
-        log.append(line)?;
-        apply(self.lock().entry(order_id.clone()).or_default());
+        let written = appender.append(record)?;
+        let mut state = self.lock();
+        let position = state.positions.entry(log).or_default();
+        position.offset += written;
+        position.lines += 1;
+        state.lines_since_checkpoint += 1;
+        state.book.apply(order_id, line);
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<OrderId, OrderRecord>> {
-        self.records
+    fn lock(&self) -> std::sync::MutexGuard<'_, JournalState> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -258,7 +565,7 @@ mod tests {
         drop(journal);
 
         let replayed = Journal::open(&data_dir, Access::ReadOnly).unwrap();
-        let orders = replayed.orders();
+        let orders = replayed.active_orders();
         assert_eq!(orders.len(), 2);
         assert_eq!(
             orders[0].1.accepted.as_ref().unwrap(),
@@ -291,7 +598,7 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let data_dir = DataDir::new(temp.path().join("absent"));
         let journal = Journal::open(&data_dir, Access::ReadOnly).unwrap();
-        assert!(journal.orders().is_empty());
+        assert!(journal.active_orders().is_empty());
         assert!(
             journal
                 .record_accepted(accepted("1-A", "2026-01-01T00:00:00Z"))
@@ -313,5 +620,213 @@ mod tests {
         let journal = Journal::open(&data_dir, Access::ReadWrite).unwrap();
         assert!(journal.shipped_by_legacy_tool(&"9-A".parse().unwrap()));
         assert!(!journal.shipped_by_legacy_tool(&"1-A".parse().unwrap()));
+    }
+
+    /// One order's whole history through the journal: accepted, shipment created, PIN
+    /// checked, label saved, history line, tracking uploaded, marked shipped and, when
+    /// `shipped`, read back SHIPPED.
+    fn record_full_cycle(journal: &Journal, order_id: &str, shipment: &str, shipped: bool) {
+        let value = |value: serde_json::Value| value;
+        let request_id = format!("{order_id}-mwvxxqk8-6d81");
+        let links = value(serde_json::json!([
+            {"rel": "label", "href": "http://127.0.0.1:1/rs/artifact/a/1/0", "media_type": "application/pdf", "index": 0}
+        ]));
+        let labels = value(serde_json::json!([
+            {"path": format!("labels/{order_id}_20261125T094817Z.pdf"), "sha256": "ab", "pages": 1}
+        ]));
+        journal
+            .record_accepted(accepted(order_id, "2026-01-01T00:00:00Z"))
+            .unwrap();
+        let event = |json: serde_json::Value| serde_json::from_value::<LabelEvent>(json).unwrap();
+        journal
+            .record_label_event(event(serde_json::json!({
+                "event": "created", "order_id": order_id, "at": "2026-01-01T00:01:00Z", "adopted": false,
+                "shipment": {"shipment_id": shipment, "request_id": request_id, "tracking_pin": "7023210000000010", "links": links}
+            })))
+            .unwrap();
+        journal
+            .record_label_event(event(serde_json::json!({
+                "event": "label_saved", "order_id": order_id, "shipment_id": shipment,
+                "at": "2026-01-01T00:02:00Z", "files": labels
+            })))
+            .unwrap();
+        journal
+            .record_shipping_history(
+                serde_json::from_value(serde_json::json!({
+                    "order_id": order_id, "shipment_id": shipment, "tracking_pin": "7023210000000010",
+                    "request_id": request_id, "links": links, "labels": labels,
+                    "pin_validation": {"result": "no_history_yet"}, "logged_at": "2026-01-01T00:03:00Z"
+                }))
+                .unwrap(),
+            )
+            .unwrap();
+        journal
+            .record_ship_event(ShipEvent::MarkedShipped {
+                order_id: order_id.parse().unwrap(),
+                at: Utc::now(),
+                outcome: WriteOutcome::Answered,
+            })
+            .unwrap();
+        if shipped {
+            journal
+                .record_shipped_order(ShippedOrderLine {
+                    order_id: order_id.parse().unwrap(),
+                    order_state: "SHIPPED".into(),
+                    logged_at: Utc::now(),
+                    order: serde_json::json!({"order_id": order_id, "customer": {"firstname": "A"}}),
+                })
+                .unwrap();
+        }
+    }
+
+    /// Everything the journal knows, for comparing two ways of loading it.
+    fn everything(journal: &Journal) -> String {
+        let state = journal.lock();
+        format!("{:?}\n{:?}", state.book.active, state.book.settled)
+    }
+
+    #[test]
+    fn an_order_read_back_shipped_is_settled_and_still_looks_done_to_the_phases() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "1-A", "100", true);
+        record_full_cycle(&journal, "2-A", "200", false);
+        let settled_id: OrderId = "1-A".parse().unwrap();
+        assert_eq!(journal.counts(), (1, 1));
+        let settled = journal.settled(&settled_id).unwrap();
+        assert_eq!(settled.shipment_id.unwrap().as_str(), "100");
+        assert_eq!(settled.tracking_pin.as_deref(), Some("7023210000000010"));
+        assert_eq!(settled.label_files, vec!["labels/1-A_20261125T094817Z.pdf"]);
+        let seen = journal.order(&settled_id).unwrap();
+        assert!(seen.label.has_shipment() && seen.label.in_history);
+        assert!(seen.ship.confirmed && seen.ship.marked_shipped);
+        let active: Vec<OrderId> = journal
+            .active_orders()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(active, vec!["2-A".parse::<OrderId>().unwrap()]);
+    }
+
+    #[test]
+    fn a_checkpoint_and_the_lines_after_it_say_what_a_full_replay_says() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        for index in 0..5 {
+            record_full_cycle(
+                &journal,
+                &format!("{index}-A"),
+                &format!("{index}00"),
+                index % 2 == 0,
+            );
+        }
+        journal.write_checkpoint().unwrap();
+        drop(journal);
+        assert!(data_dir.journal_checkpoint().exists());
+
+        // More lines after the checkpoint, including one settling an order it had active.
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "7-A", "700", true);
+        journal
+            .record_shipped_order(ShippedOrderLine {
+                order_id: "1-A".parse().unwrap(),
+                order_state: "SHIPPED".into(),
+                logged_at: Utc::now(),
+                order: serde_json::json!({}),
+            })
+            .unwrap();
+        drop(journal);
+
+        let from_checkpoint = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        std::fs::remove_file(data_dir.journal_checkpoint()).unwrap();
+        let full = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        assert_eq!(everything(&from_checkpoint), everything(&full));
+        assert_eq!(full.counts(), (1, 5));
+    }
+
+    #[test]
+    fn lines_before_the_checkpoint_are_not_read_again() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        for index in 0..6 {
+            journal
+                .record_accepted(accepted(&format!("{index}-A"), "2026-01-01T00:00:00Z"))
+                .unwrap();
+        }
+        journal.write_checkpoint().unwrap();
+        drop(journal);
+        // Spoil the first line, far before the checkpoint's fingerprint: a replay from
+        // the start would stop on it; one from the checkpoint never sees it.
+        let path = data_dir.accepted_orders_log();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first_line_length = text.find('\n').unwrap();
+        let spoiled = format!(
+            "{}{}",
+            "x".repeat(first_line_length),
+            &text[first_line_length..]
+        );
+        std::fs::write(&path, spoiled).unwrap();
+        let journal = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        assert_eq!(journal.counts(), (6, 0));
+        std::fs::remove_file(data_dir.journal_checkpoint()).unwrap();
+        assert!(Journal::open(&data_dir, Access::ReadOnly).is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_that_no_longer_matches_its_log_is_ignored() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "1-A", "100", true);
+        journal.write_checkpoint().unwrap();
+        drop(journal);
+        // The shipped-orders log is replaced by one where the order is not SHIPPED yet
+        // (restored from an older backup, say): the checkpoint must not be believed.
+        std::fs::write(data_dir.shipped_orders_log(), "").unwrap();
+        let journal = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        assert_eq!(journal.counts(), (1, 0));
+        assert!(
+            !journal
+                .order(&"1-A".parse().unwrap())
+                .unwrap()
+                .ship
+                .confirmed
+        );
+    }
+
+    #[test]
+    fn a_label_printed_again_for_a_settled_order_keeps_it_settled() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "1-A", "100", true);
+        journal
+            .record_label_event(
+                serde_json::from_value(serde_json::json!({
+                    "event": "label_saved", "order_id": "1-A", "shipment_id": "100",
+                    "at": "2026-02-01T00:00:00Z",
+                    "files": [{"path": "labels/1-A_20260201T000000Z.pdf", "sha256": "cd", "pages": 1}]
+                }))
+                .unwrap(),
+            )
+            .unwrap();
+        let settled = journal.settled(&"1-A".parse().unwrap()).unwrap();
+        assert_eq!(settled.label_files, vec!["labels/1-A_20260201T000000Z.pdf"]);
+        assert_eq!(journal.counts(), (0, 1));
+    }
+
+    #[test]
+    fn a_read_only_journal_writes_no_checkpoint() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "1-A", "100", true);
+        drop(journal);
+        let journal = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        journal.write_checkpoint().unwrap();
+        assert!(!data_dir.journal_checkpoint().exists());
     }
 }

@@ -66,8 +66,17 @@ pub struct ShippedOrderLine {
     pub order: serde_json::Value,
 }
 
+/// The part of a `shipped_orders_log.jsonl` line the journal needs: replaying the log
+/// skips over each order's full details without keeping them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ShippedOrderState {
+    pub order_id: OrderId,
+    pub order_state: String,
+}
+
 /// What the journal knows of one order's phase 3.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ShipProgress {
     /// The tracking number uploaded (OR23 done).
     pub tracking_uploaded: Option<String>,
@@ -92,8 +101,9 @@ impl ShipProgress {
         }
     }
 
-    pub fn apply_shipped_order(&mut self, line: &ShippedOrderLine) {
-        if line.order_state == "SHIPPED" {
+    /// Applies the state an order was read back in after shipping.
+    pub fn apply_read_back(&mut self, order_state: &str) {
+        if order_state == "SHIPPED" {
             self.marked_shipped = true;
             self.confirmed = true;
         }
@@ -139,10 +149,10 @@ mod tests {
             logged_at: Utc::now(),
             order: serde_json::json!({}),
         };
-        progress.apply_shipped_order(&line);
+        progress.apply_read_back(&line.order_state);
         assert!(!progress.confirmed);
         line.order_state = "SHIPPED".into();
-        progress.apply_shipped_order(&line);
+        progress.apply_read_back(&line.order_state);
         assert!(progress.confirmed);
     }
 

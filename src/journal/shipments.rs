@@ -147,7 +147,8 @@ pub struct ShippingHistoryLine {
 }
 
 /// What the journal knows of one order's label.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LabelProgress {
     /// Create attempts whose outcome is not known: each must be looked up before any new
     /// create.

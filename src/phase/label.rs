@@ -70,7 +70,7 @@ pub fn run(
             work.push(Work::Listed(Box::new(order)));
         }
     }
-    for (order_id, record) in cycle.journal.orders() {
+    for (order_id, record) in cycle.journal.active_orders() {
         let label = &record.label;
         let unfinished =
             !label.in_history && (label.has_shipment() || !label.open_intents.is_empty());
@@ -186,6 +186,16 @@ fn label_one(
         return Ok(OrderOutcome::Skipped(
             "already shipped by the previous tool (cp_shipping_history_log.json)".to_owned(),
         ));
+    }
+    if let Some(settled) = cycle.journal.settled(order_id) {
+        let shipment = settled
+            .shipment_id
+            .as_ref()
+            .map_or("?", |shipment| shipment.as_str());
+        log::debug!("label: order {order_id}: already labelled and shipped (shipment {shipment})");
+        return Ok(OrderOutcome::Skipped(format!(
+            "already labelled and shipped: shipment {shipment}"
+        )));
     }
     let progress = progress_of(cycle, order_id);
     if progress.in_history {

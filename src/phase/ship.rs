@@ -64,7 +64,7 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
 fn ready_orders(cycle: &Cycle) -> Vec<Labelled> {
     cycle
         .journal
-        .orders()
+        .active_orders()
         .into_iter()
         .filter(|(order_id, record)| {
             cycle.selects(order_id)
@@ -285,7 +285,7 @@ fn record_shipped(cycle: &Cycle, order_id: &OrderId, outcome: WriteOutcome) -> R
 fn confirm_shipped(cycle: &Cycle, bestbuy: &BestBuyClient, report: &mut PhaseReport) -> Result<()> {
     let pending: Vec<OrderId> = cycle
         .journal
-        .orders()
+        .active_orders()
         .into_iter()
         .filter(|(order_id, record)| {
             cycle.selects(order_id) && record.ship.marked_shipped && !record.ship.confirmed
