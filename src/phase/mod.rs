@@ -159,13 +159,9 @@ pub(crate) fn report_unreadable(
 ) {
     for order in unreadable {
         log::error!("{}: {order}", report.phase.name());
-        report.outcomes.push((
-            order
-                .order_id
-                .clone()
-                .unwrap_or_else(|| "(no id)".to_owned()),
-            OrderOutcome::Failed(order.reason),
-        ));
+        report
+            .outcomes
+            .push((order.name(), OrderOutcome::Failed(order.reason)));
     }
 }
 
