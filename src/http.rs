@@ -144,16 +144,31 @@ impl Response {
     }
 }
 
-/// Shortens and redacts a body for a message.
+/// Shortens and redacts a body for a message, on one line: runs of white space (line
+/// breaks included) become one space and other control characters are escaped, so an
+/// answer can neither forge log lines nor send escapes to a terminal.
 pub fn excerpt(text: &str) -> String {
     const KEEP: usize = 300;
     let text = redact(text.trim());
-    if text.chars().count() <= KEEP {
-        text
-    } else {
-        let kept: String = text.chars().take(KEEP).collect();
-        format!("{kept}…")
+    let mut shown = String::new();
+    let mut kept = 0;
+    let mut characters = text.chars().peekable();
+    while let Some(c) = characters.next() {
+        if kept == KEEP {
+            shown.push('…');
+            break;
+        }
+        kept += 1;
+        if c.is_whitespace() {
+            shown.push(' ');
+            while characters.next_if(|next| next.is_whitespace()).is_some() {}
+        } else if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
     }
+    shown
 }
 
 /// A request that got no usable HTTP answer.
@@ -188,7 +203,8 @@ impl fmt::Display for HttpError {
             ),
             HttpError::TooLarge { url, limit } => write!(
                 f,
-                "the answer from {} was larger than {limit} bytes",
+                "the answer from {} was larger than {limit} bytes, the most bbship reads of one \
+                 answer; it was not read",
                 redact(url)
             ),
         }
@@ -566,6 +582,18 @@ mod tests {
             let wait = jitter(Duration::from_millis(1000));
             assert!(wait >= Duration::from_millis(500) && wait <= Duration::from_millis(1000));
         }
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line_without_control_characters() {
+        assert_eq!(
+            excerpt("  <html>\r\n  <body>\tDown\u{1b}[2J\0</body>\n"),
+            "<html> <body> Down\\u{1b}[2J\\0</body>"
+        );
+        let long = excerpt(&"x\n".repeat(1000));
+        assert_eq!(long.chars().count(), 301, "{long}");
+        assert!(long.ends_with('…') && !long.contains('\n'));
+        assert_eq!(excerpt("short"), "short");
     }
 
     #[test]
