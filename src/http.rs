@@ -146,26 +146,30 @@ impl Response {
 
 /// Shortens and redacts a body for a message, on one line: runs of white space (line
 /// breaks included) become one space and other control characters are escaped, so an
-/// answer can neither forge log lines nor send escapes to a terminal.
+/// answer can neither forge log lines nor send escapes to a terminal. At most about 300
+/// characters are shown, escapes included.
 pub fn excerpt(text: &str) -> String {
     const KEEP: usize = 300;
     let text = redact(text.trim());
     let mut shown = String::new();
-    let mut kept = 0;
+    let mut length = 0;
     let mut characters = text.chars().peekable();
     while let Some(c) = characters.next() {
-        if kept == KEEP {
+        if length >= KEEP {
             shown.push('…');
             break;
         }
-        kept += 1;
         if c.is_whitespace() {
             shown.push(' ');
+            length += 1;
             while characters.next_if(|next| next.is_whitespace()).is_some() {}
         } else if c.is_control() {
-            shown.extend(c.escape_debug());
+            let escaped: String = c.escape_debug().collect();
+            length += escaped.chars().count();
+            shown.push_str(&escaped);
         } else {
             shown.push(c);
+            length += 1;
         }
     }
     shown
@@ -594,6 +598,8 @@ mod tests {
         assert_eq!(long.chars().count(), 301, "{long}");
         assert!(long.ends_with('…') && !long.contains('\n'));
         assert_eq!(excerpt("short"), "short");
+        let escapes = excerpt(&"\0".repeat(1000));
+        assert!(escapes.chars().count() <= 302, "{escapes}");
     }
 
     #[test]
