@@ -497,10 +497,11 @@ fn corpus() -> Vec<Case> {
             "an order list cut short on the wire",
             Accept,
             |harness| {
-                // Every try of the read, retries included, is cut.
+                // Every try of the read, the one retry included, is cut.
+                harness.write_config(|config| config["limits"]["max_retries"] = 1.into());
                 harness.fake.inject(rule(
                     Endpoint::ListOrders,
-                    5,
+                    2,
                     Fault::CutShortAfterActing { keep: 100 },
                 ));
             },
