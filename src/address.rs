@@ -72,7 +72,10 @@ impl TryFrom<String> for Province {
             .into_iter()
             .find(|province| province.code() == wanted)
             .ok_or_else(|| {
-                format!("`{value}` is not a Canadian province or territory code (AB, BC, MB, NB, NL, NS, NT, NU, ON, PE, QC, SK, YT)")
+                format!(
+                    "`{}` is not a Canadian province or territory code (AB, BC, MB, NB, NL, NS, NT, NU, ON, PE, QC, SK, YT)",
+                    crate::ids::printable(&value)
+                )
             })
     }
 }
@@ -122,8 +125,10 @@ impl TryFrom<String> for PostalCode {
         if shape_ok {
             Ok(PostalCode(normalised))
         } else {
+            // Escaped: the value comes from an order and ends up in a log line.
             Err(format!(
-                "`{value}` is not a Canadian postal code (expected A1A 1A1)"
+                "`{}` is not a Canadian postal code (expected A1A 1A1)",
+                crate::ids::printable(&value)
             ))
         }
     }
@@ -223,6 +228,15 @@ mod tests {
             assert!(Province::try_from(input.to_owned()).is_err(), "{input}");
         }
         assert_eq!(Province::ALL.len(), 13);
+    }
+
+    #[test]
+    fn refusals_show_the_value_escaped() {
+        let postal = PostalCode::try_from("K1A\n0B1\u{1b}[2J".to_owned()).unwrap_err();
+        let province = Province::try_from("O\nN".to_owned()).unwrap_err();
+        for refusal in [postal, province] {
+            assert!(!refusal.chars().any(char::is_control), "{refusal:?}");
+        }
     }
 
     #[test]

@@ -250,9 +250,37 @@ pub fn shorten(value: &str) -> String {
     }
 }
 
+/// A value from an API made fit for one line of a log: shortened like `shorten`, with
+/// every control character (line break, tab, NUL, terminal escape) written as its Rust
+/// escape (`\n`, `\u{1b}`), so a hostile value can neither forge a log line nor drive the
+/// reader's terminal. Everything else, quotes and accents included, is kept as it is.
+pub fn printable(value: &str) -> String {
+    let mut shown = String::with_capacity(value.len());
+    for c in shorten(value).chars() {
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        assert_eq!(printable("Côté \"& Sons\""), "Côté \"& Sons\"");
+        assert_eq!(printable("a\nb\0c\u{1b}[2J\t"), "a\\nb\\0c\\u{1b}[2J\\t");
+        assert_eq!(printable("\u{85}"), "\\u{85}");
+        let long = printable(&"\n".repeat(500));
+        assert!(
+            long.ends_with("(500 characters)") && !long.contains('\n'),
+            "{long}"
+        );
+    }
 
     #[test]
     fn attempt_ids_are_valid_and_distinct() {

@@ -15,6 +15,8 @@ pub mod config;
 pub mod data_dir;
 pub mod error;
 pub mod fake;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod ids;
 pub mod journal;

@@ -1,4 +1,5 @@
-//! Helpers shared by the unit tests of several modules (compiled only for tests).
+//! Helpers shared by the unit tests of several modules (compiled only for tests): the
+//! schema check with `xmllint`, and a seeded generator and byte mutator for fuzz tests.
 
 use std::path::{Path, PathBuf};
 
@@ -43,4 +44,153 @@ pub fn xmllint(documents: &[String]) -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&output.stderr).into_owned())
     }
+}
+
+/// A small seeded pseudo-random generator (xorshift64) for the fuzz and property tests:
+/// the same seed gives the same cases on every machine, so a failure can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`; zero (xorshift's one fixed point) is replaced.
+    pub fn new(seed: u64) -> Rng {
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..bound` (`bound` > 0).
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    /// One of `items` (not empty).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// True once in `times` on average.
+    pub fn one_in(&mut self, times: usize) -> bool {
+        self.below(times) == 0
+    }
+}
+
+/// How many cases each fuzz target runs: `default`, or `BBSHIP_FUZZ_ITERATIONS` for a
+/// longer local run.
+pub fn fuzz_iterations(default: usize) -> usize {
+    std::env::var("BBSHIP_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A fuzz target's generator: its own `seed`, changed by `BBSHIP_FUZZ_SEED` (a number)
+/// to explore other cases locally. A failure names the seed to replay it.
+pub fn fuzz_rng(seed: u64) -> Rng {
+    let extra: u64 = std::env::var("BBSHIP_FUZZ_SEED")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    Rng::new(seed ^ extra.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Pieces that break parsers most often: markup, entities, quotes, NUL and other control
+/// characters, invalid UTF-8, numbers at the edge of their types.
+pub const HOSTILE_PIECES: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"</",
+    b"/>",
+    b"&",
+    b"&amp;",
+    b"&#0;",
+    b"&#x110000;",
+    b"&nope;",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!--",
+    b"<?xml version=\"1.0\"?>",
+    b"<!DOCTYPE x [<!ENTITY e \"e\">]>",
+    b"xmlns=\"\"",
+    b"\"",
+    b"'",
+    b"\\",
+    b"\0",
+    b"\x07",
+    b"\x1b[31m",
+    b"\r\n",
+    b"\xff\xfe",
+    b"\xc3",
+    b"\xf0\x9f\x9a\x9a",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b",",
+    b"null",
+    b"true",
+    b"-1",
+    b"1e999",
+    b"18446744073709551616",
+    b"%PDF-",
+    b"/MediaBox [0 0 288 432]",
+];
+
+/// Returns `input` changed by one to four random edits: truncation, byte flips and
+/// overwrites, deletions, duplications, splices from `donor`, hostile pieces inserted,
+/// and long runs of one byte.
+pub fn mutate(rng: &mut Rng, input: &[u8], donor: &[u8]) -> Vec<u8> {
+    let mut bytes = input.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = if bytes.is_empty() {
+            0
+        } else {
+            rng.below(bytes.len() + 1)
+        };
+        match rng.below(8) {
+            0 => bytes.truncate(at),
+            1 if at < bytes.len() => bytes[at] ^= 1 << rng.below(8),
+            2 if at < bytes.len() => bytes[at] = rng.next() as u8,
+            3 => {
+                let end = (at + rng.below(64)).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            4 => {
+                let end = (at + 1 + rng.below(256)).min(bytes.len());
+                let copy = bytes[at.min(end)..end].to_vec();
+                bytes.splice(at..at, copy);
+            }
+            5 if !donor.is_empty() => {
+                let start = rng.below(donor.len());
+                let end = (start + 1 + rng.below(512)).min(donor.len());
+                bytes.splice(at..at, donor[start..end].iter().copied());
+            }
+            6 => {
+                let piece = *rng.pick(HOSTILE_PIECES);
+                bytes.splice(at..at, piece.iter().copied());
+            }
+            _ => {
+                let byte = *rng.pick(&[b'<', b'x', b'9', b'[', b'{', b'&', b' ', 0]);
+                let longest = if rng.one_in(8) { 100_000 } else { 200 };
+                let run = 1 + rng.below(longest);
+                bytes.splice(at..at, std::iter::repeat_n(byte, run));
+            }
+        }
+    }
+    bytes
+}
+
+/// Whether `text` holds a control character: what an error message shown in a terminal
+/// or a cron e-mail must never carry raw.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
 }

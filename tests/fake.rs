@@ -252,6 +252,106 @@ fn faults_apply_in_their_window_and_drop_after_acting_acts() {
     assert_eq!(fake.requests().last().unwrap().status, None);
 }
 
+#[test]
+fn json_edits_reach_listings_and_reads_by_id_and_a_wrong_one_is_loud() {
+    let fake = fake(0, None);
+    let hostile = FakeOrder::generated(1)
+        .with_json("/order_id", serde_json::json!("../x"))
+        .with_json("/order_lines/0/quantity", serde_json::json!("two"))
+        .with_json("/order_lines/1", serde_json::json!({"order_line_id": null}))
+        .without_json("/order_state");
+    fake.add_orders([FakeOrder::generated(0), hostile.clone()]);
+    let (status, page) = get(&fake, "/orders", KEY);
+    assert_eq!(status, 200);
+    let orders = page["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2);
+    assert_eq!(
+        orders[0]["order_id"], "261300000-A",
+        "the good order is untouched"
+    );
+    assert_eq!(orders[1]["order_id"], "../x");
+    assert_eq!(orders[1]["order_lines"][0]["quantity"], "two");
+    assert_eq!(
+        orders[1]["order_lines"][1],
+        serde_json::json!({"order_line_id": null})
+    );
+    assert!(orders[1].get("order_state").is_none());
+    // Read by its routing id, it is served the same way, and writes still reach it.
+    let (_, by_id) = get(&fake, "/orders?order_ids=261300001-A", KEY);
+    assert_eq!(by_id["orders"][0]["order_id"], "../x");
+    let replaced = FakeOrder::generated(2).with_json("", serde_json::json!("not an object"));
+    fake.add_order(replaced);
+    let (_, page) = get(&fake, "/orders?order_ids=261300002-A", KEY);
+    assert_eq!(page["orders"][0], "not an object");
+
+    // An edit that aims at nothing answers 500 naming it, instead of testing nothing.
+    fake.add_order(FakeOrder::generated(3).with_json("/customer/shipping_address/city", 5.into()));
+    let (status, body) = get(&fake, "/orders?order_ids=261300003-A", KEY);
+    assert_eq!(status, 500);
+    assert!(
+        body["message"].as_str().unwrap().contains("261300003-A"),
+        "{body}"
+    );
+    fake.add_order(FakeOrder::generated(4).without_json("/order_lines/7"));
+    assert_eq!(get(&fake, "/orders?order_ids=261300004-A", KEY).0, 500);
+}
+
+#[test]
+fn answers_after_acting_can_be_garbled_or_cut_short() {
+    let fake = fake(2, None);
+    let first = FakeOrder::generated(0);
+    fake.inject(FaultRule {
+        endpoint: Endpoint::Accept,
+        order_id: Some(first.order_id().to_owned()),
+        skip: 0,
+        times: 1,
+        fault: Fault::AnswerAfterActing {
+            status: 200,
+            body: "<html>oops</html>".to_owned(),
+            content_type: "text/html".to_owned(),
+        },
+    });
+    let mut response = agent()
+        .put(&format!(
+            "{}/orders/{}/accept",
+            fake.bestbuy_url(),
+            first.order_id()
+        ))
+        .header("Authorization", KEY)
+        .header("Content-Type", "application/json")
+        .send(&accept_body(&first))
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.body_mut().read_to_string().unwrap(),
+        "<html>oops</html>"
+    );
+    assert_eq!(
+        fake.order_state(first.order_id()).unwrap(),
+        "WAITING_DEBIT_PAYMENT"
+    );
+
+    fake.inject(FaultRule {
+        endpoint: Endpoint::ListOrders,
+        order_id: None,
+        skip: 0,
+        times: 1,
+        fault: Fault::CutShortAfterActing { keep: 20 },
+    });
+    let mut response = agent()
+        .get(&format!("{}/orders", fake.bestbuy_url()))
+        .header("Authorization", KEY)
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let read = response.body_mut().read_to_vec();
+    assert!(
+        read.is_err(),
+        "a body shorter than its Content-Length is an error: {read:?}"
+    );
+    assert_eq!(fake.requests().last().unwrap().status, Some(200));
+}
+
 mod canada_post {
     use super::*;
 

@@ -192,15 +192,10 @@ impl BestBuyClient {
                 .http
                 .send(&self.request(Method::Get, url), Idempotency::Read)
                 .map_err(BestBuyError::Transport)?;
-            let page = self.json_answer(&response, "listing orders")?;
-            let Some(orders) = page.get("orders").and_then(Value::as_array) else {
-                return Err(BestBuyError::BadResponse(
-                    "Best Buy's order list has no \"orders\" array".to_owned(),
-                ));
-            };
-            let total = page.get("total_count").and_then(Value::as_u64).unwrap_or(0) as usize;
-            for value in orders {
-                match Order::from_json(value) {
+            let page = read_order_page(&response)?;
+            let count = page.orders.len();
+            for order in page.orders {
+                match order {
                     Ok(order) => {
                         if seen.insert(order.id.clone()) {
                             listing.orders.push(order);
@@ -209,8 +204,8 @@ impl BestBuyClient {
                     Err(unreadable) => listing.unreadable.push(unreadable),
                 }
             }
-            offset += orders.len();
-            if orders.is_empty() || offset >= total {
+            offset += count;
+            if count == 0 || offset >= page.total_count {
                 return Ok(listing);
             }
         }
@@ -285,7 +280,7 @@ impl BestBuyClient {
         if response.is_success() {
             return Ok(true);
         }
-        Err(self.error_for(&response))
+        Err(error_for(&response))
     }
 
     fn request(&self, method: Method, url: String) -> Request {
@@ -317,60 +312,105 @@ impl BestBuyClient {
             None => String::new(),
         }
     }
+}
 
-    /// The JSON body of a successful read, or the error its answer means.
-    fn json_answer(&self, response: &Response, doing: &str) -> Result<Value, BestBuyError> {
-        if !response.is_success() {
-            return Err(self.error_for(response));
-        }
-        if !response.has_content_type("application/json") {
-            return Err(BestBuyError::BadResponse(format!(
-                "Best Buy answered {doing} with a non-JSON response (HTTP {}, {}): {}",
-                response.status,
-                response
-                    .content_type
-                    .as_deref()
-                    .unwrap_or("no content type"),
-                response.body_excerpt()
-            )));
-        }
-        serde_json::from_slice(&response.body).map_err(|error| {
-            BestBuyError::BadResponse(format!(
-                "Best Buy answered {doing} with JSON bbship cannot read ({error}): {}",
-                response.body_excerpt()
-            ))
-        })
+/// One page of an OR11 answer: each order checked, or reported by name when it cannot be
+/// used, and the total Best Buy claims (0 when it sends none or nonsense; it only decides
+/// whether to ask for another page).
+#[derive(Debug)]
+pub struct OrderPage {
+    pub orders: Vec<Result<Order, UnreadableOrder>>,
+    pub total_count: usize,
+}
+
+/// Reads one OR11 answer. Its own function, apart from the paging, so that the fuzz
+/// tests can feed it any answer.
+pub fn read_order_page(response: &Response) -> Result<OrderPage, BestBuyError> {
+    let page = json_answer(response, "listing orders")?;
+    let Some(orders) = page.get("orders").and_then(Value::as_array) else {
+        return Err(BestBuyError::BadResponse(
+            "Best Buy's order list has no \"orders\" array".to_owned(),
+        ));
+    };
+    let total_count = page
+        .get("total_count")
+        .and_then(Value::as_u64)
+        .map_or(0, |total| usize::try_from(total).unwrap_or(usize::MAX));
+    Ok(OrderPage {
+        orders: orders.iter().map(Order::from_json).collect(),
+        total_count,
+    })
+}
+
+/// The JSON body of a successful read, or the error its answer means.
+fn json_answer(response: &Response, doing: &str) -> Result<Value, BestBuyError> {
+    if !response.is_success() {
+        return Err(error_for(response));
     }
+    if !response.has_content_type("application/json") {
+        return Err(BestBuyError::BadResponse(format!(
+            "Best Buy answered {doing} with a non-JSON response (HTTP {}, {}): {}",
+            response.status,
+            content_type(response),
+            response.body_excerpt()
+        )));
+    }
+    if response.body.is_empty() {
+        return Err(BestBuyError::BadResponse(format!(
+            "Best Buy answered {doing} with an empty body (HTTP {})",
+            response.status
+        )));
+    }
+    serde_json::from_slice(&response.body).map_err(|error| {
+        let what = match error.classify() {
+            serde_json::error::Category::Eof => "JSON that is cut short",
+            serde_json::error::Category::Syntax => "a body that is not JSON",
+            serde_json::error::Category::Data | serde_json::error::Category::Io => {
+                "JSON bbship cannot read"
+            }
+        };
+        BestBuyError::BadResponse(format!(
+            "Best Buy answered {doing} with {what} ({error}; {} bytes): {}",
+            response.body.len(),
+            response.body_excerpt()
+        ))
+    })
+}
 
-    fn error_for(&self, response: &Response) -> BestBuyError {
-        let message = error_message(response);
-        match response.status {
-            401 | 403 => BestBuyError::Unauthorized(UsageError(format!(
-                "Best Buy refused the API key (HTTP {}: {message}); check BESTBUY_API_KEY \
-                 and that its user has the order roles",
-                response.status
-            ))),
-            429 | 500..=599 => BestBuyError::Unavailable {
-                status: response.status,
-                message,
-            },
-            status => BestBuyError::Refused { status, message },
-        }
+/// The error a failed answer means.
+fn error_for(response: &Response) -> BestBuyError {
+    let message = error_message(response);
+    match response.status {
+        401 | 403 => BestBuyError::Unauthorized(UsageError(format!(
+            "Best Buy refused the API key (HTTP {}: {message}); check BESTBUY_API_KEY \
+             and that its user has the order roles",
+            response.status
+        ))),
+        429 | 500..=599 => BestBuyError::Unavailable {
+            status: response.status,
+            message,
+        },
+        status => BestBuyError::Refused { status, message },
     }
 }
 
+/// The declared content type, for a message.
+fn content_type(response: &Response) -> String {
+    response
+        .content_type
+        .as_deref()
+        .map_or_else(|| "no content type".to_owned(), crate::ids::printable)
+}
+
 /// The readable part of a Mirakl error body, whichever of its shapes it has.
-fn error_message(response: &Response) -> String {
+pub(crate) fn error_message(response: &Response) -> String {
     if response.body.is_empty() {
         return "empty body".to_owned();
     }
     if !response.has_content_type("application/json") {
         return format!(
             "non-JSON response ({}): {}",
-            response
-                .content_type
-                .as_deref()
-                .unwrap_or("no content type"),
+            content_type(response),
             response.body_excerpt()
         );
     }
@@ -436,6 +476,53 @@ mod tests {
             error_message(&response(500, "application/json", "")),
             "empty body"
         );
+    }
+
+    #[test]
+    fn a_page_that_is_not_an_order_list_says_what_it_is() {
+        let cases = [
+            (
+                response(200, "application/json", ""),
+                "an empty body (HTTP 200)",
+            ),
+            (
+                response(200, "application/json", r#"{"orders": [{"order_id": "1"#),
+                "JSON that is cut short",
+            ),
+            (
+                response(200, "application/json", "<html>Bad Gateway</html>"),
+                "a body that is not JSON",
+            ),
+            (
+                response(200, "text/html", "<html>\nBad Gateway</html>"),
+                "non-JSON response (HTTP 200, text/html): <html> Bad Gateway</html>",
+            ),
+            (
+                response(200, "application/json", "[]"),
+                "no \"orders\" array",
+            ),
+            (
+                response(200, "application/json", r#"{"orders": 5}"#),
+                "no \"orders\" array",
+            ),
+            (
+                response(502, "text/html", "<html/>"),
+                "unavailable (HTTP 502)",
+            ),
+        ];
+        for (answer, expected) in cases {
+            let error = read_order_page(&answer).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        let page = read_order_page(&response(
+            200,
+            "application/json",
+            r#"{"orders": [{"order_id": "a/b"}, "x"], "total_count": -4}"#,
+        ))
+        .unwrap();
+        assert_eq!(page.orders.len(), 2);
+        assert!(page.orders.iter().all(Result::is_err));
+        assert_eq!(page.total_count, 0);
     }
 
     #[test]

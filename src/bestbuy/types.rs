@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{OrderId, OrderLineId, shorten};
+use crate::ids::{OrderId, OrderLineId, printable};
 
 /// Mirakl's order (and order line) states, with an `Other` case for values added later.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,8 +97,13 @@ impl From<OrderState> for String {
 }
 
 impl fmt::Display for OrderState {
+    /// The state as Mirakl spells it; an unknown one is Best Buy's text, so it is shown
+    /// with its control characters escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            OrderState::Other(other) => f.write_str(&printable(other)),
+            known => f.write_str(known.as_str()),
+        }
     }
 }
 
@@ -202,33 +207,76 @@ struct RawOrderLine {
 /// An order in an answer that bbship could not use, with the best name it has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnreadableOrder {
-    /// The order id as sent, shortened for display; `None` when there was none.
+    /// How the answer named the order, ready to print: a string id quoted, shortened and
+    /// escaped (`"../x"`, `"a\0b"`), a number as it was; `None` when there was no such
+    /// name.
     pub order_id: Option<String>,
+    /// Its `commercial_id`, in the same form: the only name left when `order_id` is
+    /// unusable.
+    pub commercial_id: Option<String>,
     pub reason: String,
+}
+
+impl UnreadableOrder {
+    /// The name a report lists the order under.
+    pub fn name(&self) -> String {
+        match (&self.order_id, &self.commercial_id) {
+            (Some(id), _) => id.clone(),
+            (None, Some(commercial)) => format!("(no order_id; commercial_id {commercial})"),
+            (None, None) => "(no order_id)".to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for UnreadableOrder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.order_id {
-            Some(id) => write!(f, "order {id:?}: {}", self.reason),
-            None => write!(f, "an order without an id: {}", self.reason),
+        match (&self.order_id, &self.commercial_id) {
+            (Some(id), _) => write!(f, "order {id}: {}", self.reason),
+            (None, Some(commercial)) => write!(
+                f,
+                "an order without a usable order_id (commercial_id {commercial}): {}",
+                self.reason
+            ),
+            (None, None) => write!(f, "an order without a usable order_id: {}", self.reason),
         }
+    }
+}
+
+/// How an answer named something, for a message: a string quoted with escapes and cut
+/// short, a number as it was, anything else not a name.
+fn claimed_name(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(text) => Some(format!(
+            "\"{}\"",
+            printable(&text.escape_debug().to_string())
+        )),
+        Value::Number(number) => Some(printable(&number.to_string())),
+        _ => None,
     }
 }
 
 impl Order {
     /// Checks one order of an OR11 answer.
     pub fn from_json(value: &Value) -> Result<Order, UnreadableOrder> {
-        let claimed_id = value
-            .get("order_id")
-            .and_then(Value::as_str)
-            .map(|id| shorten(&id.escape_debug().to_string()));
         let fail = |reason: String| UnreadableOrder {
-            order_id: claimed_id.clone(),
+            order_id: claimed_name(value.get("order_id")),
+            commercial_id: claimed_name(value.get("commercial_id")),
             reason,
         };
-        let raw = RawOrder::deserialize(value)
-            .map_err(|error| fail(format!("unexpected order fields: {error}")))?;
+        if !value.is_object() {
+            return Err(fail(format!(
+                "the order is not a JSON object but {}",
+                json_kind(value)
+            )));
+        }
+        // The path names the field a person must look at (`order_lines[0].quantity`).
+        let raw: RawOrder = serde_path_to_error::deserialize(value).map_err(|error| {
+            fail(format!(
+                "field {}: {}",
+                printable(&error.path().to_string()),
+                printable(&error.inner().to_string())
+            ))
+        })?;
         let id = raw
             .order_id
             .ok_or_else(|| fail("no order_id".to_owned()))
@@ -266,6 +314,18 @@ impl Order {
             lines,
             raw: value.clone(),
         })
+    }
+}
+
+/// What kind of JSON value this is, for a message ("a string").
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -346,10 +406,37 @@ mod tests {
             (
                 {
                     let mut o = base.clone();
+                    o["order_id"] = json!(261_300_001);
+                    o
+                },
+                Some("261300001"),
+                "field order_id: invalid type: integer",
+            ),
+            (
+                {
+                    let mut o = base.clone();
+                    o["order_id"] = json!("a\u{0}b\n");
+                    o
+                },
+                Some(r#""a\0b\n""#),
+                "characters",
+            ),
+            (
+                {
+                    let mut o = base.clone();
+                    o["customer"]["shipping_address"] = json!({"zip_code": 90210});
+                    o
+                },
+                Some("\"261300001-A\""),
+                "field customer.shipping_address.zip_code: invalid type: integer",
+            ),
+            (
+                {
+                    let mut o = base.clone();
                     o["order_state"] = Value::Null;
                     o
                 },
-                Some("261300001-A"),
+                Some("\"261300001-A\""),
                 "no order_state",
             ),
             (
@@ -358,7 +445,7 @@ mod tests {
                     o["order_id"] = json!("../../etc/passwd");
                     o
                 },
-                Some("../../etc/passwd"),
+                Some("\"../../etc/passwd\""),
                 "characters",
             ),
             (
@@ -367,8 +454,8 @@ mod tests {
                     o["order_lines"][0]["quantity"] = json!("two");
                     o
                 },
-                Some("261300001-A"),
-                "unexpected order fields",
+                Some("\"261300001-A\""),
+                "field order_lines[0].quantity: invalid type: string",
             ),
             (
                 {
@@ -376,16 +463,27 @@ mod tests {
                     o["order_lines"][0]["order_line_id"] = Value::Null;
                     o
                 },
-                Some("261300001-A"),
+                Some("\"261300001-A\""),
                 "order_line_id",
             ),
-            (json!("not an object"), None, "unexpected order fields"),
+            (
+                json!("not an object"),
+                None,
+                "not a JSON object but a string",
+            ),
         ];
         for (value, id, reason) in cases {
             let error = Order::from_json(&value).unwrap_err();
             assert_eq!(error.order_id.as_deref(), id, "{error}");
             assert!(error.reason.contains(reason), "{error}");
+            assert!(!error.to_string().chars().any(char::is_control), "{error}");
         }
+        let nameless = Order::from_json(&json!({"commercial_id": "2613"})).unwrap_err();
+        assert_eq!(
+            nameless.to_string(),
+            "an order without a usable order_id (commercial_id \"2613\"): no order_id"
+        );
+        assert_eq!(nameless.name(), "(no order_id; commercial_id \"2613\")");
     }
 
     #[test]

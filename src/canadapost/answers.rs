@@ -63,8 +63,8 @@ impl fmt::Display for Messages {
             write!(
                 f,
                 "{} {}",
-                crate::ids::shorten(&message.code),
-                crate::ids::shorten(&message.description)
+                crate::ids::printable(&message.code),
+                crate::ids::printable(&message.description)
             )?;
         }
         Ok(())
@@ -136,7 +136,7 @@ pub fn read<T>(
     if root.name != expected {
         return Err(format!(
             "expected <{expected}> or <messages>, got <{}>",
-            crate::ids::shorten(&root.name)
+            crate::ids::printable(&root.name)
         ));
     }
     read(&root).map(Answer::Expected)
@@ -187,6 +187,21 @@ pub fn shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
         tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
         links: root.child("links").map(links).unwrap_or_default(),
     })
+}
+
+/// `<shipment-info>` answering a create: as `shipment_info`, and it must also carry the
+/// tracking PIN and a label link. A create answer without them is not taken as the
+/// shipment's record: the caller looks the shipment up by its request id instead and
+/// reads what Canada Post really holds.
+pub fn created_shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
+    let info = shipment_info(root)?;
+    if info.tracking_pin.is_none() {
+        return Err("<shipment-info> has no <tracking-pin>".to_owned());
+    }
+    if info.label_links().is_empty() {
+        return Err("<shipment-info> has no label <link>".to_owned());
+    }
+    Ok(info)
 }
 
 /// `<shipments>`: the `rel="shipment"` links (none means not found).
@@ -333,6 +348,24 @@ mod tests {
             .is_err()
         );
         assert!(read(b"<shipment-info/>", "shipment-info", shipment_info).is_err());
+        let no_pin = b"<shipment-info><shipment-id>123</shipment-id><links><link rel=\"label\" href=\"x\"/></links></shipment-info>";
+        assert!(matches!(
+            read(no_pin, "shipment-info", shipment_info),
+            Ok(Answer::Expected(_))
+        ));
+        let problem = read(no_pin, "shipment-info", created_shipment_info).unwrap_err();
+        assert_eq!(problem, "<shipment-info> has no <tracking-pin>");
+        let no_label = b"<shipment-info><shipment-id>123</shipment-id><tracking-pin>123456789012</tracking-pin></shipment-info>";
+        let problem = read(no_label, "shipment-info", created_shipment_info).unwrap_err();
+        assert_eq!(problem, "<shipment-info> has no label <link>");
+        assert!(
+            read(
+                &fixture("create-shipment-response.xml"),
+                "shipment-info",
+                created_shipment_info
+            )
+            .is_ok()
+        );
         assert!(
             read(
                 b"<shipment-info><shipment-id>../../x</shipment-id></shipment-info>",
@@ -347,5 +380,13 @@ mod tests {
             panic!("expected messages")
         };
         assert_eq!(empty.to_string(), "(an empty <messages> body)");
+        let hostile = Messages(vec![Message {
+            code: "E\u{1b}[2J".to_owned(),
+            description: "line one\nbbship: error: forged".to_owned(),
+        }]);
+        assert_eq!(
+            hostile.to_string(),
+            r"E\u{1b}[2J line one\nbbship: error: forged"
+        );
     }
 }

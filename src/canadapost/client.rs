@@ -226,36 +226,8 @@ impl CanadaPostClient {
         };
         if is_throttle(&response) {
             self.note_throttle();
-            return Err(CanadaPostError::UnknownOutcome(
-                "Canada Post answered \"Rejected by SLM Monitor\"".to_owned(),
-            ));
         }
-        match answers::read(&response.body, "shipment-info", answers::shipment_info) {
-            Ok(Answer::Expected(info)) if response.is_success() => Ok(Some(info)),
-            Ok(Answer::Messages(messages)) if messages.is_authentication_failure() => {
-                Err(self.unauthorized(response.status, &messages))
-            }
-            Ok(Answer::Messages(messages))
-                if (400..500).contains(&response.status) && !messages.0.is_empty() =>
-            {
-                if matches!(response.status, 401 | 403) {
-                    return Err(self.unauthorized(response.status, &messages));
-                }
-                Err(CanadaPostError::Rejected {
-                    status: response.status,
-                    messages,
-                })
-            }
-            Ok(_) => Err(CanadaPostError::UnknownOutcome(format!(
-                "HTTP {}: {}",
-                response.status,
-                response.body_excerpt()
-            ))),
-            Err(problem) => Err(CanadaPostError::UnknownOutcome(format!(
-                "HTTP {}: {problem}",
-                response.status
-            ))),
-        }
+        read_create_answer(&response).map(Some)
     }
 
     /// The shipments created with this `customer-request-id`: `Ok(empty)` only when
@@ -306,11 +278,12 @@ impl CanadaPostClient {
             }
             if answers::messages_in(&response.body).is_none() {
                 return Ok(LabelDownload::NotReady(format!(
-                    "a body that is not a PDF yet ({})",
+                    "a body that is not a PDF yet ({}: {})",
                     response
                         .content_type
                         .as_deref()
-                        .unwrap_or("no content type")
+                        .map_or_else(|| "no content type".to_owned(), crate::ids::printable),
+                    crate::ids::printable(&response.body_excerpt())
                 )));
             }
         }
@@ -388,10 +361,10 @@ impl CanadaPostClient {
         if let Some(messages) = &messages
             && messages.is_authentication_failure()
         {
-            return self.unauthorized(response.status, messages);
+            return unauthorized(response.status, messages);
         }
         match response.status {
-            401 | 403 => self.unauthorized(response.status, &messages.unwrap_or_default()),
+            401 | 403 => unauthorized(response.status, &messages.unwrap_or_default()),
             404 => CanadaPostError::NotFound {
                 url: "(the requested resource)".to_owned(),
             },
@@ -411,23 +384,15 @@ impl CanadaPostClient {
         }
     }
 
-    fn unauthorized(&self, status: u16, messages: &Messages) -> CanadaPostError {
-        CanadaPostError::Unauthorized(UsageError(format!(
-            "Canada Post refused the credentials (HTTP {status}: {messages}); check CANADAPOST_USERNAME \
-             and CANADAPOST_PASSWORD, that they belong to `canada_post.base_url` (development keys work \
-             only on ct.soa-gw.canadapost.ca), and canada_post.customer_number / mobo"
-        )))
-    }
-
     fn check_link(&self, link: &Link) -> Result<(), CanadaPostError> {
         if link.href.starts_with(&format!("{}/", self.origin)) {
             Ok(())
         } else {
             Err(CanadaPostError::BadResponse(format!(
                 "a `{}` link points outside {} ({}); not followed",
-                link.rel,
+                crate::ids::printable(&link.rel),
                 self.origin,
-                crate::ids::shorten(&link.href)
+                crate::ids::printable(&link.href)
             )))
         }
     }
@@ -465,6 +430,55 @@ impl CanadaPostClient {
             *paused = Some(until);
         }
     }
+}
+
+/// What a Create Shipment answer means. Only a complete `<shipment-info>` (id, PIN, label
+/// link) with a 2xx status is a shipment, and only a 4xx `<messages>` that says why is a
+/// refusal (nothing was bought, so a later run may create). Anything else, the throttle
+/// included, may hide a shipment: an unknown outcome, settled by the request-id lookup,
+/// never by a second create. A pure function, so the fuzz tests can hold it to that.
+pub(crate) fn read_create_answer(response: &Response) -> Result<ShipmentInfo, CanadaPostError> {
+    let status = response.status;
+    match answers::read(
+        &response.body,
+        "shipment-info",
+        answers::created_shipment_info,
+    ) {
+        Ok(Answer::Expected(info)) if response.is_success() => Ok(info),
+        Ok(Answer::Messages(messages)) if messages.is_throttle() => {
+            Err(CanadaPostError::UnknownOutcome(
+                "Canada Post answered \"Rejected by SLM Monitor\"".to_owned(),
+            ))
+        }
+        Ok(Answer::Messages(messages)) if messages.is_authentication_failure() => {
+            Err(unauthorized(status, &messages))
+        }
+        Ok(Answer::Messages(messages))
+            if (400..500).contains(&status) && !messages.0.is_empty() =>
+        {
+            if matches!(status, 401 | 403) {
+                return Err(unauthorized(status, &messages));
+            }
+            Err(CanadaPostError::Rejected { status, messages })
+        }
+        Ok(Answer::Messages(messages)) => Err(CanadaPostError::UnknownOutcome(format!(
+            "HTTP {status}: {messages}"
+        ))),
+        Ok(Answer::Expected(_)) => Err(CanadaPostError::UnknownOutcome(format!(
+            "HTTP {status} with a <shipment-info> body"
+        ))),
+        Err(problem) => Err(CanadaPostError::UnknownOutcome(format!(
+            "HTTP {status}: {problem}"
+        ))),
+    }
+}
+
+fn unauthorized(status: u16, messages: &Messages) -> CanadaPostError {
+    CanadaPostError::Unauthorized(UsageError(format!(
+        "Canada Post refused the credentials (HTTP {status}: {messages}); check CANADAPOST_USERNAME \
+         and CANADAPOST_PASSWORD, that they belong to `canada_post.base_url` (development keys work \
+         only on ct.soa-gw.canadapost.ca), and canada_post.customer_number / mobo"
+    )))
 }
 
 /// Canada Post's throttle answer, whatever its HTTP status.
@@ -521,6 +535,60 @@ mod tests {
         ] {
             assert_eq!(base64(input.as_bytes()), expected, "{input}");
         }
+    }
+
+    fn answer(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            content_type: Some(SHIPMENT_MEDIA_TYPE.to_owned()),
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn only_a_complete_shipment_is_a_shipment_and_only_a_reasoned_4xx_a_refusal() {
+        let fixture = |name: &str| {
+            std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures/canada-post")
+                    .join(name),
+            )
+            .unwrap()
+        };
+        let created = fixture("create-shipment-response.xml");
+        let refusal = fixture("create-shipment-validation-error.xml");
+        assert!(read_create_answer(&answer(200, &created)).is_ok());
+        assert!(matches!(
+            read_create_answer(&answer(400, &refusal)),
+            Err(CanadaPostError::Rejected { status: 400, .. })
+        ));
+        let slm = "<messages><message><code>Server</code><description>Rejected by SLM Monitor</description></message></messages>";
+        let unknown = [
+            (500, created.as_str()),
+            (200, refusal.as_str()),
+            (500, refusal.as_str()),
+            (400, "<messages/>"),
+            (400, slm),
+            (200, "<html><body>Bad Gateway</body></html>"),
+            (
+                200,
+                "<shipment-info><shipment-id>1</shipment-id></shipment-info>",
+            ),
+            (200, &created[..created.len() / 2]),
+            (200, ""),
+        ];
+        for (status, body) in unknown {
+            assert!(
+                matches!(
+                    read_create_answer(&answer(status, body)),
+                    Err(CanadaPostError::UnknownOutcome(_))
+                ),
+                "HTTP {status}: {body}"
+            );
+        }
+        let auth = "<messages><message><code>AA002</code><description>x</description></message></messages>";
+        assert!(read_create_answer(&answer(401, auth)).is_err_and(|error| error.is_unauthorized()));
     }
 
     #[test]

@@ -370,22 +370,16 @@ mod tests {
             b"-",
             b"+",
         ];
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::Rng::new(0x9E37_79B9_7F4A_7C15);
         for round in 0..2000 {
             let mut bytes = Vec::new();
             if round % 2 == 0 {
                 bytes.extend_from_slice(b"%PDF-");
             }
-            let pieces = next() % 40;
+            let pieces = rng.below(40);
             for _ in 0..pieces {
-                let roll = next();
-                if roll % 3 == 0 {
+                let roll = rng.next();
+                if roll.is_multiple_of(3) {
                     bytes.push((roll >> 8) as u8);
                 } else {
                     let fragment = FRAGMENTS[(roll >> 8) as usize % FRAGMENTS.len()];

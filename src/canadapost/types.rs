@@ -152,7 +152,7 @@ impl TryFrom<String> for ShipmentId {
         } else {
             Err(format!(
                 "`{}` is not a Canada Post shipment id (1 to 32 letters or digits)",
-                crate::ids::shorten(&value)
+                crate::ids::printable(&value)
             ))
         }
     }

@@ -9,6 +9,8 @@
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
 
+use crate::ids::printable;
+
 const MAX_DEPTH: usize = 32;
 const MAX_ELEMENTS: usize = 20_000;
 
@@ -55,9 +57,11 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
     loop {
+        // quick-xml quotes the document in its errors: escaped, so a broken answer cannot
+        // put a line break or a terminal escape into a log line.
         let event = reader
             .read_event()
-            .map_err(|error| format!("not well-formed XML: {error}"))?;
+            .map_err(|error| format!("not well-formed XML: {}", printable(&error.to_string())))?;
         match event {
             Event::Start(start) | Event::Empty(start) if root.is_some() => {
                 let _ = start;
@@ -117,7 +121,7 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
                     quick_xml::escape::resolve_predefined_entity(&reference).map(str::to_owned)
                 };
                 let Some(resolved) = resolved else {
-                    return Err(format!("unknown entity `&{};`", &*reference));
+                    return Err(format!("unknown entity `&{};`", printable(&reference)));
                 };
                 if let Some(current) = stack.last_mut() {
                     current.text.push_str(&resolved);
@@ -136,14 +140,20 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
 fn element_from(start: &quick_xml::events::BytesStart) -> Result<Element, String> {
     let mut attributes = Vec::new();
     for attribute in start.attributes() {
-        let attribute = attribute.map_err(|error| format!("a malformed attribute: {error}"))?;
+        let attribute = attribute
+            .map_err(|error| format!("a malformed attribute: {}", printable(&error.to_string())))?;
         let key = attribute.key.local_name().into_inner().to_owned();
         if attribute.key.as_ref().starts_with("xmlns") {
             continue;
         }
         let value = attribute
             .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|error| format!("a malformed attribute value: {error}"))?;
+            .map_err(|error| {
+                format!(
+                    "a malformed attribute value: {}",
+                    printable(&error.to_string())
+                )
+            })?;
         attributes.push((key, value.into_owned()));
     }
     Ok(Element {
@@ -193,6 +203,18 @@ mod tests {
             b"<a x='1' x='2'/>",
         ] {
             assert!(parse(body).is_err(), "{:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn errors_quote_the_document_escaped() {
+        for body in [
+            &b"<a></b\n\x1b[2Jforged>"[..],
+            b"<a>&x\ty;</a>",
+            b"<a b='\x07",
+        ] {
+            let problem = parse(body).unwrap_err();
+            assert!(!problem.chars().any(char::is_control), "{problem:?}");
         }
     }
 

@@ -74,7 +74,18 @@ impl OrderEntry {
         }
     }
 
-    fn to_json(&self, options: &FakeOptions, now: Instant) -> Value {
+    /// The order as a listing shows it, with its `JsonEdit`s applied; an edit that does
+    /// not apply is an error the listing answers with.
+    fn to_json(&self, options: &FakeOptions, now: Instant) -> Result<Value, String> {
+        let mut json = self.plain_json(options, now);
+        for edit in &self.order.json_edits {
+            edit.apply(&mut json)
+                .map_err(|problem| format!("order {}: {problem}", self.order.order_id))?;
+        }
+        Ok(json)
+    }
+
+    fn plain_json(&self, options: &FakeOptions, now: Instant) -> Value {
         let state = self.listed_state(options, now);
         let order = &self.order;
         let address = &order.address;
@@ -298,13 +309,19 @@ fn list(
     matching.sort_by(|a, b| {
         (a.order.created, &a.order.order_id).cmp(&(b.order.created, &b.order.order_id))
     });
-    let page: Vec<Value> = matching
+    let page: Result<Vec<Value>, String> = matching
         .iter()
         .skip(offset)
         .take(max)
         .map(|entry| entry.to_json(options, now))
         .collect();
-    HttpResponse::json(200, &json!({"orders": page, "total_count": matching.len()}))
+    match page {
+        Ok(page) => {
+            HttpResponse::json(200, &json!({"orders": page, "total_count": matching.len()}))
+        }
+        // A test set the fake up wrong: answer so that the test fails, naming the edit.
+        Err(problem) => error(500, &format!("fake Best Buy: {problem}")),
+    }
 }
 
 fn json_body(request: &HttpRequest) -> Result<Value, HttpResponse> {

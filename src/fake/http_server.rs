@@ -69,6 +69,9 @@ pub enum Reply {
     Respond(HttpResponse),
     /// Close the connection without a word.
     Drop,
+    /// Send the response's head with its full length, only the first bytes of its body,
+    /// and close the connection.
+    CutShort(HttpResponse, usize),
 }
 
 pub type Handler = Arc<dyn Fn(HttpRequest) -> Reply + Send + Sync>;
@@ -98,7 +101,7 @@ fn connection(stream: TcpStream, stop: &AtomicBool, handler: &Handler) -> io::Re
             Ok(None) => return Ok(()),
             Err(_) => {
                 let response = HttpResponse::new(400, "text/plain", "malformed request");
-                let _ = write_response(&mut writer, &response, true);
+                let _ = write_response(&mut writer, &response, None, true);
                 return Ok(());
             }
         };
@@ -109,8 +112,13 @@ fn connection(stream: TcpStream, stop: &AtomicBool, handler: &Handler) -> io::Re
             .header("connection")
             .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         match handler(request) {
-            Reply::Respond(response) => write_response(&mut writer, &response, close)?,
+            Reply::Respond(response) => write_response(&mut writer, &response, None, close)?,
             Reply::Drop => {
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return Ok(());
+            }
+            Reply::CutShort(response, keep) => {
+                write_response(&mut writer, &response, Some(keep), true)?;
                 let _ = writer.shutdown(std::net::Shutdown::Both);
                 return Ok(());
             }
@@ -199,7 +207,14 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<HttpRequ
     }))
 }
 
-fn write_response(writer: &mut TcpStream, response: &HttpResponse, close: bool) -> io::Result<()> {
+/// Writes a response; `keep` sends only that many bytes of the body (still declaring its
+/// full length), for a fault.
+fn write_response(
+    writer: &mut TcpStream,
+    response: &HttpResponse,
+    keep: Option<usize>,
+    close: bool,
+) -> io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -217,7 +232,8 @@ fn write_response(writer: &mut TcpStream, response: &HttpResponse, close: bool) 
     head.push_str("\r\n");
     writer.write_all(head.as_bytes())?;
     if response.status != 204 {
-        writer.write_all(&response.body)?;
+        let sent = keep.unwrap_or(response.body.len()).min(response.body.len());
+        writer.write_all(&response.body[..sent])?;
     }
     writer.flush()
 }

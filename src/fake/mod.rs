@@ -2,8 +2,10 @@
 //! sandbox and the benchmark. Not used by the `bbship` binary.
 //!
 //! It is strict like the real services, so a client bug fails here first, and it
-//! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML without
-//! acting, reply slowly, or drop the connection before or after acting. Every request is
+//! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML or any body
+//! without acting, reply slowly, drop the connection before or after acting, or act and
+//! then send a garbled or cut-short answer. Hostile orders inside a good listing are
+//! `FakeOrder`s with `JsonEdit`s. Every request is
 //! logged so tests can assert on exactly what was sent. Best Buy lives in `bestbuy`
 //! (under `/api`), Canada Post in `canadapost` (under `/rs` and `/vis`), behind one
 //! router and one fault mechanism.
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 
 pub use canadapost::{FakeShipment, pin_for};
 use http_server::{HttpRequest, HttpResponse, Reply};
-pub use orders::{FakeAddress, FakeLine, FakeOrder, sandbox_orders};
+pub use orders::{FakeAddress, FakeLine, FakeOrder, JsonEdit, sandbox_orders};
 pub use storm::Storm;
 
 #[derive(Clone, Debug)]
@@ -132,6 +134,16 @@ pub enum Fault {
     /// The API's own throttle, without acting: Best Buy answers 429 with `Retry-After: 1`,
     /// Canada Post 503 "Rejected by SLM Monitor".
     Throttled,
+    /// Act, then answer this instead of the real answer: the service did its work and
+    /// what came back is garbage.
+    AnswerAfterActing {
+        status: u16,
+        body: String,
+        content_type: String,
+    },
+    /// Act, then send the real answer's status and headers (its full `Content-Length`)
+    /// but only the first `keep` bytes of its body, and close the connection.
+    CutShortAfterActing { keep: usize },
 }
 
 /// Where the fake stops a client to let a test kill it: before it acts on the request
@@ -309,8 +321,17 @@ impl Shared {
                 Reply::Respond(response)
             }
             Some(Fault::Throttled) => Reply::Respond(canadapost::slm_rejection()),
+            Some(Fault::AnswerAfterActing {
+                status,
+                body,
+                content_type,
+            }) => {
+                let _ = act(self);
+                Reply::Respond(HttpResponse::new(status, &content_type, body))
+            }
+            Some(Fault::CutShortAfterActing { keep }) => Reply::CutShort(act(self), keep),
         };
-        if let Reply::Respond(response) = &reply
+        if let Reply::Respond(response) | Reply::CutShort(response, _) = &reply
             && let Some(entry) = self.lock().log.get_mut(index)
         {
             entry.status = Some(response.status);

@@ -1,8 +1,13 @@
 //! Orders for the fake Best Buy: a builder, a deterministic generator for volume tests,
 //! and the varied set the sandbox shows. All people, streets and phones are fictional
 //! (`Example St`, `Sample Ave`, 555-01xx).
+//!
+//! An order can also carry `JsonEdit`s, the one way to make the fake serve an order the
+//! real service should never send (a missing or null field, a wrong type, a hostile id)
+//! inside an otherwise good answer.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::Value;
 
 #[derive(Clone, Debug)]
 pub struct FakeAddress {
@@ -28,6 +33,63 @@ pub struct FakeLine {
     pub unit_price: f64,
 }
 
+/// A change to an order's JSON as the fake Best Buy renders it, in listings and reads by
+/// id alike, applied after every other field is filled in. The order stays filed under its
+/// `FakeOrder` id, so writes still reach it whatever its JSON now says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JsonEdit {
+    /// Sets the value at a JSON pointer (RFC 6901): a member of an object (added or
+    /// replaced), an element of an array (replaced, or appended at its length), or with
+    /// `""` the whole order.
+    Set(String, Value),
+    /// Removes the member or element at a JSON pointer, which must exist.
+    Remove(String),
+}
+
+impl JsonEdit {
+    /// Applies the edit to `order`. An edit whose target does not exist is an error, so a
+    /// test that aims at the wrong field fails loudly instead of testing nothing.
+    pub fn apply(&self, order: &mut Value) -> Result<(), String> {
+        let (pointer, value) = match self {
+            JsonEdit::Set(pointer, value) => (pointer, Some(value)),
+            JsonEdit::Remove(pointer) => (pointer, None),
+        };
+        let Some((parent_pointer, last)) = pointer.rsplit_once('/') else {
+            return match (pointer.is_empty(), value) {
+                (true, Some(value)) => {
+                    *order = value.clone();
+                    Ok(())
+                }
+                _ => Err(format!("the JSON edit {self:?} has no target")),
+            };
+        };
+        let key = last.replace("~1", "/").replace("~0", "~");
+        let missing = || format!("the JSON edit {self:?} aims at nothing in the order");
+        let parent = order.pointer_mut(parent_pointer).ok_or_else(missing)?;
+        match (parent, value) {
+            (Value::Object(members), Some(value)) => {
+                members.insert(key, value.clone());
+            }
+            (Value::Object(members), None) => {
+                members.remove(&key).ok_or_else(missing)?;
+            }
+            (Value::Array(items), value) => {
+                let index: usize = key.parse().map_err(|_| missing())?;
+                match value {
+                    Some(value) if index < items.len() => items[index] = value.clone(),
+                    Some(value) if index == items.len() => items.push(value.clone()),
+                    None if index < items.len() => {
+                        items.remove(index);
+                    }
+                    _ => return Err(missing()),
+                }
+            }
+            _ => return Err(missing()),
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FakeOrder {
     pub(crate) order_id: String,
@@ -39,6 +101,7 @@ pub struct FakeOrder {
     pub(crate) shipping_type_label: String,
     pub(crate) lines: Vec<FakeLine>,
     pub(crate) state: String,
+    pub(crate) json_edits: Vec<JsonEdit>,
 }
 
 impl FakeOrder {
@@ -76,6 +139,7 @@ impl FakeOrder {
                 unit_price: 449.99,
             }],
             state: "WAITING_ACCEPTANCE".to_owned(),
+            json_edits: Vec::new(),
         }
     }
 
@@ -160,6 +224,19 @@ impl FakeOrder {
     pub fn with_shipping_type(mut self, code: &str, label: &str) -> FakeOrder {
         self.shipping_type_code = code.to_owned();
         self.shipping_type_label = label.to_owned();
+        self
+    }
+
+    /// Serves `value` at `pointer` in this order's JSON (see `JsonEdit::Set`).
+    pub fn with_json(mut self, pointer: &str, value: Value) -> FakeOrder {
+        self.json_edits
+            .push(JsonEdit::Set(pointer.to_owned(), value));
+        self
+    }
+
+    /// Leaves the member at `pointer` out of this order's JSON (see `JsonEdit::Remove`).
+    pub fn without_json(mut self, pointer: &str) -> FakeOrder {
+        self.json_edits.push(JsonEdit::Remove(pointer.to_owned()));
         self
     }
 }

@@ -1,6 +1,7 @@
 //! Seeded fault storms: a share of requests, drawn from a seeded generator, meets one of
 //! the faults a real day can bring (throttles, 5xx, HTML error pages, slow replies,
-//! connections dropped before or after the server acted). The same seed gives the same
+//! connections dropped before or after the server acted, answers garbled or cut short
+//! after it acted). The same seed gives the same
 //! sequence of draws, so a failing storm can be replayed.
 
 use std::time::Duration;
@@ -38,7 +39,7 @@ impl StormState {
         let slowest_ms = u64::try_from(self.storm.slowest.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        let fault = match self.random.below(10) {
+        let fault = match self.random.below(12) {
             0 | 1 => Fault::Throttled,
             2 => Fault::Status {
                 status: 500,
@@ -55,7 +56,15 @@ impl StormState {
             },
             5 | 6 => Fault::Slow(Duration::from_millis(1 + self.random.below(slowest_ms))),
             7 => Fault::DropBeforeActing,
-            _ => Fault::DropAfterActing,
+            8 | 9 => Fault::DropAfterActing,
+            10 => Fault::AnswerAfterActing {
+                status: 200,
+                body: "<html><body>Gateway hiccup</body></html>".to_owned(),
+                content_type: "text/html".to_owned(),
+            },
+            _ => Fault::CutShortAfterActing {
+                keep: usize::try_from(self.random.below(64)).unwrap_or(0),
+            },
         };
         Some(fault)
     }
@@ -121,8 +130,10 @@ mod tests {
                 }
                 Fault::DropBeforeActing => "drop before",
                 Fault::DropAfterActing => "drop after",
+                Fault::AnswerAfterActing { .. } => "garbage after",
+                Fault::CutShortAfterActing { .. } => "cut short after",
             })
             .collect();
-        assert_eq!(kinds.len(), 6, "{kinds:?}");
+        assert_eq!(kinds.len(), 8, "{kinds:?}");
     }
 }

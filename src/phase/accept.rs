@@ -9,7 +9,10 @@
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, report_unreadable};
+use super::{
+    Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, keep_in_state, listing_failed,
+    report_unreadable,
+};
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState};
 use crate::http::WriteMode;
 use crate::ids::{OrderId, OrderLineId};
@@ -17,17 +20,21 @@ use crate::journal::{AcceptOutcome, AcceptedOrder};
 
 pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
     let mut report = PhaseReport::new(Phase::Accept, cycle.mode);
-    let listing = bestbuy
-        .list_orders_by_state(&OrderState::WaitingAcceptance)
-        .context("listing the orders waiting for acceptance")?;
+    let listing = match bestbuy.list_orders_by_state(&OrderState::WaitingAcceptance) {
+        Ok(listing) => listing,
+        Err(error) => {
+            return listing_failed(report, "listing the orders waiting for acceptance", error);
+        }
+    };
 
     report_unreadable(&mut report, listing.unreadable);
 
-    let orders: Vec<Order> = listing
+    let selected: Vec<Order> = listing
         .orders
         .into_iter()
         .filter(|order| cycle.selects(&order.id))
         .collect();
+    let orders = keep_in_state(&mut report, selected, &OrderState::WaitingAcceptance);
     let outcomes = for_each_order(cycle, &orders, |order| accept_one(cycle, bestbuy, order))?;
     let accepted: Vec<OrderId> = orders
         .iter()
@@ -179,11 +186,24 @@ fn recheck(
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
-    let listing = bestbuy
-        .list_orders_by_state(&OrderState::WaitingAcceptance)
-        .context("listing the orders waiting for acceptance again, to confirm the accepts")?;
+    let listing = match bestbuy.list_orders_by_state(&OrderState::WaitingAcceptance) {
+        Ok(listing) => listing,
+        Err(error) if error.is_unauthorized() => {
+            return Err(anyhow::Error::new(error)
+                .context("listing the orders waiting for acceptance again"));
+        }
+        Err(error) => {
+            let problem = format!(
+                "listing the orders waiting for acceptance again, to confirm the accepts, failed: {error}; \
+                 the next run sees any that still wait"
+            );
+            log::error!("accept: {problem}");
+            report.problems.push(problem);
+            return Ok(());
+        }
+    };
     for order in listing.orders {
-        if accepted.contains(&order.id) {
+        if accepted.contains(&order.id) && order.state == OrderState::WaitingAcceptance {
             let problem = format!(
                 "order {} is still waiting for acceptance after it was accepted; the next run accepts it again",
                 order.id

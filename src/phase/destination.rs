@@ -1126,22 +1126,16 @@ mod tests {
             "x",
         ];
         let config = config();
-        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let hostile = |next: &mut dyn FnMut() -> u64| -> Option<String> {
-            let pieces = next() % 12;
+        let mut rng = crate::testing::Rng::new(0x2545_F491_4F6C_DD1D);
+        let hostile = |rng: &mut crate::testing::Rng| -> Option<String> {
+            let pieces = rng.below(12);
             if pieces == 0 {
                 return None;
             }
             let mut value = String::new();
             for _ in 0..pieces {
-                let piece = PIECES[(next() % PIECES.len() as u64) as usize];
-                let repeat = 1 + (next() % 8) as usize;
+                let piece = rng.pick(&PIECES);
+                let repeat = 1 + rng.below(8);
                 value.push_str(&piece.repeat(repeat));
             }
             Some(value)
@@ -1152,9 +1146,9 @@ mod tests {
             let mut address = address_with(|_| {});
             // Each case makes a few fields hostile and leaves the rest valid, so that
             // refusals do not hide every later field.
-            for _ in 0..1 + next() % 3 {
-                let value = hostile(&mut next);
-                match next() % 8 {
+            for _ in 0..1 + rng.below(3) {
+                let value = hostile(&mut rng);
+                match rng.below(8) {
                     0 => address.firstname = value,
                     1 => address.lastname = value,
                     2 => address.company = value,

@@ -19,7 +19,10 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use super::destination::{self, Prepared};
-use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, report_unreadable};
+use super::{
+    Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, keep_in_state, listing_failed,
+    report_unreadable,
+};
 use crate::address::BoundedText;
 use crate::bestbuy::{BestBuyClient, Order, OrderState};
 use crate::canadapost::client::CanadaPostError;
@@ -59,17 +62,21 @@ pub fn run(
     canada_post: &CanadaPostClient,
 ) -> Result<PhaseReport> {
     let mut report = PhaseReport::new(Phase::Label, cycle.mode);
-    let listing = bestbuy
-        .list_orders_by_state(&OrderState::Shipping)
-        .context("listing the orders ready to ship")?;
+    let listing = match bestbuy.list_orders_by_state(&OrderState::Shipping) {
+        Ok(listing) => listing,
+        Err(error) => return listing_failed(report, "listing the orders ready to ship", error),
+    };
     report_unreadable(&mut report, listing.unreadable);
 
-    let mut work: Vec<Work> = Vec::new();
-    for order in listing.orders {
-        if cycle.selects(&order.id) {
-            work.push(Work::Listed(Box::new(order)));
-        }
-    }
+    let selected: Vec<Order> = listing
+        .orders
+        .into_iter()
+        .filter(|order| cycle.selects(&order.id))
+        .collect();
+    let mut work: Vec<Work> = keep_in_state(&mut report, selected, &OrderState::Shipping)
+        .into_iter()
+        .map(|order| Work::Listed(Box::new(order)))
+        .collect();
     for (order_id, record) in cycle.journal.active_orders() {
         let label = &record.label;
         let unfinished =

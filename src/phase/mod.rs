@@ -4,7 +4,8 @@
 //! the single-phase subcommands call the same phase functions. A failure for one order is
 //! recorded in the phase's report and the phase goes on with the next order; only errors
 //! that make every further call pointless (a rejected key, a journal that cannot be
-//! written) end the phase early.
+//! written) end the run early. A Best Buy listing that cannot be read ends its own phase
+//! (there is nothing to work on) and the run goes on with the next.
 
 pub mod accept;
 pub mod destination;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::bestbuy::{BestBuyError, Order, OrderState};
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::http::WriteMode;
@@ -92,7 +94,8 @@ pub struct PhaseReport {
     pub mode: WriteMode,
     /// Orders by the name the API gave them (which may not be a valid id).
     pub outcomes: Vec<(String, OrderOutcome)>,
-    /// Checks after the phase that did not hold, each naming its order.
+    /// What went wrong outside any one order's step (a check after the phase that did
+    /// not hold, a listing that could not be read), each saying what it concerns.
     pub problems: Vec<String>,
 }
 
@@ -157,6 +160,24 @@ impl fmt::Display for PhaseReport {
     }
 }
 
+/// Ends a phase whose Best Buy listing failed: the failure is the phase's problem, and the
+/// run goes on to the next phase, which has its own listing and its own work (a garbled
+/// list of orders waiting for acceptance must not stop the labels of orders ready to ship).
+/// A rejected key still ends the run: no other call would work either.
+pub(crate) fn listing_failed(
+    mut report: PhaseReport,
+    doing: &str,
+    error: BestBuyError,
+) -> Result<PhaseReport> {
+    if error.is_unauthorized() {
+        return Err(anyhow::Error::new(error).context(doing.to_owned()));
+    }
+    let problem = format!("{doing} failed, so this phase did nothing more: {error}");
+    log::error!("{}: {problem}", report.phase.name());
+    report.problems.push(problem);
+    Ok(report)
+}
+
 /// Reports each order a listing could not read as failed, under the name Best Buy gave it.
 pub(crate) fn report_unreadable(
     report: &mut PhaseReport,
@@ -164,14 +185,38 @@ pub(crate) fn report_unreadable(
 ) {
     for order in unreadable {
         log::error!("{}: {order}", report.phase.name());
-        report.outcomes.push((
-            order
-                .order_id
-                .clone()
-                .unwrap_or_else(|| "(no id)".to_owned()),
-            OrderOutcome::Failed(order.reason),
-        ));
+        report
+            .outcomes
+            .push((order.name(), OrderOutcome::Failed(order.reason)));
     }
+}
+
+/// Keeps the orders of a listing asked for `wanted` that say they are in that state; the
+/// others are reported as skipped. The filter and an order's own `order_state` can
+/// disagree (an index that lags a change, or a broken answer), and the order's own word
+/// wins: nothing is accepted or bought for an order that says it is elsewhere (a label for
+/// an order that says CANCELED would be postage lost). The next run sees it again.
+pub(crate) fn keep_in_state(
+    report: &mut PhaseReport,
+    orders: Vec<Order>,
+    wanted: &OrderState,
+) -> Vec<Order> {
+    let mut kept = Vec::with_capacity(orders.len());
+    for order in orders {
+        if order.state == *wanted {
+            kept.push(order);
+            continue;
+        }
+        let reason = format!(
+            "listed among the {wanted} orders but its order_state is {}; left alone this run",
+            order.state
+        );
+        log::warn!("{}: order {}: {reason}", report.phase.name(), order.id);
+        report
+            .outcomes
+            .push((order.id.to_string(), OrderOutcome::Skipped(reason)));
+    }
+    kept
 }
 
 /// Runs `work` for every item with at most `limits.concurrency` at once, in input order of
@@ -269,5 +314,63 @@ mod tests {
         timing.record(Duration::from_millis(100));
         timing.record(Duration::from_millis(300));
         assert_eq!(timing.expected(), Duration::from_millis(200));
+    }
+
+    fn order(id: &str, state: &str) -> Order {
+        Order::from_json(&serde_json::json!({
+            "order_id": id,
+            "order_state": state,
+            "order_lines": [{"order_line_id": "1"}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failed_listing_ends_the_phase_but_a_rejected_key_ends_the_run() {
+        let report = PhaseReport::new(Phase::Accept, WriteMode::Live);
+        let garbled = BestBuyError::BadResponse("a body that is not JSON".to_owned());
+        let report = listing_failed(report, "listing the orders", garbled).unwrap();
+        assert_eq!(report.failures(), 1);
+        assert!(
+            report.problems[0].starts_with("listing the orders failed")
+                && report.problems[0].ends_with("a body that is not JSON"),
+            "{:?}",
+            report.problems
+        );
+
+        let report = PhaseReport::new(Phase::Accept, WriteMode::Live);
+        let refused = BestBuyError::Unauthorized(crate::error::UsageError("key".to_owned()));
+        let error = listing_failed(report, "listing the orders", refused).unwrap_err();
+        assert_eq!(
+            crate::error::exit_code_for(&error),
+            crate::error::EXIT_USAGE
+        );
+    }
+
+    #[test]
+    fn orders_whose_own_state_disagrees_with_the_listing_are_skipped_and_named() {
+        let mut report = PhaseReport::new(Phase::Label, WriteMode::Live);
+        let orders = vec![
+            order("1-A", "SHIPPING"),
+            order("2-A", "CANCELED"),
+            order("3-A", "\u{1b}[2JNEW"),
+        ];
+        let kept = keep_in_state(&mut report, orders, &OrderState::Shipping);
+        let kept: Vec<&str> = kept.iter().map(|order| order.id.as_str()).collect();
+        assert_eq!(kept, ["1-A"]);
+        assert_eq!(report.failures(), 0, "a skip is not a failure");
+        assert_eq!(report.outcomes.len(), 2);
+        let (name, OrderOutcome::Skipped(reason)) = &report.outcomes[0] else {
+            panic!("{:?}", report.outcomes)
+        };
+        assert_eq!(name, "2-A");
+        assert!(
+            reason.contains("SHIPPING") && reason.contains("CANCELED"),
+            "{reason}"
+        );
+        let OrderOutcome::Skipped(reason) = &report.outcomes[1].1 else {
+            panic!("{:?}", report.outcomes)
+        };
+        assert!(reason.contains(r"\u{1b}[2JNEW"), "{reason}");
     }
 }

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use super::{Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, report_unreadable};
+use super::{
+    Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, listing_failed, report_unreadable,
+};
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState, TrackingUpload};
 use crate::http::WriteMode;
 use crate::ids::OrderId;
@@ -33,9 +35,12 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
         return Ok(report);
     }
     let ids: Vec<OrderId> = ready.iter().map(|item| item.order_id.clone()).collect();
-    let listing = bestbuy
-        .list_orders_by_ids(&ids)
-        .context("reading the state of the labelled orders")?;
+    let listing = match bestbuy.list_orders_by_ids(&ids) {
+        Ok(listing) => listing,
+        Err(error) => {
+            return listing_failed(report, "reading the state of the labelled orders", error);
+        }
+    };
     report_unreadable(&mut report, listing.unreadable);
     let current: BTreeMap<OrderId, Order> = listing
         .orders
@@ -94,7 +99,8 @@ fn ship_one(
 ) -> Result<OrderOutcome> {
     let order_id = &item.order_id;
     let Some(order) = current else {
-        let reason = "Best Buy did not return this order; it is tried again next run".to_owned();
+        let reason = "Best Buy did not return this order in a form bbship can read; it is tried again next run"
+            .to_owned();
         log::error!("ship: order {order_id}: {reason}");
         return Ok(OrderOutcome::Failed(reason));
     };
@@ -295,9 +301,20 @@ fn confirm_shipped(cycle: &Cycle, bestbuy: &BestBuyClient, report: &mut PhaseRep
     if pending.is_empty() {
         return Ok(());
     }
-    let listing = bestbuy
-        .list_orders_by_ids(&pending)
-        .context("reading the shipped orders back")?;
+    let listing = match bestbuy.list_orders_by_ids(&pending) {
+        Ok(listing) => listing,
+        Err(error) if error.is_unauthorized() => {
+            return Err(anyhow::Error::new(error).context("reading the shipped orders back"));
+        }
+        Err(error) => {
+            let problem = format!(
+                "reading the shipped orders back failed: {error}; the next run checks them"
+            );
+            log::error!("ship: {problem}");
+            report.problems.push(problem);
+            return Ok(());
+        }
+    };
     report_unreadable(report, listing.unreadable);
     for order_id in &pending {
         let Some(order) = listing.orders.iter().find(|order| order.id == *order_id) else {
