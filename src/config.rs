@@ -187,6 +187,10 @@ pub struct Limits {
     /// The first wait between label downloads; it doubles up to 8 seconds.
     #[serde(default = "default_label_retry_initial_ms")]
     pub label_retry_initial_ms: NonZeroU64,
+    /// A writing run refuses to start with less free space than this on the disk of the
+    /// data directory: a label bought but not journaled would be postage lost.
+    #[serde(default = "default_min_free_disk_mb")]
+    pub min_free_disk_mb: u64,
 }
 
 impl Default for Limits {
@@ -207,11 +211,16 @@ impl Default for Limits {
             canada_post_throttle_pause_secs: default_throttle_pause_secs(),
             label_wait_secs: default_label_wait_secs(),
             label_retry_initial_ms: default_label_retry_initial_ms(),
+            min_free_disk_mb: default_min_free_disk_mb(),
         }
     }
 }
 
 impl Limits {
+    pub fn min_free_disk_bytes(&self) -> u64 {
+        self.min_free_disk_mb.saturating_mul(1024 * 1024)
+    }
+
     pub fn cycle_budget(&self) -> Duration {
         Duration::from_secs(self.cycle_budget_secs.get())
     }
@@ -501,6 +510,10 @@ fn default_throttle_pause_secs() -> u64 {
 
 fn default_max_labels_per_run() -> NonZeroUsize {
     NonZeroUsize::new(50).unwrap_or(NonZeroUsize::MIN)
+}
+
+fn default_min_free_disk_mb() -> u64 {
+    64
 }
 
 fn default_label_wait_secs() -> u64 {

@@ -1,15 +1,27 @@
 //! The data directory: where `logs/` and `labels/` live, and how bbship writes there.
 //!
 //! Directories bbship creates are private (0700) and files are private (0600): the logs
-//! hold customers' names and addresses. Writes that replace a file go through a temporary
-//! file, fsync and rename, so a crash leaves either the old file or the new one.
+//! hold customers' names and addresses; looser ones found in place are tightened, with a
+//! warning. Writes that replace a file go through a temporary file, fsync and rename, so a
+//! crash leaves either the old file or the new one; files that must never replace another
+//! (labels) are linked into place, which fails rather than overwrite.
+//!
+//! Nothing here follows a symbolic link inside the data directory: a link planted in
+//! `logs/` or `labels/` (or in place of one of bbship's own directories) is refused, so it
+//! cannot redirect a write to a file elsewhere. The data directory itself may be a link.
+//!
+//! A writing run checks, before its first API call, that every directory it writes can
+//! take a file and that the disk has room (`check_writable`): a label bought but not
+//! journaled would be postage lost.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+
+use crate::error::UsageError;
 
 #[derive(Clone, Debug)]
 pub struct DataDir {
@@ -76,41 +88,222 @@ impl DataDir {
             .join("shipped_orders_log.jsonl")
     }
 
-    /// Creates the directory tree a writing run needs. Directories that already exist are
-    /// left as they are (the operator may have chosen their permissions).
-    pub fn create(&self) -> Result<()> {
-        for directory in [
-            self.root.clone(),
+    /// bbship's own directories below the root, parents first.
+    fn own_directories(&self) -> [PathBuf; 4] {
+        [
             self.logs(),
             self.logs().join("best_buy"),
             self.logs().join("canada_post"),
             self.labels(),
-        ] {
+        ]
+    }
+
+    /// The history logs a writing run appends to.
+    fn journal_files(&self) -> [PathBuf; 5] {
+        [
+            self.accepted_orders_log(),
+            self.shipping_history_log(),
+            self.label_journal(),
+            self.ship_journal(),
+            self.shipped_orders_log(),
+        ]
+    }
+
+    /// Creates the directory tree a writing run needs, private. An existing directory of
+    /// bbship's that others could read is tightened; one that is a symbolic link is
+    /// refused.
+    pub fn create(&self) -> Result<()> {
+        create_private_dir(&self.root)?;
+        for directory in self.own_directories() {
+            refuse_symlink(&directory)?;
             create_private_dir(&directory)?;
+        }
+        Ok(())
+    }
+
+    /// Proves, before any API call, that this run can record what it does: each directory
+    /// it writes takes a new file (written and fsynced), each history log opens for
+    /// appending, and the disk holding the data directory has at least `min_free_bytes`
+    /// available. A failure is a `UsageError` naming the path: the operator must fix the
+    /// machine, and no order was touched.
+    pub fn check_writable(&self, min_free_bytes: u64) -> Result<()> {
+        let unusable = |what: String| -> anyhow::Error {
+            UsageError(format!(
+                "{what}; bbship checks this before it calls any API, and sent nothing"
+            ))
+            .into()
+        };
+        for directory in [
+            self.logs().join("best_buy"),
+            self.logs().join("canada_post"),
+            self.labels(),
+        ] {
+            probe_directory(&directory).map_err(|error| {
+                unusable(format!("cannot write in {} ({error})", directory.display()))
+            })?;
+        }
+        for file in self.journal_files() {
+            refuse_symlink(&file)?;
+            open_private_append(&file).map_err(|error| {
+                unusable(format!("cannot append to {} ({error})", file.display()))
+            })?;
+        }
+        let available = available_bytes(&self.root).map_err(|error| {
+            unusable(format!(
+                "cannot tell the free space of {} ({error})",
+                self.root.display()
+            ))
+        })?;
+        if available < min_free_bytes {
+            return Err(unusable(format!(
+                "only {} MB free on the disk holding {}; limits.min_free_disk_mb asks for {} MB",
+                available / MEGABYTE,
+                self.root.display(),
+                min_free_bytes / MEGABYTE
+            )));
         }
         Ok(())
     }
 }
 
-/// Creates one directory with mode 0700 unless it exists already.
+const MEGABYTE: u64 = 1024 * 1024;
+
+/// Creates, writes, fsyncs and removes a small private file in `directory`.
+fn probe_directory(directory: &Path) -> io::Result<()> {
+    let probe = directory.join(format!(".bbship-probe-{}", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&probe)?;
+        file.write_all(&[0; 4096])?;
+        file.sync_all()
+    })();
+    let _ = fs::remove_file(&probe);
+    result
+}
+
+/// Bytes available to an unprivileged writer on the filesystem holding `path`.
+fn available_bytes(path: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL in the path"))?;
+    // SAFETY: `c_path` is a valid NUL-terminated string and `stats` a writable struct
+    // that statvfs fills in; both outlive the call.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    let result = unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The field types differ between platforms (u32 on some 32-bit ones).
+    #[allow(clippy::useless_conversion)]
+    let available = u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize));
+    Ok(available)
+}
+
+/// Refuses `path` when it is a symbolic link (it may not exist at all).
+pub(crate) fn refuse_symlink(path: &Path) -> Result<()> {
+    if fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink()) {
+        bail!(UsageError(format!(
+            "{} is a symbolic link; bbship never follows links inside its data directory, \
+             so that a planted link cannot redirect its writes. Remove it",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates one directory with mode 0700, or tightens an existing one of ours that others
+/// can reach.
 pub fn create_private_dir(path: &Path) -> Result<()> {
     match fs::DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-        Err(error) => Err(error).with_context(|| format!("cannot create {}", path.display())),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {
+            tighten(path, 0o700);
+            Ok(())
+        }
+        Err(error) => Err(UsageError(format!(
+            "cannot create {} ({error}); bbship checks this before it calls any API",
+            path.display()
+        ))
+        .into()),
     }
 }
 
-/// Opens a file for appending, creating it 0600. A symlink in its place is refused, so a
-/// link planted in the data directory cannot redirect a write to a file elsewhere.
+/// Sets `private_mode` on `path` when it is ours and group or others have any access,
+/// with one warning (the next run finds it private and says nothing).
+fn tighten(path: &Path, private_mode: u32) {
+    let Ok(metadata) = fs::metadata(path) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let ours = metadata.uid() == unsafe { libc::geteuid() };
+    if mode & 0o077 == 0 || !ours {
+        return;
+    }
+    match fs::set_permissions(path, fs::Permissions::from_mode(private_mode)) {
+        Ok(()) => log::warn!(
+            "{} was {mode:04o}, readable by others; made it {private_mode:04o} (it holds customers' data)",
+            path.display()
+        ),
+        Err(error) => log::warn!(
+            "{} is {mode:04o}, readable by others, and could not be made private: {error}",
+            path.display()
+        ),
+    }
+}
+
+/// Opens a file for appending, creating it 0600 (tightening an older, looser one). A
+/// symlink in its place is refused, so a link planted in the data directory cannot
+/// redirect a write to a file elsewhere.
 pub fn open_private_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+        .open(path)?;
+    tighten(path, 0o600);
+    Ok(file)
+}
+
+/// Writes `contents` as a new file at `path`, never replacing anything there: a private
+/// temporary file, fsync, then a hard link to `path`, which fails with `AlreadyExists`
+/// if any file or link (even a dangling one) has that name.
+pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let temporary = temporary_name(directory, path);
+    let result = (|| -> io::Result<()> {
+        write_private(&temporary, contents)?;
+        fs::hard_link(&temporary, path)?;
+        File::open(directory)?.sync_all()
+    })();
+    let _ = fs::remove_file(&temporary);
+    result
+}
+
+fn temporary_name(directory: &Path, path: &Path) -> PathBuf {
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    directory.join(format!(".{file_name}.tmp-{}", std::process::id()))
+}
+
+/// Creates `path` (which must not exist), writes `contents` and fsyncs it.
+fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 /// Writes `contents` to `path` atomically: a private temporary file in the same
@@ -119,23 +312,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let directory = path
         .parent()
         .with_context(|| format!("{} has no parent directory", path.display()))?;
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{} has no file name", path.display()))?;
-    let temporary = directory.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
+    let temporary = temporary_name(directory, path);
     let result = (|| -> io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
+        write_private(&temporary, contents)?;
         fs::rename(&temporary, path)?;
         File::open(directory)?.sync_all()
     })();

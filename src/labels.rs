@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -35,9 +35,7 @@ pub fn save(
         } else {
             format!("{stem}_page{}", index + 1)
         };
-        let file_name = free_name(&data_dir.labels(), &base);
-        let path = data_dir.labels().join(&file_name);
-        data_dir::write_atomic(&path, bytes)?;
+        let file_name = write_under_free_name(&data_dir.labels(), &base, bytes)?;
         saved.push(SavedLabel {
             path: format!("labels/{file_name}"),
             sha256: sha256_hex(bytes),
@@ -47,17 +45,33 @@ pub fn save(
     Ok(saved)
 }
 
-/// `base.pdf`, or `base-2.pdf`, … when a file of that name exists (a reprint within the
-/// same second): an existing label file is never replaced.
-fn free_name(directory: &Path, base: &str) -> String {
-    let mut candidate = format!("{base}.pdf");
-    let mut counter = 2;
-    while directory.join(&candidate).symlink_metadata().is_ok() {
-        candidate = format!("{base}-{counter}.pdf");
-        counter += 1;
+/// Writes `bytes` as `base.pdf`, or `base-2.pdf`, … when that name is taken (a reprint
+/// within the same second, or anything planted there, a symbolic link included): an
+/// existing file is never replaced nor written through.
+fn write_under_free_name(directory: &Path, base: &str, bytes: &[u8]) -> Result<String> {
+    for counter in 1..=MAX_NAME_TRIES {
+        let candidate = if counter == 1 {
+            format!("{base}.pdf")
+        } else {
+            format!("{base}-{counter}.pdf")
+        };
+        let path = directory.join(&candidate);
+        match data_dir::write_new(&path, bytes) {
+            Ok(()) => return Ok(candidate),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot write {}", path.display()));
+            }
+        }
     }
-    candidate
+    anyhow::bail!(
+        "cannot find a free name for {base}.pdf in {} after {MAX_NAME_TRIES} tries",
+        directory.display()
+    )
 }
+
+/// How many names a label tries before giving up (each taken one is a file already there).
+const MAX_NAME_TRIES: u32 = 1000;
 
 /// Letters, digits, `-`, `_` and inner dots; everything else becomes `_`, and a name
 /// cannot start with a dot.
@@ -99,6 +113,25 @@ mod tests {
         assert_eq!(file_stem("..."), "order");
         assert_eq!(file_stem("a/b\0c"), "a_b_c");
         assert!(!file_stem("..hidden").starts_with('.'));
+        let labels = Path::new("/data/labels");
+        for hostile in [
+            "../../etc/passwd",
+            "/abs",
+            "a/../../b",
+            "a\0b",
+            "..",
+            ".",
+            "",
+            "ü/💥/\u{202e}",
+            "\\server\\share",
+            &"../".repeat(100),
+            &"x".repeat(10_000),
+        ] {
+            let stem = file_stem(hostile);
+            let path = labels.join(format!("{stem}_20260115T104233Z.pdf"));
+            assert_eq!(path.parent(), Some(labels), "{hostile:?} -> {stem:?}");
+            assert!(!stem.starts_with('.') && stem.len() <= 64, "{stem:?}");
+        }
     }
 
     #[test]
@@ -124,5 +157,37 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"%PDF-1");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_symlink_planted_at_a_label_name_is_neither_followed_nor_replaced() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path().join("data"));
+        data_dir.create().unwrap();
+        let victim = temp.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let order: OrderId = "261300002-A".parse().unwrap();
+        let at: DateTime<Utc> = "2026-01-15T10:42:33Z".parse().unwrap();
+        let planted = data_dir.labels().join("261300002-A_20260115T104233Z.pdf");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let dangling = data_dir.labels().join("261300002-A_20260115T104233Z-2.pdf");
+        std::os::unix::fs::symlink(temp.path().join("nothing"), &dangling).unwrap();
+
+        let saved = save(&data_dir, &order, &[b"%PDF-1".to_vec()], &[1], at).unwrap();
+        assert_eq!(saved[0].path, "labels/261300002-A_20260115T104233Z-3.pdf");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(!temp.path().join("nothing").exists());
+        assert!(
+            std::fs::symlink_metadata(&planted)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // No temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(data_dir.labels())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
     }
 }

@@ -139,6 +139,7 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
         WriteMode::Live => {
             let lock = RunLock::acquire(&data_dir)?;
             data_dir.create()?;
+            data_dir.check_writable(config.limits.min_free_disk_bytes())?;
             Some(lock)
         }
         WriteMode::DryRun => None,

@@ -25,7 +25,9 @@ impl RunLock {
     pub fn acquire(data_dir: &DataDir) -> Result<RunLock> {
         let path = data_dir.lock_file();
         crate::data_dir::create_private_dir(data_dir.root())?;
+        crate::data_dir::refuse_symlink(&data_dir.logs())?;
         crate::data_dir::create_private_dir(&data_dir.logs())?;
+        crate::data_dir::refuse_symlink(&path)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -127,6 +127,27 @@ pub fn redact(text: &str) -> String {
     text
 }
 
+/// Replaces every registered secret in one line of JSON, as it appears there (escaped
+/// like any string), so that text a server echoed back never carries a secret into a
+/// file. The replacement has nothing to escape, so the line stays valid JSON.
+pub fn redact_json(line: &str) -> String {
+    let values = registry()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut line = line.to_owned();
+    for value in values.iter() {
+        let encoded = serde_json::to_string(value).unwrap_or_default();
+        let escaped = encoded
+            .strip_prefix('"')
+            .and_then(|inner| inner.strip_suffix('"'))
+            .unwrap_or_default();
+        if !escaped.is_empty() && line.contains(escaped) {
+            line = line.replace(escaped, REDACTED);
+        }
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +175,22 @@ mod tests {
         assert!(error.to_string().contains(BESTBUY_API_KEY));
         let error = secrets.canadapost_credentials().unwrap_err();
         assert!(error.to_string().contains(CANADAPOST_USERNAME));
+    }
+
+    #[test]
+    fn redacting_json_keeps_it_valid_and_catches_escaped_secrets() {
+        register_for_redaction("plain-secret-4242");
+        register_for_redaction("quote\"and\\slash-4242");
+        let value = serde_json::json!({
+            "reason": "server said plain-secret-4242 and quote\"and\\slash-4242",
+            "plain-secret-4242": 1
+        });
+        let line = redact_json(&value.to_string());
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            back["reason"],
+            format!("server said {REDACTED} and {REDACTED}")
+        );
+        assert_eq!(back[REDACTED], 1);
     }
 }

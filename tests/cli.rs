@@ -1,12 +1,12 @@
-//! The outside of the binary: usage and configuration errors, the lock, dry runs, the
-//! journal on disk, and secrets kept out of every output and file.
+//! The outside of the binary: usage and configuration errors, the lock, dry runs and the
+//! journal on disk. Secrets and file permissions are in `security.rs`.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
 use bbship::fake::{Endpoint, Fault, FaultRule};
-use support::{API_KEY, CP_PASSWORD, Harness, Run, files_below, waiting_orders};
+use support::{API_KEY, Harness, Run, files_below, waiting_orders};
 
 #[test]
 fn the_example_configuration_is_complete_and_loads() {
@@ -214,64 +214,4 @@ fn a_corrupt_journal_line_stops_the_run_naming_file_and_line() {
         "{run:?}"
     );
     assert_eq!(harness.fake.requests().len(), 0);
-}
-
-#[test]
-fn data_files_are_private() {
-    use std::os::unix::fs::PermissionsExt;
-    let harness = Harness::new(waiting_orders(1));
-    assert_eq!(harness.bbship(&["accept"]).code, 0);
-    let mode =
-        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&harness.data_dir), 0o700);
-    assert_eq!(mode(&harness.data_dir.join("logs")), 0o700);
-    assert_eq!(mode(&harness.data_dir.join("labels")), 0o700);
-    for file in files_below(&harness.data_dir) {
-        assert_eq!(mode(&file), 0o600, "{}", file.display());
-    }
-}
-
-#[test]
-fn no_secret_appears_in_any_output_or_file_at_any_verbosity() {
-    let harness = Harness::new(waiting_orders(2));
-    // A refused accept puts an error (with its request's URL) in the output too.
-    harness.fake.inject(FaultRule {
-        endpoint: Endpoint::Accept,
-        order_id: None,
-        skip: 0,
-        times: 1,
-        fault: Fault::Status {
-            status: 500,
-            retry_after: None,
-            body: format!("echoing what it got: {API_KEY}"),
-            content_type: "text/plain".to_owned(),
-        },
-    });
-    let mut outputs = Vec::new();
-    for args in [vec!["-vvv", "accept"], vec!["--dry-run", "-vvv", "accept"]] {
-        let run = harness
-            .command(&args)
-            .env("RUST_LOG", "trace")
-            .output()
-            .map(Run::from)
-            .unwrap();
-        assert!(
-            run.stderr.contains("trace") || run.stderr.contains("debug"),
-            "{run:?}"
-        );
-        outputs.push(run.stdout);
-        outputs.push(run.stderr);
-    }
-    for file in files_below(harness.temp.path()) {
-        outputs.push(String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned());
-    }
-    for secret in [API_KEY, CP_PASSWORD] {
-        for text in &outputs {
-            assert!(!text.contains(secret), "{secret} leaked in:\n{text}");
-        }
-    }
-    // The key reached the fake only as the Authorization header, never in a URL.
-    for request in harness.fake.requests() {
-        assert!(!request.path.contains(API_KEY) && !request.query.contains(API_KEY));
-    }
 }

@@ -155,10 +155,12 @@ impl CanadaPostClient {
         };
         let canada_post = &config.canada_post;
         let base_url = canada_post.base_url.as_str().to_owned();
-        let authorization = Secret::new(format!(
-            "Basic {}",
-            base64(format!("{}:{}", username.expose(), password.expose()).as_bytes())
+        // The encoded pair is a secret on its own: a server echoing the header back
+        // would show it without the "Basic " before it.
+        let credential = Secret::new(base64(
+            format!("{}:{}", username.expose(), password.expose()).as_bytes(),
         ));
+        let authorization = Secret::new(format!("Basic {}", credential.expose()));
         CanadaPostClient {
             shipping: ApiClient::new(settings(
                 "Canada Post",

@@ -191,8 +191,10 @@ impl AppendLog {
 
     /// Appends one record and waits until it is on disk; returns the bytes written.
     pub fn append<T: Serialize>(&self, record: &T) -> Result<u64> {
-        let mut line = serde_json::to_vec(record)
+        let encoded = serde_json::to_string(record)
             .with_context(|| format!("cannot encode a record for {}", self.path.display()))?;
+        // Records quote what servers answered, and a server may echo a credential.
+        let mut line = crate::secret::redact_json(&encoded).into_bytes();
         line.push(b'\n');
         let mut file = self
             .file

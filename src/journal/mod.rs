@@ -403,7 +403,7 @@ impl Journal {
             }
             marks.insert(log.name().to_owned(), LogMark::take(&path, position)?);
         }
-        let contents = serde_json::to_vec(&CheckpointToWrite {
+        let contents = serde_json::to_string(&CheckpointToWrite {
             version: checkpoint::VERSION,
             written_at: Utc::now(),
             logs: &marks,
@@ -411,7 +411,8 @@ impl Journal {
             active: &state.book.active,
         })
         .context("encoding the journal checkpoint")?;
-        crate::data_dir::write_atomic(&self.data_dir.journal_checkpoint(), &contents)?;
+        let contents = crate::secret::redact_json(&contents);
+        crate::data_dir::write_atomic(&self.data_dir.journal_checkpoint(), contents.as_bytes())?;
         state.lines_since_checkpoint = 0;
         Ok(())
     }
