@@ -60,7 +60,7 @@ pub struct Cli {
     pub command: CliCommand,
 }
 
-#[derive(Clone, Copy, Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum CliCommand {
     /// Phase 1: accept every order waiting for acceptance.
     #[command(
@@ -82,6 +82,44 @@ pub enum CliCommand {
         after_help = "Example (crontab, every 15 minutes):\n  */15 * * * * cd /srv/bbship && bbship run-all"
     )]
     RunAll,
+    /// The orders bbship knows, from its local files only: step reached, PIN, label file,
+    /// last error, age, and which are stuck. Takes no lock; calls no API.
+    #[command(
+        after_help = "Examples:\n  bbship status                    # a table of the orders in progress and the stuck ones\n  bbship status 261300002-A        # everything known of one order\n  bbship status --all --json       # every order, for scripts"
+    )]
+    Status {
+        /// Show only this order.
+        order: Option<OrderId>,
+        /// Every order, settled ones included.
+        #[arg(long)]
+        all: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration, the secrets and both APIs (read-only calls): one line per
+    /// point, exit 0 when all hold, 1 otherwise.
+    #[command(after_help = "Example (after setting up or changing keys):\n  bbship check")]
+    Check,
+    /// Download the label of an order's existing shipment again, into a new file. Never
+    /// creates a shipment.
+    #[command(after_help = "Example:\n  bbship reprint 261300002-A")]
+    Reprint {
+        /// The order whose label to print again.
+        order: OrderId,
+    },
+    /// Ask Canada Post to refund the label of an order Best Buy cancelled after it was
+    /// bought. Asks for confirmation unless --yes.
+    #[command(
+        after_help = "Example:\n  bbship refund 261300002-A          # asks before sending\n  bbship refund 261300002-A --yes    # no question (scripts)"
+    )]
+    Refund {
+        /// The order whose label to refund.
+        order: OrderId,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod address;
 pub mod bestbuy;
 pub mod canadapost;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod data_dir;
 pub mod error;

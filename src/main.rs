@@ -7,25 +7,34 @@ use clap::Parser;
 
 use bbship::cli::{Cli, CliCommand};
 use bbship::secret::{Secrets, redact};
-use bbship::{Command, Invocation, error, logging};
+use bbship::{Command, Invocation, commands, error, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(logging::level_for(cli.verbose, cli.quiet));
-    let invocation = Invocation {
-        command: match cli.command {
-            CliCommand::Accept => Command::Accept,
-            CliCommand::Label => Command::Label,
-            CliCommand::Ship => Command::Ship,
-            CliCommand::RunAll => Command::RunAll,
-        },
-        config_path: cli.config,
-        data_dir: cli.data_dir,
-        dry_run: cli.dry_run,
-        only_orders: cli.orders,
+    let secrets = Secrets::from_env();
+    let cycle = |command| {
+        let invocation = Invocation {
+            command,
+            config_path: cli.config.clone(),
+            data_dir: cli.data_dir.clone(),
+            dry_run: cli.dry_run,
+            only_orders: cli.orders.clone(),
+        };
+        bbship::run(&invocation, &secrets).map(|outcome| outcome.exit_code())
     };
-    match bbship::run(&invocation, &Secrets::from_env()) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+    let result = match cli.command {
+        CliCommand::Accept => cycle(Command::Accept),
+        CliCommand::Label => cycle(Command::Label),
+        CliCommand::Ship => cycle(Command::Ship),
+        CliCommand::RunAll => cycle(Command::RunAll),
+        CliCommand::Status { .. } => commands::status::run(),
+        CliCommand::Check => commands::check::run(),
+        CliCommand::Reprint { .. } => commands::reprint::run(),
+        CliCommand::Refund { .. } => commands::refund::run(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
         Err(failure) => {
             eprintln!("bbship: error: {}", redact(&format!("{failure:#}")));
             ExitCode::from(error::exit_code_for(&failure))

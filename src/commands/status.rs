@@ -1,0 +1,7 @@
+//! `bbship status`: not built yet (issue 8).
+
+use anyhow::{Result, bail};
+
+pub fn run() -> Result<u8> {
+    bail!("bbship status is not built yet")
+}
