@@ -79,6 +79,7 @@ fn run() -> Result<()> {
         data_dir: data_dir.clone(),
         dry_run: false,
         only_orders: Vec::new(),
+        progress: false,
     };
 
     // Cron runs the cycle every 15 minutes; the sandbox runs it until nothing is left,

@@ -30,6 +30,54 @@ pub struct Config {
     pub parcel: ParcelConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Where to tell someone about a run, beyond cron's e-mail.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// POSTed a JSON summary after a run with failures or stuck orders.
+    #[serde(default)]
+    pub webhook_url: Option<BaseUrl>,
+    /// Pinged (GET) after every run that completed, so an outside dead-man's switch
+    /// notices when cron stops running bbship.
+    #[serde(default)]
+    pub healthcheck_url: Option<BaseUrl>,
+    /// An alert is never worth holding up a run for.
+    #[serde(default = "default_alert_timeout_secs")]
+    pub timeout_secs: NonZeroU64,
+    /// Warn about an order still waiting for acceptance this close to its deadline.
+    #[serde(default = "default_acceptance_warning_hours")]
+    pub acceptance_warning_hours: u32,
+    /// An order ready to ship without a label for this long is stuck.
+    #[serde(default = "default_stuck_label_minutes")]
+    pub stuck_label_minutes: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook_url: None,
+            healthcheck_url: None,
+            timeout_secs: default_alert_timeout_secs(),
+            acceptance_warning_hours: default_acceptance_warning_hours(),
+            stuck_label_minutes: default_stuck_label_minutes(),
+        }
+    }
+}
+
+fn default_alert_timeout_secs() -> NonZeroU64 {
+    NonZeroU64::new(5).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_acceptance_warning_hours() -> u32 {
+    6
+}
+
+fn default_stuck_label_minutes() -> u32 {
+    60
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -77,6 +77,11 @@ impl DataDir {
         self.logs().join("best_buy").join("ship_journal.jsonl")
     }
 
+    /// One line per writing run: what it did and what went wrong (`runs`).
+    pub fn runs_log(&self) -> PathBuf {
+        self.logs().join("runs.jsonl")
+    }
+
     /// What the history logs said up to a known point (`journal::checkpoint`).
     pub fn journal_checkpoint(&self) -> PathBuf {
         self.logs().join("journal_checkpoint.json")
@@ -99,8 +104,9 @@ impl DataDir {
     }
 
     /// The history logs a writing run appends to.
-    fn journal_files(&self) -> [PathBuf; 5] {
+    fn journal_files(&self) -> [PathBuf; 6] {
         [
+            self.runs_log(),
             self.accepted_orders_log(),
             self.shipping_history_log(),
             self.label_journal(),

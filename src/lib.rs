@@ -8,6 +8,7 @@
 //! `http`, and `journal` remembers what was done, under the `lock` of one `data_dir`.
 
 pub mod address;
+pub mod alerts;
 pub mod bestbuy;
 pub mod canadapost;
 pub mod cli;
@@ -24,8 +25,10 @@ pub mod journal;
 pub mod labels;
 pub mod lock;
 pub mod logging;
+pub mod overview;
 pub mod phase;
 pub mod rate;
+pub mod runs;
 pub mod secret;
 #[cfg(test)]
 mod testing;
@@ -35,6 +38,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 
 use crate::bestbuy::BestBuyClient;
 use crate::canadapost::CanadaPostClient;
@@ -58,6 +62,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// The subcommand's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Accept => "accept",
+            Command::Label => "label",
+            Command::Ship => "ship",
+            Command::RunAll => "run-all",
+        }
+    }
+
     fn runs_accept(self) -> bool {
         matches!(self, Command::Accept | Command::RunAll)
     }
@@ -79,6 +93,9 @@ pub struct Invocation {
     pub data_dir: PathBuf,
     pub dry_run: bool,
     pub only_orders: Vec<OrderId>,
+    /// Show a progress line per phase (the binary sets it when standard error is a
+    /// terminal and the output is not verbose).
+    pub progress: bool,
 }
 
 /// What a cycle did, phase by phase.
@@ -169,28 +186,97 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
         mode,
         only_orders,
         deadline,
+        progress: invocation.progress,
     };
 
-    let mut outcome = Outcome::default();
-    if invocation.command.runs_accept() && within_budget(&cycle, Phase::Accept) {
-        let report = phase::accept::run(&cycle, &bestbuy)?;
-        outcome.record(report);
-    }
-    if let Some(canada_post) = &canada_post
-        && within_budget(&cycle, Phase::Label)
-    {
-        let report = phase::label::run(&cycle, &bestbuy, canada_post)?;
-        outcome.record(report);
-    }
-    if invocation.command.runs_ship() && within_budget(&cycle, Phase::Ship) {
-        let report = phase::ship::run(&cycle, &bestbuy)?;
-        outcome.record(report);
-    }
+    let started_at = Utc::now();
+    let result = run_phases(invocation.command, &cycle, &bestbuy, canada_post.as_ref());
     // Only a speed-up for the next run: the logs are already complete without it.
     if let Err(error) = journal.write_checkpoint_if_due() {
         log::warn!("the next run replays the history logs in full: {error:#}");
     }
+    if mode == WriteMode::Live {
+        after_run(
+            invocation.command,
+            &config,
+            &data_dir,
+            &journal,
+            started_at,
+            &result,
+        );
+    }
+    result
+}
+
+/// The phases the command asks for, in cycle order, each only if the time budget allows.
+fn run_phases(
+    command: Command,
+    cycle: &Cycle,
+    bestbuy: &BestBuyClient,
+    canada_post: Option<&CanadaPostClient>,
+) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    if command.runs_accept() && within_budget(cycle, Phase::Accept) {
+        outcome.record(phase::accept::run(cycle, bestbuy)?);
+    }
+    if let Some(canada_post) = canada_post
+        && within_budget(cycle, Phase::Label)
+    {
+        outcome.record(phase::label::run(cycle, bestbuy, canada_post)?);
+    }
+    if command.runs_ship() && within_budget(cycle, Phase::Ship) {
+        outcome.record(phase::ship::run(cycle, bestbuy)?);
+    }
     Ok(outcome)
+}
+
+/// Records a writing run in the runs log and sends the alerts it calls for. Neither may
+/// change the run's result: a failure here is a warning.
+fn after_run(
+    command: Command,
+    config: &Config,
+    data_dir: &DataDir,
+    journal: &Journal,
+    started_at: chrono::DateTime<Utc>,
+    result: &Result<Outcome>,
+) {
+    let record = runs::RunRecord {
+        started_at,
+        finished_at: Utc::now(),
+        command: command.name().to_owned(),
+        exit_code: match result {
+            Ok(outcome) => outcome.exit_code(),
+            Err(error) => error::exit_code_for(error),
+        },
+        error: result
+            .as_ref()
+            .err()
+            .map(|error| secret::redact(&format!("{error:#}"))),
+        phases: result
+            .as_ref()
+            .map(|outcome| outcome.phases.iter().map(runs::PhaseSummary::of).collect())
+            .unwrap_or_default(),
+    };
+    let runs_log = data_dir.runs_log();
+    if let Err(error) = runs::append(&runs_log, &record) {
+        log::warn!(
+            "cannot record this run in {}: {error:#}",
+            runs_log.display()
+        );
+    }
+    let wants_alerts =
+        config.alerts.webhook_url.is_some() || config.alerts.healthcheck_url.is_some();
+    if !wants_alerts {
+        return;
+    }
+    let orders = match runs::history(&runs_log) {
+        Ok(history) => overview::orders(journal, &history, &config.alerts, false, Utc::now()),
+        Err(error) => {
+            log::warn!("cannot read {}: {error:#}", runs_log.display());
+            Vec::new()
+        }
+    };
+    alerts::after_run(&config.alerts, &record, &orders, result.is_ok());
 }
 
 /// Whether a phase may start: once the cycle's time budget is spent, later phases wait

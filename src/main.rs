@@ -1,6 +1,7 @@
 //! The `bbship` binary: parse the command line, run the library, map the result to an
 //! exit code, and print a fatal error once.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,6 +21,9 @@ fn main() -> ExitCode {
             data_dir: cli.data_dir.clone(),
             dry_run: cli.dry_run,
             only_orders: cli.orders.clone(),
+            // Under cron standard error is no terminal: silence on success. With -v the
+            // log lines already show progress and would break the line.
+            progress: std::io::stderr().is_terminal() && cli.verbose == 0 && !cli.quiet,
         };
         bbship::run(&invocation, &secrets).map(|outcome| outcome.exit_code())
     };
@@ -28,7 +32,14 @@ fn main() -> ExitCode {
         CliCommand::Label => cycle(Command::Label),
         CliCommand::Ship => cycle(Command::Ship),
         CliCommand::RunAll => cycle(Command::RunAll),
-        CliCommand::Status { .. } => commands::status::run(),
+        CliCommand::Status { order, all, json } => {
+            let paths = commands::Paths {
+                config_path: cli.config.clone(),
+                data_dir: cli.data_dir.clone(),
+            };
+            let request = commands::StatusRequest { order, all, json };
+            commands::status::run(&paths, &request, &mut std::io::stdout().lock())
+        }
         CliCommand::Check => commands::check::run(),
         CliCommand::Reprint { .. } => commands::reprint::run(),
         CliCommand::Refund { .. } => commands::refund::run(),

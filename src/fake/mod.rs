@@ -86,6 +86,9 @@ pub enum Endpoint {
     Label,
     /// Canada Post: GET /vis/track/pin/{pin}/summary.
     TrackingSummary,
+    /// Anything under `/hooks/`: a stand-in for an alert webhook or a healthcheck, which
+    /// answers 200 and keeps what it got.
+    Hook,
     Other,
 }
 
@@ -216,7 +219,9 @@ impl Shared {
         let is_bestbuy = request.path == "/api" || request.path.starts_with("/api/");
         let (index, fault, endpoint, halt) = {
             let mut state = self.lock();
-            let (endpoint, order_id) = if is_bestbuy {
+            let (endpoint, order_id) = if request.path.starts_with("/hooks/") {
+                (Endpoint::Hook, None)
+            } else if is_bestbuy {
                 bestbuy::classify(&request)
             } else {
                 canadapost::classify(&request, &state.canada_post)
@@ -250,7 +255,9 @@ impl Shared {
         let act = |shared: &Shared| -> HttpResponse {
             let mut guard = shared.lock();
             let state = &mut *guard;
-            if is_bestbuy {
+            if endpoint == Endpoint::Hook {
+                HttpResponse::new(200, "text/plain", "ok")
+            } else if is_bestbuy {
                 bestbuy::handle(
                     &shared.options,
                     &mut state.orders,

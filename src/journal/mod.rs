@@ -445,6 +445,16 @@ impl Journal {
             .collect()
     }
 
+    /// Every settled order, in id order.
+    pub fn settled_orders(&self) -> Vec<(OrderId, SettledOrder)> {
+        self.lock()
+            .book
+            .settled
+            .iter()
+            .map(|(id, settled)| (id.clone(), settled.clone()))
+            .collect()
+    }
+
     /// How many orders are in progress and how many settled.
     pub fn counts(&self) -> (usize, usize) {
         let state = self.lock();

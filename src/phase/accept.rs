@@ -35,14 +35,39 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
         .filter(|order| cycle.selects(&order.id))
         .collect();
     let orders = keep_in_state(&mut report, selected, &OrderState::WaitingAcceptance);
-    let outcomes = for_each_order(cycle, &orders, |order| accept_one(cycle, bestbuy, order))?;
+    let outcomes = for_each_order(cycle, Phase::Accept, &orders, |order| {
+        accept_one(cycle, bestbuy, order)
+    })?;
     let accepted: Vec<OrderId> = orders
         .iter()
         .zip(&outcomes)
         .filter(|(_, outcome)| **outcome == OrderOutcome::Done)
         .map(|(order, _)| order.id.clone())
         .collect();
+    let window = chrono::Duration::hours(i64::from(
+        cycle.config.bestbuy.acceptance_window_hours.get(),
+    ));
+    let warning = chrono::Duration::hours(i64::from(cycle.config.alerts.acceptance_warning_hours));
+    let now = chrono::Utc::now();
     for (order, outcome) in orders.iter().zip(outcomes) {
+        if let Some(deadline) = order.created_date.map(|created| created + window) {
+            report
+                .acceptance_deadlines
+                .insert(order.id.to_string(), deadline);
+            // An order accepted in this run is safe; one still waiting is not.
+            if outcome != OrderOutcome::Done && deadline - now <= warning {
+                log::warn!(
+                    "accept: order {} still waits for acceptance and its deadline (estimated: created {} + {} h) is {}",
+                    order.id,
+                    order
+                        .created_date
+                        .map(|created| created.to_rfc3339())
+                        .unwrap_or_default(),
+                    window.num_hours(),
+                    describe_deadline(deadline - now)
+                );
+            }
+        }
         report.outcomes.push((order.id.to_string(), outcome));
     }
 
@@ -50,6 +75,21 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
         recheck(cycle, bestbuy, &accepted, &mut report)?;
     }
     Ok(report)
+}
+
+/// "in 2 h 5 min" or "past by 40 min".
+fn describe_deadline(left: chrono::Duration) -> String {
+    let minutes = left.num_minutes().abs();
+    let text = if minutes >= 60 {
+        format!("{} h {} min", minutes / 60, minutes % 60)
+    } else {
+        format!("{minutes} min")
+    };
+    if left < chrono::Duration::zero() {
+        format!("past by {text}")
+    } else {
+        format!("in {text}")
+    }
 }
 
 fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<OrderOutcome> {

@@ -96,7 +96,7 @@ pub fn run(
         })
         .count();
     let breaker = PostageBreaker::new(cycle.config.limits.max_labels_per_run.get(), eligible);
-    let outcomes = for_each_order(cycle, &work, |item| {
+    let outcomes = for_each_order(cycle, Phase::Label, &work, |item| {
         let order = match item {
             Work::Listed(order) => Some(order.as_ref()),
             Work::Unfinished(_) => None,

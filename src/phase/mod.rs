@@ -12,13 +12,14 @@ pub mod destination;
 pub mod label;
 pub mod ship;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 
 use crate::bestbuy::{BestBuyError, Order, OrderState};
 use crate::config::Config;
@@ -37,6 +38,8 @@ pub struct Cycle<'a> {
     pub only_orders: Option<BTreeSet<OrderId>>,
     /// No new order is started after this instant.
     pub deadline: Instant,
+    /// Show a progress line per phase on standard error (a person at a terminal).
+    pub progress: bool,
 }
 
 impl Cycle<'_> {
@@ -97,6 +100,9 @@ pub struct PhaseReport {
     /// What went wrong outside any one order's step (a check after the phase that did
     /// not hold, a listing that could not be read), each saying what it concerns.
     pub problems: Vec<String>,
+    /// For each order listed as waiting for acceptance: bbship's estimate of its
+    /// acceptance deadline (Best Buy publishes none).
+    pub acceptance_deadlines: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl PhaseReport {
@@ -106,6 +112,7 @@ impl PhaseReport {
             mode,
             outcomes: Vec::new(),
             problems: Vec::new(),
+            acceptance_deadlines: BTreeMap::new(),
         }
     }
 
@@ -224,7 +231,12 @@ pub(crate) fn keep_in_state(
 /// judged by the mean time of the items finished so far (it is `Deferred`, for the next
 /// run). An `Err` from `work` is fatal: no further item starts and the first such error
 /// is returned.
-pub(crate) fn for_each_order<T, F>(cycle: &Cycle, items: &[T], work: F) -> Result<Vec<OrderOutcome>>
+pub(crate) fn for_each_order<T, F>(
+    cycle: &Cycle,
+    phase: Phase,
+    items: &[T],
+    work: F,
+) -> Result<Vec<OrderOutcome>>
 where
     T: Sync,
     F: Fn(&T) -> Result<OrderOutcome> + Sync,
@@ -235,6 +247,7 @@ where
     let results: Mutex<Vec<OrderOutcome>> = Mutex::new(vec![OrderOutcome::Deferred; items.len()]);
     let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let timing = Mutex::new(OrderTiming::default());
+    let progress = Progress::new(cycle.progress && !items.is_empty(), phase, items.len());
 
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -255,6 +268,7 @@ where
                         Ok(outcome) => {
                             lock(&timing).record(started.elapsed());
                             lock(&results)[index] = outcome;
+                            progress.one_done();
                         }
                         Err(error) => {
                             stop.store(true, Ordering::SeqCst);
@@ -267,10 +281,55 @@ where
         }
     });
 
+    progress.finish();
     if let Some(error) = lock(&fatal).take() {
         return Err(error);
     }
     Ok(std::mem::take(&mut *lock(&results)))
+}
+
+/// A one-line "label: 12/50 orders" on standard error, rewritten in place, for a person
+/// at a terminal; nothing at all under cron.
+struct Progress {
+    shown: bool,
+    phase: Phase,
+    total: usize,
+    done: AtomicUsize,
+}
+
+impl Progress {
+    fn new(shown: bool, phase: Phase, total: usize) -> Progress {
+        let progress = Progress {
+            shown,
+            phase,
+            total,
+            done: AtomicUsize::new(0),
+        };
+        progress.draw(0);
+        progress
+    }
+
+    fn one_done(&self) {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        self.draw(done);
+    }
+
+    fn draw(&self, done: usize) {
+        if self.shown {
+            eprint!("\r{}", progress_line(self.phase, done, self.total));
+        }
+    }
+
+    /// Clears the line, so the summary and any later message start clean.
+    fn finish(&self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+fn progress_line(phase: Phase, done: usize, total: usize) -> String {
+    format!("{}: {done}/{total} orders", phase.name())
 }
 
 /// How long the orders of one phase have taken so far, to judge whether the next one
@@ -306,6 +365,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_progress_line_names_the_phase_and_counts() {
+        assert_eq!(progress_line(Phase::Label, 12, 50), "label: 12/50 orders");
+    }
 
     #[test]
     fn the_expected_time_of_an_order_is_the_mean_so_far() {

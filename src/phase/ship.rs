@@ -48,7 +48,7 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
         .map(|order| (order.id.clone(), order))
         .collect();
 
-    let outcomes = for_each_order(cycle, &ready, |item| {
+    let outcomes = for_each_order(cycle, Phase::Ship, &ready, |item| {
         ship_one(cycle, bestbuy, item, current.get(&item.order_id))
             .with_context(|| format!("order {}", item.order_id))
     })?;

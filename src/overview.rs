@@ -1,0 +1,357 @@
+//! What bbship's own files say about each order: the step it reached, its PIN and label
+//! file, its last error, how long bbship has known it, and whether it is stuck and needs
+//! a person. `status` prints this and alerts send the stuck orders; it reads the journal
+//! and the runs log only, never an API.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::config::AlertsConfig;
+use crate::journal::{Journal, OrderRecord, PinVerdict, SettledOrder};
+use crate::runs::{NoteKind, OrderHistory, RunsHistory};
+
+/// How far an order has come, in the order of the cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Seen waiting for acceptance, not accepted by bbship yet.
+    WaitingAcceptance,
+    Accepted,
+    /// A Create Shipment was sent and its outcome is not known yet.
+    CreateOutcomeUnknown,
+    /// The shipment exists; its PIN check or label download is not finished.
+    ShipmentCreated,
+    Labelled,
+    TrackingUploaded,
+    MarkedShipped,
+    /// Read back SHIPPED: done.
+    Shipped,
+    /// Best Buy cancelled it after its label was bought.
+    CancelledAfterLabel,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::WaitingAcceptance => "waiting acceptance",
+            Step::Accepted => "accepted",
+            Step::CreateOutcomeUnknown => "create unknown",
+            Step::ShipmentCreated => "shipment created",
+            Step::Labelled => "labelled",
+            Step::TrackingUploaded => "tracking uploaded",
+            Step::MarkedShipped => "marked shipped",
+            Step::Shipped => "shipped",
+            Step::CancelledAfterLabel => "cancelled after label",
+        }
+    }
+
+    fn of(record: &OrderRecord) -> Step {
+        let (label, ship) = (&record.label, &record.ship);
+        if ship.cancelled_after_label.is_some() {
+            Step::CancelledAfterLabel
+        } else if ship.confirmed {
+            Step::Shipped
+        } else if ship.marked_shipped {
+            Step::MarkedShipped
+        } else if ship.tracking_uploaded.is_some() {
+            Step::TrackingUploaded
+        } else if label.labels.is_some() {
+            Step::Labelled
+        } else if label.has_shipment() {
+            Step::ShipmentCreated
+        } else if !label.open_intents.is_empty() {
+            Step::CreateOutcomeUnknown
+        } else if record.accepted.is_some() {
+            Step::Accepted
+        } else {
+            Step::WaitingAcceptance
+        }
+    }
+}
+
+/// One order as the files describe it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub step: Step,
+    pub pin: Option<String>,
+    /// The newest label file, relative to the data directory.
+    pub label_file: Option<String>,
+    /// The latest failure the runs log holds: phase, when, why.
+    pub last_error: Option<String>,
+    /// When bbship first knew of the order.
+    pub since: Option<DateTime<Utc>>,
+    /// Why a person should look, when one should.
+    pub stuck: Option<String>,
+}
+
+/// Every order the journal or the runs log knows: those in progress, orders only the runs
+/// log has seen (never accepted), and with `include_settled` the settled ones too.
+pub fn orders(
+    journal: &Journal,
+    runs: &RunsHistory,
+    alerts: &AlertsConfig,
+    include_settled: bool,
+    now: DateTime<Utc>,
+) -> Vec<OrderView> {
+    let none = OrderHistory::default();
+    let mut views: BTreeMap<String, OrderView> = BTreeMap::new();
+    for (order_id, record) in journal.active_orders() {
+        let id = order_id.to_string();
+        let history = runs.orders.get(&id).unwrap_or(&none);
+        views.insert(id.clone(), active_view(id, &record, history, alerts, now));
+    }
+    for (id, history) in &runs.orders {
+        if views.contains_key(id) {
+            continue;
+        }
+        let known = id
+            .parse()
+            .ok()
+            .and_then(|order_id| journal.settled(&order_id));
+        match known {
+            Some(settled) if include_settled => {
+                views.insert(id.clone(), settled_view(id.clone(), &settled, history));
+            }
+            Some(_) => {}
+            None => {
+                views.insert(
+                    id.clone(),
+                    active_view(id.clone(), &OrderRecord::default(), history, alerts, now),
+                );
+            }
+        }
+    }
+    if include_settled {
+        for (order_id, settled) in journal.settled_orders() {
+            let id = order_id.to_string();
+            if !views.contains_key(&id) {
+                let history = runs.orders.get(&id).unwrap_or(&none);
+                views.insert(id.clone(), settled_view(id, &settled, history));
+            }
+        }
+    }
+    views.into_values().collect()
+}
+
+fn settled_view(order_id: String, settled: &SettledOrder, history: &OrderHistory) -> OrderView {
+    OrderView {
+        order_id,
+        step: Step::Shipped,
+        pin: settled.tracking_pin.clone(),
+        label_file: settled.label_files.first().cloned(),
+        last_error: None,
+        since: history.first_noted,
+        stuck: None,
+    }
+}
+
+fn active_view(
+    order_id: String,
+    record: &OrderRecord,
+    history: &OrderHistory,
+    alerts: &AlertsConfig,
+    now: DateTime<Utc>,
+) -> OrderView {
+    let step = Step::of(record);
+    let label = &record.label;
+    let since = [
+        record
+            .accepted
+            .as_ref()
+            .map(|accepted| accepted.accepted_at),
+        label.created_at,
+        history.first_noted,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    let last_error = history
+        .last_error
+        .as_ref()
+        // A failure from before the order's latest progress is history, not news; the
+        // runs log notes only what did not go through, so compare with its last note.
+        .filter(|(at, _, _)| {
+            history
+                .last_noted
+                .as_ref()
+                .is_some_and(|(noted, _, kind)| noted == at && *kind == NoteKind::Failed)
+        })
+        .map(|(at, phase, reason)| format!("{phase} at {}: {reason}", at.format("%Y-%m-%d %H:%M")));
+    let stuck = stuck_reason(&order_id, record, step, history, alerts, now);
+    OrderView {
+        order_id,
+        step,
+        pin: label
+            .shipment
+            .as_ref()
+            .and_then(|shipment| shipment.tracking_pin.clone()),
+        label_file: label
+            .labels
+            .as_ref()
+            .and_then(|files| files.first())
+            .map(|file| file.path.clone()),
+        last_error,
+        since,
+        stuck,
+    }
+}
+
+fn stuck_reason(
+    order_id: &str,
+    record: &OrderRecord,
+    step: Step,
+    history: &OrderHistory,
+    alerts: &AlertsConfig,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let label = &record.label;
+    if let Some(state) = &record.ship.cancelled_after_label {
+        return Some(format!(
+            "Best Buy shows {state} but its label was bought: request the refund (bbship refund {order_id})"
+        ));
+    }
+    if !label.extra_shipments.is_empty() {
+        let extra: Vec<&str> = label
+            .extra_shipments
+            .iter()
+            .map(|shipment| shipment.shipment_id.as_str())
+            .collect();
+        return Some(format!(
+            "more than one Canada Post shipment exists ({}): request a refund of the extra one",
+            extra.join(", ")
+        ));
+    }
+    if let Some(PinVerdict::Flagged { reason }) = &label.pin {
+        return Some(format!(
+            "its tracking PIN was flagged ({reason}); it is not shipped on Best Buy until a person looks"
+        ));
+    }
+    if step < Step::Labelled {
+        // Ready to ship since: the first run that tried to label it, or its shipment.
+        let ready_since = [
+            history.first_noted_in.get("label").copied(),
+            label.created_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let limit = Duration::minutes(i64::from(alerts.stuck_label_minutes));
+        if let Some(ready_since) = ready_since
+            && now - ready_since > limit
+        {
+            return Some(format!(
+                "ready to ship for {} without a label",
+                describe(now - ready_since)
+            ));
+        }
+    }
+    if step == Step::WaitingAcceptance
+        && let Some(deadline) = history.acceptance_deadline
+        && deadline - now <= Duration::hours(i64::from(alerts.acceptance_warning_hours))
+    {
+        let left = deadline - now;
+        return Some(if left < Duration::zero() {
+            format!(
+                "still not accepted, {} past its estimated acceptance deadline",
+                describe(-left)
+            )
+        } else {
+            format!(
+                "still not accepted, {} before its estimated acceptance deadline",
+                describe(left)
+            )
+        });
+    }
+    None
+}
+
+/// "3 h 5 min", "12 min", "2 d 4 h".
+pub fn describe(duration: Duration) -> String {
+    let minutes = duration.num_minutes().max(0);
+    if minutes >= 24 * 60 {
+        format!("{} d {} h", minutes / (24 * 60), minutes / 60 % 24)
+    } else if minutes >= 60 {
+        format!("{} h {} min", minutes / 60, minutes % 60)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{LabelProgress, ShipProgress};
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-25T12:00:00Z".parse().unwrap()
+    }
+
+    fn view(record: &OrderRecord, history: &OrderHistory) -> OrderView {
+        active_view(
+            "1-A".into(),
+            record,
+            history,
+            &AlertsConfig::default(),
+            now(),
+        )
+    }
+
+    #[test]
+    fn a_cancelled_label_is_stuck_until_refunded() {
+        let record = OrderRecord {
+            ship: ShipProgress {
+                cancelled_after_label: Some("CANCELED".into()),
+                ..ShipProgress::default()
+            },
+            ..OrderRecord::default()
+        };
+        let view = view(&record, &OrderHistory::default());
+        assert_eq!(view.step, Step::CancelledAfterLabel);
+        assert!(view.stuck.unwrap().contains("bbship refund 1-A"));
+    }
+
+    #[test]
+    fn ready_to_ship_for_over_an_hour_without_a_label_is_stuck() {
+        let mut history = OrderHistory::default();
+        history
+            .first_noted_in
+            .insert("label".into(), now() - Duration::minutes(50));
+        assert_eq!(view(&OrderRecord::default(), &history).stuck, None);
+        history
+            .first_noted_in
+            .insert("label".into(), now() - Duration::minutes(75));
+        let stuck = view(&OrderRecord::default(), &history).stuck.unwrap();
+        assert_eq!(stuck, "ready to ship for 1 h 15 min without a label");
+        // Once labelled it is not.
+        let labelled = OrderRecord {
+            label: LabelProgress {
+                labels: Some(Vec::new()),
+                ..LabelProgress::default()
+            },
+            ..OrderRecord::default()
+        };
+        assert_eq!(view(&labelled, &history).stuck, None);
+    }
+
+    #[test]
+    fn an_order_near_its_acceptance_deadline_is_stuck() {
+        let mut history = OrderHistory {
+            acceptance_deadline: Some(now() + Duration::hours(2)),
+            ..OrderHistory::default()
+        };
+        let stuck = view(&OrderRecord::default(), &history).stuck.unwrap();
+        assert!(stuck.contains("2 h 0 min before"), "{stuck}");
+        history.acceptance_deadline = Some(now() + Duration::hours(30));
+        assert_eq!(view(&OrderRecord::default(), &history).stuck, None);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe(Duration::minutes(12)), "12 min");
+        assert_eq!(describe(Duration::minutes(185)), "3 h 5 min");
+        assert_eq!(describe(Duration::hours(52)), "2 d 4 h");
+    }
+}

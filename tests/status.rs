@@ -1,0 +1,333 @@
+//! What the operator sees: `status` from local files, the runs log, alerts to a webhook and
+//! a healthcheck, and the warning for an order close to its acceptance deadline.
+
+mod support;
+
+use std::time::Duration;
+
+use bbship::fake::{Endpoint, Fault};
+use support::{Harness, answer, read_jsonl, rule, shipping_orders, waiting_orders};
+
+/// Three orders: one shipped, one whose address Canada Post refuses, one cancelled on
+/// Best Buy after its label was bought.
+fn eventful_harness() -> (Harness, [String; 3]) {
+    let orders = shipping_orders(3);
+    let ids = [0, 1, 2].map(|index| orders[index].order_id().to_owned());
+    let harness = Harness::new(orders);
+    // The second order's create is refused, every time.
+    harness.fake.inject(bbship::fake::FaultRule {
+        endpoint: Endpoint::CreateShipment,
+        order_id: Some(ids[1].clone()),
+        skip: 0,
+        times: 100,
+        fault: answer(
+            400,
+            "application/vnd.cpc.messages+xml",
+            "<messages xmlns=\"http://www.canadapost.ca/ws/messages\"><message><code>8511</code>\
+             <description>Postal code is not valid</description></message></messages>",
+        ),
+    });
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    harness.fake.set_order_state(&ids[2], "CANCELED");
+    let run = harness.bbship(&["ship"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    (harness, ids)
+}
+
+#[test]
+fn status_shows_each_order_step_pin_label_last_error_and_marks_the_stuck() {
+    let (harness, [shipped, refused, cancelled]) = eventful_harness();
+    let requests_before = harness.fake.requests().len();
+
+    let run = harness.bbship(&["status"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = |id: &str| {
+        run.stdout
+            .lines()
+            .find(|line| line.contains(id))
+            .unwrap_or_else(|| panic!("no line for {id}: {run:?}"))
+            .to_owned()
+    };
+    // Settled orders are left out unless asked for.
+    assert!(!run.stdout.contains(&shipped), "{run:?}");
+    let refused_line = line(&refused);
+    assert!(refused_line.contains("8511"), "{refused_line}");
+    let cancelled_line = line(&cancelled);
+    assert!(
+        cancelled_line.trim_start().starts_with('!'),
+        "{cancelled_line}"
+    );
+    assert!(
+        cancelled_line.contains("cancelled after label"),
+        "{cancelled_line}"
+    );
+    assert!(
+        cancelled_line.contains(&format!("bbship refund {cancelled}")),
+        "{cancelled_line}"
+    );
+    let pin = &harness.fake.shipments_for(&cancelled)[0].tracking_pin;
+    assert!(cancelled_line.contains(pin.as_str()), "{cancelled_line}");
+    assert!(cancelled_line.contains("labels/"), "{cancelled_line}");
+    assert!(run.stdout.contains("1 stuck"), "{run:?}");
+
+    let all = harness.bbship(&["status", "--all"]);
+    assert!(
+        all.stdout.contains(&shipped) && all.stdout.contains("shipped"),
+        "{all:?}"
+    );
+
+    let one = harness.bbship(&["status", &cancelled]);
+    assert_eq!(one.code, 0, "{one:?}");
+    assert!(
+        one.stdout.contains("step:       cancelled after label"),
+        "{one:?}"
+    );
+
+    let json = harness.bbship(&["status", "--all", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(value["orders"].as_array().unwrap().len(), 3, "{value}");
+    assert_eq!(value["stuck"], 1);
+    assert_eq!(value["last_run"]["command"], "ship");
+
+    let unknown = harness.bbship(&["status", "999-A"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("knows nothing of order 999-A"),
+        "{unknown:?}"
+    );
+
+    // Local files only: not one request.
+    assert_eq!(harness.fake.requests().len(), requests_before);
+}
+
+#[test]
+fn status_takes_no_lock_and_works_while_a_run_holds_it() {
+    let harness = Harness::new(waiting_orders(2));
+    harness.fake.inject(rule(
+        Endpoint::ListOrders,
+        1,
+        Fault::Slow(Duration::from_secs(2)),
+    ));
+    let mut cycle = harness.spawn(&["run-all"]);
+    support::wait_until("the run holds the lock", || {
+        harness.fake.count(Endpoint::ListOrders) > 0
+    });
+    let status = harness.bbship(&["status"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(
+        cycle.try_wait().unwrap().is_none(),
+        "the run was still going"
+    );
+    assert_eq!(cycle.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn an_order_ready_to_ship_without_a_label_for_over_an_hour_is_stuck() {
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::new(orders);
+    harness.fake.inject(rule(
+        Endpoint::CreateShipment,
+        10,
+        answer(503, "text/plain", "down"),
+    ));
+    // A run 75 minutes ago already failed to label it.
+    std::fs::create_dir_all(harness.data_dir.join("logs")).unwrap();
+    let earlier = chrono::Utc::now() - chrono::Duration::minutes(75);
+    let line = serde_json::json!({
+        "started_at": earlier, "finished_at": earlier, "command": "run-all", "exit_code": 1,
+        "phases": [{"phase": "label", "done": 0, "failed": 1, "skipped": 0, "deferred": 0,
+                    "orders": [{"order": id, "outcome": "failed", "reason": "Canada Post is unavailable"}]}]
+    });
+    std::fs::write(
+        harness.data_dir.join("logs/runs.jsonl"),
+        format!("{line}\n"),
+    )
+    .unwrap();
+
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let status = harness.bbship(&["status"]);
+    let line = status
+        .stdout
+        .lines()
+        .find(|line| line.contains(&id))
+        .unwrap();
+    assert!(line.trim_start().starts_with('!'), "{status:?}");
+    assert!(line.contains("ready to ship for 1 h 1"), "{status:?}");
+}
+
+#[test]
+fn every_writing_run_is_recorded_in_the_runs_log_and_a_dry_run_is_not() {
+    let harness = Harness::new(waiting_orders(2));
+    assert_eq!(harness.bbship(&["--dry-run", "run-all"]).code, 0);
+    assert!(!harness.data_dir.exists());
+    assert_eq!(harness.bbship(&["run-all"]).code, 0);
+    assert_eq!(harness.bbship(&["accept"]).code, 0);
+    let runs = read_jsonl(&harness.data_dir.join("logs/runs.jsonl"));
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["command"], "run-all");
+    assert_eq!(runs[0]["exit_code"], 0);
+    let phases: Vec<&str> = runs[0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|phase| phase["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["accept", "label", "ship"]);
+    assert_eq!(runs[0]["phases"][1]["done"], 2);
+    assert_eq!(runs[1]["command"], "accept");
+}
+
+fn with_alerts(harness: &Harness) {
+    let base = harness.fake.base_url();
+    harness.write_config(|config| {
+        config["alerts"] = serde_json::json!({
+            "webhook_url": format!("{base}/hooks/alert"),
+            "healthcheck_url": format!("{base}/hooks/ping"),
+        });
+    });
+}
+
+fn hooks(harness: &Harness, path: &str) -> Vec<bbship::fake::RecordedRequest> {
+    harness
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.endpoint == Endpoint::Hook && request.path == path)
+        .collect()
+}
+
+#[test]
+fn a_run_with_failures_posts_a_summary_and_every_completed_run_pings_the_healthcheck() {
+    let (harness, [_, refused, cancelled]) = eventful_harness();
+    with_alerts(&harness);
+    harness.fake.reset_log();
+
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let posted = hooks(&harness, "/hooks/alert");
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].method, "POST");
+    let summary: serde_json::Value = serde_json::from_slice(&posted[0].body).unwrap();
+    assert_eq!(summary["run"]["exit_code"], 1);
+    let failed: Vec<&str> = summary["run"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|phase| phase["orders"].as_array().unwrap())
+        .filter(|note| note["outcome"] == "failed")
+        .map(|note| note["order"].as_str().unwrap())
+        .collect();
+    assert!(failed.contains(&refused.as_str()), "{summary}");
+    assert_eq!(
+        summary["stuck"][0]["order_id"],
+        cancelled.as_str(),
+        "{summary}"
+    );
+    assert!(!String::from_utf8_lossy(&posted[0].body).contains(support::API_KEY));
+    assert_eq!(hooks(&harness, "/hooks/ping").len(), 1);
+}
+
+#[test]
+fn a_clean_run_only_pings_and_a_failed_alert_never_fails_the_run() {
+    let harness = Harness::new(waiting_orders(1));
+    with_alerts(&harness);
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+    assert!(hooks(&harness, "/hooks/alert").is_empty());
+    assert_eq!(hooks(&harness, "/hooks/ping").len(), 1);
+
+    // Nothing listens there: a warning, and the run's result is its own.
+    harness.write_config(|config| {
+        config["alerts"] = serde_json::json!({
+            "healthcheck_url": "http://127.0.0.1:9/ping",
+            "timeout_secs": 1
+        });
+    });
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("the healthcheck could not be reached"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
+    let created = chrono::Utc::now() - chrono::Duration::hours(20);
+    let order = bbship::fake::FakeOrder::generated(0).with_created(created);
+    let id = order.order_id().to_owned();
+    let harness = Harness::new(vec![order]);
+    harness.write_config(|config| {
+        config["bestbuy"]["acceptance_window_hours"] = 24.into();
+        config["limits"]["max_retries"] = 0.into();
+    });
+    // The accept fails and so does the read that would settle it.
+    harness
+        .fake
+        .inject(rule(Endpoint::Accept, 1, answer(500, "text/plain", "down")));
+    harness.fake.inject(bbship::fake::FaultRule {
+        endpoint: Endpoint::ListOrders,
+        order_id: None,
+        skip: 1,
+        times: 1,
+        fault: answer(500, "text/plain", "down"),
+    });
+    let run = harness.bbship(&["accept"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("accept: order {id} still waits for acceptance")),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("is in 3 h 59 min") || run.stderr.contains("is in 4 h 0 min"),
+        "{run:?}"
+    );
+    let status = harness.bbship(&["status"]);
+    let line = status
+        .stdout
+        .lines()
+        .find(|line| line.contains(&id))
+        .unwrap();
+    assert!(line.trim_start().starts_with('!'), "{status:?}");
+    assert!(
+        line.contains("before its estimated acceptance deadline"),
+        "{status:?}"
+    );
+}
+
+#[test]
+fn a_terminal_sees_a_progress_line_per_phase_and_cron_sees_nothing() {
+    let harness = Harness::new(waiting_orders(3));
+    // `script` (util-linux, in every Debian) runs the binary on a pseudo-terminal.
+    let command = harness.command(&["run-all"]);
+    let binary = command.get_program().to_string_lossy().into_owned();
+    let mut on_terminal = std::process::Command::new("script");
+    on_terminal
+        .args(["-qec", &format!("{binary} run-all"), "/dev/null"])
+        .env_clear()
+        .envs(
+            command
+                .get_envs()
+                .filter_map(|(key, value)| Some((key, value?))),
+        );
+    let run = support::Run::from(on_terminal.output().expect("script runs"));
+    assert_eq!(run.code, 0, "{run:?}");
+    for line in [
+        "accept: 3/3 orders",
+        "label: 3/3 orders",
+        "ship: 3/3 orders",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {run:?}");
+    }
+
+    // The same kind of run with no terminal (cron) prints nothing at all.
+    let harness = Harness::new(waiting_orders(3));
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{run:?}");
+}
