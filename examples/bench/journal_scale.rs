@@ -361,34 +361,41 @@ pub fn open_timed(
     ))
 }
 
-/// Times `appends` acceptances recorded (each fsynced) in an open writing journal, for
-/// orders it does not know yet (ids from `first_index` on).
-pub fn append_timed(journal: &Journal, first_index: usize, appends: usize) -> Result<AppendCost> {
+/// Times `appends` acceptances recorded (each fsynced) in each of several open writing
+/// journals, taking turns, so that every journal meets the machine in the same state
+/// (other writes to the disk, the heap): only the journal differs. Each `(journal,
+/// first_index)` gets orders it does not know yet, ids from `first_index` on.
+pub fn appends_timed(journals: &[(&Journal, usize)], appends: usize) -> Result<Vec<AppendCost>> {
     ensure!(appends > 0, "no append to time");
-    let mut times = Vec::with_capacity(appends);
+    let mut times = vec![Vec::with_capacity(appends); journals.len()];
     for offset in 0..appends {
-        let order_id: OrderId = order_id_of(first_index + offset)
-            .parse()
-            .map_err(anyhow::Error::msg)?;
-        let accepted = AcceptedOrder {
-            order_id,
-            commercial_id: Some(commercial_id_of(first_index + offset)),
-            line_ids: Vec::new(),
-            accepted_at: chrono::Utc::now(),
-            outcome: AcceptOutcome::Accepted,
-            created_date: None,
-            acceptance_deadline: None,
-            shipping_deadline: None,
-        };
-        let started = Instant::now();
-        journal.record_accepted(accepted)?;
-        times.push(started.elapsed());
+        for (&(journal, first_index), times) in journals.iter().zip(&mut times) {
+            let index = first_index + offset;
+            let accepted = AcceptedOrder {
+                order_id: order_id_of(index).parse().map_err(anyhow::Error::msg)?,
+                commercial_id: Some(commercial_id_of(index)),
+                line_ids: Vec::new(),
+                accepted_at: chrono::Utc::now(),
+                outcome: AcceptOutcome::Accepted,
+                created_date: None,
+                acceptance_deadline: None,
+                shipping_deadline: None,
+            };
+            let started = Instant::now();
+            journal.record_accepted(accepted)?;
+            times.push(started.elapsed());
+        }
     }
-    times.sort();
-    Ok(AppendCost {
-        median: times[times.len() / 2],
-        slowest: times[times.len() - 1],
-    })
+    Ok(times
+        .into_iter()
+        .map(|mut times| {
+            times.sort();
+            AppendCost {
+                median: times[times.len() / 2],
+                slowest: times[times.len() - 1],
+            }
+        })
+        .collect())
 }
 
 /// Checks that the journal knows the first and the last order of the copy as shipped

@@ -14,12 +14,13 @@
 //!   `limits` and in the fake's throttle alike, so tracking is the bottleneck: the pace
 //!   achieved as a fraction of that ceiling (see `throughput_figures`);
 //! - journal: a real cycle's logs amplified to `--journal-orders` orders, then the time
-//!   and memory of `Journal::open` and the cost of an fsynced append, against a 10-order
-//!   journal's.
+//!   and memory of `Journal::open`, each in a fresh process as every cron run is (the
+//!   bench runs itself as a child, `--measure-journal`), and the cost of an fsynced
+//!   append against a 10-order journal's.
 //!
 //! The counting allocator below is why this is an example and not part of the library:
-//! it sees every heap allocation of the process, which is how the journal's memory is
-//! measured.
+//! it sees every heap allocation of the process, which is how the journal's heap peak is
+//! measured; the child's peak resident set (VmHWM) covers everything else.
 
 mod journal_scale;
 mod scenario;
@@ -36,8 +37,9 @@ use bbship::data_dir::DataDir;
 use bbship::fake::{Endpoint, RecordedRequest};
 use bbship::journal::Access;
 use clap::Parser;
+use serde::{Deserialize, Serialize};
 
-use journal_scale::{HeapProbe, OpenCost};
+use journal_scale::{AppendCost, HeapProbe};
 use scenario::{GroupRate, RateLimits, Scenario, ScenarioRun};
 
 /// Counts the bytes the process has allocated and the most it has had at once.
@@ -159,6 +161,20 @@ struct Options {
     /// Shrink everything for a smoke run of a few seconds (figures then mean little)
     #[arg(long)]
     quick: bool,
+    /// Internal: open the journal of this data directory in this (fresh) process and print
+    /// what it cost as one JSON line
+    #[arg(long, hide = true)]
+    measure_journal: Option<PathBuf>,
+    /// Internal, with --measure-journal: open it for writing, under the run lock
+    #[arg(long, hide = true)]
+    writing: bool,
+    /// Internal, with --measure-journal: check that it knows this many orders
+    #[arg(long, hide = true)]
+    check_orders: Option<usize>,
+    /// Internal, with --measure-journal --writing --check-orders: then time appends to it
+    /// and to this (small) journal, taking turns
+    #[arg(long, hide = true)]
+    append_beside: Option<PathBuf>,
 }
 
 /// The options with their defaults filled in.
@@ -215,7 +231,11 @@ fn main() -> ExitCode {
     let options = Options::parse();
     // bbship's own warnings (throttle pauses, the time budget) show on standard error.
     bbship::logging::init(log::LevelFilter::Warn);
-    match run(&options) {
+    let result = match &options.measure_journal {
+        Some(data_dir) => measure_journal_here(data_dir, &options),
+        None => run(&options),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("bench: {error:#}");
@@ -609,50 +629,43 @@ fn journal_figures(root: &Path, settings: &Settings, targets: &mut Vec<Target>) 
         );
     }
 
-    // The small journal first: its append cost is the reference.
-    let small = DataDir::new(&template_dir);
-    let (journal, lock, small_open) =
-        journal_scale::open_timed(&small, Access::ReadWrite, Some(HEAP_PROBE))?;
-    let small_append = journal_scale::append_timed(&journal, TEMPLATE_ORDERS, APPENDS_TIMED)?;
-    drop(journal);
-    drop(lock);
-
-    // The large one, as each kind of run meets it (page cache warm: just written).
-    let large = DataDir::new(&large_dir);
+    // Each open in a fresh process, as each cron run is one: its heap starts empty, so
+    // the figures include the page faults of growing it, and the process's peak resident
+    // set is the journal's (plus the few MB any process has).
     eprintln!("bench: opening the large journal…");
-    let (journal, _, read_only) =
-        journal_scale::open_timed(&large, Access::ReadOnly, Some(HEAP_PROBE))?;
-    journal_scale::check_complete(&journal, orders)?;
-    drop(journal);
-    let (journal, lock, first_writing) =
-        journal_scale::open_timed(&large, Access::ReadWrite, Some(HEAP_PROBE))?;
-    drop(journal);
-    drop(lock);
-    let (journal, lock, writing) =
-        journal_scale::open_timed(&large, Access::ReadWrite, Some(HEAP_PROBE))?;
-    let large_append = journal_scale::append_timed(&journal, orders, APPENDS_TIMED)?;
-    drop(journal);
-    drop(lock);
+    let small_open = measure_journal_in_child(&template_dir, false, None, None)?.open;
+    let read_only = measure_journal_in_child(&large_dir, false, Some(orders), None)?.open;
+    let first_writing = measure_journal_in_child(&large_dir, true, None, None)?.open;
+    let next_run = measure_journal_in_child(&large_dir, true, Some(orders), Some(&template_dir))?;
+    let writing = next_run.open;
+    let Some((small_append, large_append)) = next_run.appends else {
+        anyhow::bail!("the journal child timed no appends");
+    };
 
     let _ = writeln!(
         text,
-        "   Journal::open                              time   heap peak   heap kept"
+        "   Journal::open, each in a fresh process         time   heap peak   heap kept    peak RSS"
     );
     for (name, cost) in [
-        (format!("{TEMPLATE_ORDERS} orders, writing"), small_open),
+        (format!("{TEMPLATE_ORDERS} orders, read-only"), small_open),
         (format!("{orders}, read-only (first open)"), read_only),
         (format!("{orders}, writing (first run)"), first_writing),
         (format!("{orders}, writing (next run)"), writing),
     ] {
-        let _ = writeln!(text, "     {name:<36} {}", show_open(&cost));
+        let _ = writeln!(text, "     {name:<40} {}", show_open(&cost));
     }
     let load_met = writing.took <= TARGET_LOAD_TIME;
-    let memory = writing.peak_heap.unwrap_or(usize::MAX);
+    // Memory is judged on the whole process's peak resident set: everything the open made
+    // the system hold, heap or not (the heap peak alone where /proc is not available).
+    let (memory, memory_kind) = match writing.peak_resident {
+        Some(resident) => (resident, "peak RSS"),
+        None => (writing.peak_heap, "heap peak"),
+    };
     let memory_met = memory <= TARGET_LOAD_BYTES;
     let _ = writeln!(
         text,
-        "   judged on the writing run's open after a previous run (what every cron run does):\n   \
-         {} target <= {}: {}; heap peak {} target <= {}: {}",
+        "   judged on the writing run's open after a previous one (what every cron run does):\n   \
+         {} target <= {}: {}; {memory_kind} {} target <= {}: {}",
         show_duration(writing.took),
         show_duration(TARGET_LOAD_TIME),
         mark(load_met),
@@ -664,7 +677,7 @@ fn journal_figures(root: &Path, settings: &Settings, targets: &mut Vec<Target>) 
     let append_met = ratio <= TARGET_APPEND_RATIO;
     let _ = writeln!(
         text,
-        "   fsynced append (record_accepted), median of {APPENDS_TIMED} (slowest): {TEMPLATE_ORDERS} orders {} ({}),\n   \
+        "   fsynced append (record_accepted), median of {APPENDS_TIMED} (slowest), the two journals taking turns:\n   {TEMPLATE_ORDERS} orders {} ({}), \
          {orders} orders {} ({}); ratio {ratio:.2}   target: the same (<= {TARGET_APPEND_RATIO}x): {}",
         show_duration(small_append.median),
         show_duration(small_append.slowest),
@@ -682,7 +695,7 @@ fn journal_figures(root: &Path, settings: &Settings, targets: &mut Vec<Target>) 
     });
     targets.push(Target {
         what: format!(
-            "journal open heap peak at {orders} orders {} (<= {})",
+            "journal open {memory_kind} at {orders} orders {} (<= {})",
             show_bytes(memory),
             show_bytes(TARGET_LOAD_BYTES)
         ),
@@ -695,14 +708,163 @@ fn journal_figures(root: &Path, settings: &Settings, targets: &mut Vec<Target>) 
     Ok(text)
 }
 
-fn show_open(cost: &OpenCost) -> String {
+fn show_open(cost: &ChildOpen) -> String {
     let bytes = |value: Option<usize>| value.map_or_else(|| "n/a".to_owned(), show_bytes);
     format!(
-        "{:>9} {:>11} {:>11}",
+        "{:>9} {:>11} {:>11} {:>11}",
         show_duration(cost.took),
-        bytes(cost.peak_heap),
-        bytes(cost.retained_heap),
+        show_bytes(cost.peak_heap),
+        show_bytes(cost.retained_heap),
+        bytes(cost.peak_resident),
     )
+}
+
+/// What a journal child measured.
+#[derive(Clone, Copy, Debug)]
+struct ChildOpen {
+    took: Duration,
+    peak_heap: usize,
+    retained_heap: usize,
+    /// VmHWM of the child once the journal was open: its whole peak resident set.
+    peak_resident: Option<usize>,
+}
+
+struct ChildReport {
+    open: ChildOpen,
+    /// The small journal's appends, then the measured one's.
+    appends: Option<(AppendCost, AppendCost)>,
+}
+
+/// The child's answer on its standard output, one JSON line.
+#[derive(Debug, Serialize, Deserialize)]
+struct ChildLine {
+    open_nanos: u64,
+    peak_heap: usize,
+    retained_heap: usize,
+    peak_resident: Option<usize>,
+    /// `[median, slowest]` in nanoseconds: the small journal's, then the measured one's.
+    appends: Option<[[u64; 2]; 2]>,
+}
+
+/// Runs this bench again as a child that opens one journal and reports on it.
+fn measure_journal_in_child(
+    data_dir: &Path,
+    writing: bool,
+    check_orders: Option<usize>,
+    append_beside: Option<&Path>,
+) -> Result<ChildReport> {
+    let mut command = std::process::Command::new(
+        std::env::current_exe().context("finding the bench's own executable")?,
+    );
+    command.arg("--measure-journal").arg(data_dir);
+    if writing {
+        command.arg("--writing");
+    }
+    if let Some(orders) = check_orders {
+        command.arg("--check-orders").arg(orders.to_string());
+    }
+    if let Some(small) = append_beside {
+        command.arg("--append-beside").arg(small);
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running the journal child")?;
+    ensure!(
+        output.status.success(),
+        "the journal child for {} failed ({})",
+        data_dir.display(),
+        output.status
+    );
+    let line: ChildLine =
+        serde_json::from_slice(&output.stdout).context("reading the journal child's report")?;
+    let duration = |nanos: u64| Duration::from_nanos(nanos);
+    let cost = |[median, slowest]: [u64; 2]| AppendCost {
+        median: duration(median),
+        slowest: duration(slowest),
+    };
+    Ok(ChildReport {
+        open: ChildOpen {
+            took: duration(line.open_nanos),
+            peak_heap: line.peak_heap,
+            retained_heap: line.retained_heap,
+            peak_resident: line.peak_resident,
+        },
+        appends: line
+            .appends
+            .map(|[small, large]| (cost(small), cost(large))),
+    })
+}
+
+/// The child's side: opens the journal of `data_dir` (for writing with `--writing`),
+/// measures it with the counting allocator, optionally checks it and times appends beside
+/// a small journal, and prints one `ChildLine`.
+fn measure_journal_here(data_dir: &Path, options: &Options) -> Result<()> {
+    let nanos = |duration: Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    // The small journal is opened first, so the measured open is the heap's last growth.
+    let small = match (&options.append_beside, options.writing) {
+        (Some(small_dir), true) => Some(journal_scale::open_timed(
+            &DataDir::new(small_dir),
+            Access::ReadWrite,
+            None,
+        )?),
+        (Some(_), false) => anyhow::bail!("--append-beside needs --writing"),
+        (None, _) => None,
+    };
+    let access = if options.writing {
+        Access::ReadWrite
+    } else {
+        Access::ReadOnly
+    };
+    let data_dir = DataDir::new(data_dir);
+    let (journal, _lock, cost) = journal_scale::open_timed(&data_dir, access, Some(HEAP_PROBE))?;
+    let peak_resident = vm_hwm();
+    if let Some(orders) = options.check_orders {
+        journal_scale::check_complete(&journal, orders)?;
+    }
+    let appends = match &small {
+        Some((small_journal, _, _)) => {
+            let Some(known) = options.check_orders else {
+                anyhow::bail!("--append-beside needs --check-orders");
+            };
+            // New orders after the ones each journal knows.
+            let costs = journal_scale::appends_timed(
+                &[(small_journal, TEMPLATE_ORDERS), (&journal, known)],
+                APPENDS_TIMED,
+            )?;
+            match costs.as_slice() {
+                [small, large] => Some([
+                    [nanos(small.median), nanos(small.slowest)],
+                    [nanos(large.median), nanos(large.slowest)],
+                ]),
+                _ => anyhow::bail!("expected the append costs of two journals"),
+            }
+        }
+        None => None,
+    };
+    let line = ChildLine {
+        open_nanos: nanos(cost.took),
+        peak_heap: cost.peak_heap.unwrap_or_default(),
+        retained_heap: cost.retained_heap.unwrap_or_default(),
+        peak_resident,
+        appends,
+    };
+    println!("{}", serde_json::to_string(&line)?);
+    Ok(())
+}
+
+/// The process's peak resident set (VmHWM in `/proc/self/status`), in bytes.
+fn vm_hwm() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: usize = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kilobytes * 1024)
 }
 
 fn show_duration(duration: Duration) -> String {
