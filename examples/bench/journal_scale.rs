@@ -100,7 +100,8 @@ fn commercial_id_of(index: usize) -> String {
 /// the fake numbers them) made the order's own.
 fn shipment_id_for(template: &str, index: usize) -> String {
     let keep = template.len().saturating_sub(8);
-    format!("{}{:08}", &template[..keep], index + 1)
+    let prefix = template.get(..keep).unwrap_or_default();
+    format!("{prefix}{:08}", index + 1)
 }
 
 /// Writes, under `target`'s `logs/`, the logs of `orders` orders made from the template
