@@ -1,6 +1,6 @@
 //! The benchmark: full bbship cycles on the project's fake APIs, and the journal at
 //! 100,000 orders, each figure printed next to its target. `cargo run --release --example
-//! bench` (`-- --help` for the options, `-- --quick` for a smoke run of a few seconds).
+//! bench` (`-- --help` for the options, `-- --quick` for a smoke run of about 20 seconds).
 //!
 //! It is a measurement, not a test: it exits 0 after printing, whether targets were met
 //! or not (the last lines list the ones missed), and fails only when a run went wrong,
@@ -158,7 +158,7 @@ struct Options {
     /// Orders in the large journal [default: 100000; --quick: 10000]
     #[arg(long)]
     journal_orders: Option<usize>,
-    /// Shrink everything for a smoke run of a few seconds (figures then mean little)
+    /// Shrink everything for a smoke run of about 20 seconds (figures then mean little)
     #[arg(long)]
     quick: bool,
     /// Internal: open the journal of this data directory in this (fresh) process and print
