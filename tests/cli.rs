@@ -19,7 +19,14 @@ fn the_example_configuration_is_complete_and_loads() {
     // Every top-level section is spelled out in the example, so a user sees each key.
     let text = std::fs::read_to_string(&path).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for section in ["bestbuy", "canada_post", "sender", "parcel", "limits", "alerts"] {
+    for section in [
+        "bestbuy",
+        "canada_post",
+        "sender",
+        "parcel",
+        "limits",
+        "alerts",
+    ] {
         assert!(json.get(section).is_some(), "{section}");
     }
 }

@@ -78,6 +78,34 @@ fn pages_and_total_count() {
 }
 
 #[test]
+fn latency_delays_every_request_and_connections_wait_side_by_side() {
+    let latency = Duration::from_millis(200);
+    let fake = FakeServer::start(FakeOptions {
+        api_key: KEY.to_owned(),
+        latency,
+        ..FakeOptions::default()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| assert_eq!(get(&fake, "/orders", KEY).0, 200));
+        }
+    });
+    let took = started.elapsed();
+    // Each waited the latency, and the four waited together, not one after another.
+    assert!(took >= latency, "{took:?}");
+    assert!(took < latency * 3, "{took:?}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 4);
+    assert!(
+        requests
+            .iter()
+            .all(|request| request.at >= started + latency)
+    );
+}
+
+#[test]
 fn limits_and_auth_are_enforced() {
     let fake = fake(1, None);
     assert_eq!(get(&fake, "/orders?max=101", KEY).0, 400);

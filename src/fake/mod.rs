@@ -4,9 +4,12 @@
 //! It is strict like the real services, so a client bug fails here first, and it
 //! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML or any body
 //! without acting, reply slowly, drop the connection before or after acting, or act and
-//! then send a garbled or cut-short answer. Hostile orders inside a good listing are
-//! `FakeOrder`s with `JsonEdit`s. Every request is
-//! logged so tests can assert on exactly what was sent. Best Buy lives in `bestbuy`
+//! then send a garbled or cut-short answer; seeded storms scatter them (`Storm`), and a
+//! test can hold a request to kill its client (`halt_at`). Hostile orders inside a good
+//! listing are `FakeOrder`s with `JsonEdit`s. A fixed `FakeOptions::latency` makes every
+//! request take as long as a real network round trip would (the benchmark measures
+//! concurrency with it). Every request is logged, with the time it was handled, so tests
+//! can assert on exactly what was sent and the benchmark can measure rates. Best Buy lives in `bestbuy`
 //! (under `/api`), Canada Post in `canadapost` (under `/rs` and `/vis`), behind one
 //! router and one fault mechanism.
 
@@ -29,6 +32,8 @@ use http_server::{HttpRequest, HttpResponse, Reply};
 pub use orders::{FakeAddress, FakeLine, FakeOrder, JsonEdit, sandbox_orders};
 pub use storm::Storm;
 
+/// How the fake behaves. `FakeOptions::default()` is a fast, well-behaved fake: orders
+/// are paid at once, no latency, no throttle.
 #[derive(Clone, Debug)]
 pub struct FakeOptions {
     /// The exact `Authorization` value Best Buy accepts (the bare key).
@@ -51,6 +56,10 @@ pub struct FakeOptions {
     pub canada_post_calls_per_minute: Option<u32>,
     /// The same for tracking (group E), whose real limit is the lowest.
     pub canada_post_tracking_calls_per_minute: Option<u32>,
+    /// Every request waits this long before it is handled (logged, throttled, answered),
+    /// as a stand-in for the network and the service's own time. Requests on different
+    /// connections wait side by side, as they would on the real services.
+    pub latency: Duration,
 }
 
 impl Default for FakeOptions {
@@ -65,6 +74,7 @@ impl Default for FakeOptions {
             no_pin_history_calls: 1,
             canada_post_calls_per_minute: None,
             canada_post_tracking_calls_per_minute: None,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -103,6 +113,9 @@ pub struct RecordedRequest {
     pub order_id: Option<String>,
     /// The status answered; `None` when the connection was dropped.
     pub status: Option<u16>,
+    /// When the fake began handling it (after `FakeOptions::latency`): the moment its
+    /// throttle counts.
+    pub at: Instant,
 }
 
 #[derive(Clone, Debug)]
@@ -216,6 +229,9 @@ impl Shared {
     }
 
     fn handle(&self, request: HttpRequest) -> Reply {
+        if !self.options.latency.is_zero() {
+            std::thread::sleep(self.options.latency);
+        }
         let is_bestbuy = request.path == "/api" || request.path.starts_with("/api/");
         let (index, fault, endpoint, halt) = {
             let mut state = self.lock();
@@ -235,6 +251,7 @@ impl Shared {
                 endpoint,
                 order_id: order_id.clone(),
                 status: None,
+                at: Instant::now(),
             });
             let index = state.log.len() - 1;
             let halt = state.halt.as_mut().and_then(|halt| {
