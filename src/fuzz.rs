@@ -327,7 +327,6 @@ fn labels_mutated() {
 #[test]
 fn shipment_xml_from_mutated_addresses() {
     use crate::address::BoundedText;
-    use crate::canadapost::shipment::{ShipmentSpec, create_shipment_xml};
     use crate::ids::{OrderId, RequestId};
     use crate::phase::destination::destination;
 
@@ -391,17 +390,8 @@ fn shipment_xml_from_mutated_addresses() {
         );
         let reference = BoundedText::<35>::try_from(order_id.to_string())
             .unwrap_or_else(|_| BoundedText::try_from("261300002-A".to_owned()).unwrap());
-        let xml_text = create_shipment_xml(&ShipmentSpec {
-            request_id: &request_id,
-            order_reference: &reference,
-            service: &config.canada_post.service_code,
-            sender: &config.sender,
-            destination: &destination,
-            parcel: &config.parcel.default,
-            customer_number: &config.canada_post.customer_number,
-            contract_id: &config.canada_post.contract_id,
-        })
-        .unwrap();
+        let xml_text =
+            crate::testing::shipment_xml_for(&config, &destination, &request_id, &reference);
         let root = xml::parse(xml_text.as_bytes()).unwrap_or_else(|problem| {
             panic!("the built XML does not parse back ({problem}):\n{xml_text}")
         });

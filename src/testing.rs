@@ -194,3 +194,24 @@ pub fn mutate(rng: &mut Rng, input: &[u8], donor: &[u8]) -> Vec<u8> {
 pub fn has_control(text: &str) -> bool {
     text.chars().any(char::is_control)
 }
+
+/// The Create Shipment XML for `destination` under `config`'s defaults (service, sender,
+/// parcel, account): what the XML-building tests feed to their checks.
+pub fn shipment_xml_for(
+    config: &crate::config::Config,
+    destination: &crate::canadapost::shipment::Destination,
+    request_id: &crate::ids::RequestId,
+    order_reference: &crate::address::BoundedText<35>,
+) -> String {
+    crate::canadapost::shipment::create_shipment_xml(&crate::canadapost::shipment::ShipmentSpec {
+        request_id,
+        order_reference,
+        service: &config.canada_post.service_code,
+        sender: &config.sender,
+        destination,
+        parcel: &config.parcel.default,
+        customer_number: &config.canada_post.customer_number,
+        contract_id: &config.canada_post.contract_id,
+    })
+    .unwrap_or_else(|error| panic!("the shipment XML builds: {error}"))
+}

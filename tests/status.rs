@@ -148,12 +148,7 @@ fn an_order_ready_to_ship_without_a_label_for_over_an_hour_is_stuck() {
 
     let run = harness.bbship(&["run-all"]);
     assert_eq!(run.code, 1, "{run:?}");
-    let status = harness.bbship(&["status"]);
-    let line = status
-        .stdout
-        .lines()
-        .find(|line| line.contains(&id))
-        .unwrap();
+    let (status, line) = status_line(&harness, &id);
     assert!(line.trim_start().starts_with('!'), "{status:?}");
     assert!(line.contains("ready to ship for 1 h 1"), "{status:?}");
 }
@@ -178,6 +173,18 @@ fn every_writing_run_is_recorded_in_the_runs_log_and_a_dry_run_is_not() {
     assert_eq!(phases, ["accept", "label", "ship"]);
     assert_eq!(runs[0]["phases"][1]["done"], 2);
     assert_eq!(runs[1]["command"], "accept");
+}
+
+/// `bbship status`, and its line for `id`.
+fn status_line(harness: &Harness, id: &str) -> (support::Run, String) {
+    let status = harness.bbship(&["status"]);
+    let line = status
+        .stdout
+        .lines()
+        .find(|line| line.contains(id))
+        .unwrap_or_else(|| panic!("no line for {id}: {status:?}"))
+        .to_owned();
+    (status, line)
 }
 
 fn with_alerts(harness: &Harness) {
@@ -287,12 +294,7 @@ fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
         run.stderr.contains("is in 3 h 59 min") || run.stderr.contains("is in 4 h 0 min"),
         "{run:?}"
     );
-    let status = harness.bbship(&["status"]);
-    let line = status
-        .stdout
-        .lines()
-        .find(|line| line.contains(&id))
-        .unwrap();
+    let (status, line) = status_line(&harness, &id);
     assert!(line.trim_start().starts_with('!'), "{status:?}");
     assert!(
         line.contains("before its estimated acceptance deadline"),

@@ -1096,7 +1096,6 @@ mod tests {
     /// refusal naming its field, or a request that `xmllint` finds schema-valid.
     #[test]
     fn random_hostile_addresses_give_a_named_refusal_or_schema_valid_xml() {
-        use crate::canadapost::shipment::{ShipmentSpec, create_shipment_xml};
         use crate::ids::RequestId;
 
         const PIECES: [&str; 24] = [
@@ -1163,17 +1162,12 @@ mod tests {
                 Ok((destination, _notes)) => {
                     let request_id = RequestId::try_from(format!("case-{case}")).unwrap();
                     let reference = BoundedText::try_from("261300002-A".to_owned()).unwrap();
-                    let xml = create_shipment_xml(&ShipmentSpec {
-                        request_id: &request_id,
-                        order_reference: &reference,
-                        service: &config.canada_post.service_code,
-                        sender: &config.sender,
-                        destination: &destination,
-                        parcel: &config.parcel.default,
-                        customer_number: &config.canada_post.customer_number,
-                        contract_id: &config.canada_post.contract_id,
-                    })
-                    .unwrap();
+                    let xml = crate::testing::shipment_xml_for(
+                        &config,
+                        &destination,
+                        &request_id,
+                        &reference,
+                    );
                     documents.push(xml);
                 }
                 Err(error) => {
