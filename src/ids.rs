@@ -242,8 +242,11 @@ impl fmt::Display for RequestId {
 /// Cuts a hostile value down to something that fits in an error message.
 pub fn shorten(value: &str) -> String {
     const KEEP: usize = 80;
+    // Redacted before it is cut: a secret cut in half is no longer recognised, and half of
+    // one is still a leak.
+    let value = crate::secret::redact(value);
     if value.chars().count() <= KEEP {
-        value.to_owned()
+        value
     } else {
         let kept: String = value.chars().take(KEEP).collect();
         format!("{kept}… ({} characters)", value.chars().count())
