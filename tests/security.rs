@@ -384,3 +384,56 @@ fn directories_below(root: &Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// A 1 MB tmpfs mounted for one test and unmounted when dropped.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` where mounting is not permitted (most machines without root).
+    fn mount(path: std::path::PathBuf) -> Option<SmallDisk> {
+        std::fs::create_dir(&path).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then_some(SmallDisk { path })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// A real ENOSPC where this machine lets the test mount a small filesystem (as root in
+/// these sandboxes and CI); elsewhere it says it could not and checks nothing, and
+/// `a_full_disk_is_found_before_any_request` still covers the free-space reading.
+#[test]
+fn a_really_full_disk_is_found_before_any_request_where_a_tmpfs_can_be_mounted() {
+    let mut harness = Harness::new(shipping_orders(1));
+    let Some(disk) = SmallDisk::mount(harness.temp.path().join("disk")) else {
+        eprintln!("not run: mounting a tmpfs is not permitted here");
+        return;
+    };
+    harness.data_dir = disk.path.join("data");
+    // With the default margin (64 MB) a 1 MB disk is refused by its free-space reading.
+    let run = harness.bbship(&["run-all"]);
+    assert_refused_before_any_request(&harness, &run, "MB free on the disk holding");
+
+    // With no margin, a disk filled to the last byte fails the probe write itself.
+    harness.write_config(|config| config["limits"]["min_free_disk_mb"] = 0.into());
+    let mut filler = std::fs::File::create(disk.path.join("filler")).unwrap();
+    let block = vec![0u8; 4096];
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    drop(filler);
+    let run = harness.bbship(&["run-all"]);
+    assert_refused_before_any_request(&harness, &run, "No space left on device");
+    assert!(run.stderr.contains("cannot write in"), "{run:?}");
+}
