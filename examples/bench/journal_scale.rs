@@ -11,8 +11,8 @@
 //! (such as a checkpoint of those logs) would describe the template, not the copy, so the
 //! copy starts without one, as a data directory upgraded from plain logs would.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -138,7 +138,11 @@ pub fn amplify(
             .with_context(|| format!("{} is outside the template", source.display()))?;
         let destination = target.join(relative);
         if let Some(parent) = destination.parent() {
-            std::fs::create_dir_all(parent)
+            // Private, as bbship makes them, so opening them warns about nothing.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
         let text = std::fs::read(&source)
@@ -147,7 +151,12 @@ pub fn amplify(
             .split_inclusive(|&byte| byte == b'\n')
             .map(|line| cut_line(line, &template_orders))
             .collect();
-        let file = File::create(&destination)
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&destination)
             .with_context(|| format!("creating {}", destination.display()))?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         for batch in 0..batches {

@@ -843,6 +843,11 @@ fn measure_journal_here(data_dir: &Path, options: &Options) -> Result<()> {
         }
         None => None,
     };
+    // A writing run ends by saving the journal's checkpoint when it is due (as
+    // `bbship::run` does), so the next run's open starts from it.
+    if options.writing {
+        journal.write_checkpoint_if_due()?;
+    }
     let line = ChildLine {
         open_nanos: nanos(cost.took),
         peak_heap: cost.peak_heap.unwrap_or_default(),
