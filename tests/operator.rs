@@ -498,6 +498,30 @@ fn refund_yes_requests_the_refund_once_and_a_second_says_it_was_already_requeste
 }
 
 #[test]
+fn a_refund_whose_journal_line_was_lost_is_only_refused_by_canada_post_when_asked_again() {
+    let (harness, order_id) = cancelled_after_label();
+    assert_eq!(harness.bbship(&["refund", &order_id, "--yes"]).code, 0);
+    // A crash between Canada Post's answer and the journal line: the line is lost.
+    let path = harness
+        .data_dir
+        .join("logs/canada_post/label_journal.jsonl");
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.contains("refund_requested"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&path, kept).unwrap();
+
+    let again = harness.bbship(&["refund", &order_id, "--yes"]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains("already been submitted"), "{again:?}");
+    assert_eq!(harness.fake.count(Endpoint::Refund), 2);
+    assert_eq!(harness.fake.refunds().len(), 1, "registered once");
+    assert_eq!(journal_events(&harness, "refund_failed").len(), 1);
+}
+
+#[test]
 fn refund_asks_first_and_only_an_explicit_yes_sends() {
     let (harness, order_id) = cancelled_after_label();
     let shipment = harness.fake.shipments_for(&order_id)[0].clone();
