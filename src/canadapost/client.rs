@@ -285,6 +285,8 @@ impl CanadaPostClient {
         if mode == WriteMode::Live {
             self.wait_out_throttle()?;
         }
+        // Refund is Canada Post's group B; one request per command needs no pace of its
+        // own, so it shares the shipping calls' budget.
         let response = match self.shipping.write(&request, mode) {
             Ok(Some(response)) => response,
             Ok(None) => return Ok(None),
