@@ -208,7 +208,9 @@ fn download(
         match canada_post.label(link) {
             Ok(LabelDownload::Pdf(bytes)) => return Ok(bytes),
             Ok(LabelDownload::NotReady(why)) => {
-                if started.elapsed() + wait > Duration::from_secs(limits.label_wait_secs) {
+                if started.elapsed().saturating_add(wait)
+                    > Duration::from_secs(limits.label_wait_secs)
+                {
                     bail!(
                         "Canada Post did not serve the label of shipment {} ({why}). Label links \
                          live {LINK_LIFETIME_DAYS} days after the shipment is created{}; past \
@@ -218,7 +220,7 @@ fn download(
                     );
                 }
                 std::thread::sleep(wait);
-                wait = (wait * 2).min(MAX_LABEL_BACKOFF);
+                wait = wait.saturating_mul(2).min(MAX_LABEL_BACKOFF);
             }
             Err(error) => {
                 // Kept as the source, so a refused credential still exits 2.
