@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{BoundedText, PostalCode, Province};
-use crate::canadapost::types::{ContractId, CustomerNumber, ServiceCode};
+use crate::canadapost::types::{ContractId, CustomerNumber, Email, ServiceCode};
 use crate::error::UsageError;
 
 pub const DEFAULT_CONFIG_FILE: &str = "bbship.json";
@@ -135,6 +135,10 @@ pub struct CanadaPostConfig {
     pub services: BTreeMap<String, ServiceCode>,
     #[serde(default)]
     pub language: Language,
+    /// Where Canada Post writes about a refund `bbship refund` requests (required by its
+    /// refund request; only that command needs it).
+    #[serde(default)]
+    pub refund_email: Option<Email>,
 }
 
 impl CanadaPostConfig {
@@ -690,6 +694,27 @@ mod tests {
         assert!(error_of(&json.to_string()).contains("limits.concurrency"));
         json["limits"] = serde_json::json!({"bestbuy_requests_per_minute": 0});
         assert!(error_of(&json.to_string()).contains("limits.bestbuy_requests_per_minute"));
+    }
+
+    #[test]
+    fn the_refund_email_is_optional_and_checked() {
+        assert!(
+            Config::parse(MINIMAL)
+                .unwrap()
+                .canada_post
+                .refund_email
+                .is_none()
+        );
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["canada_post"]["refund_email"] = serde_json::json!("seller at example.com");
+        let error = error_of(&json.to_string());
+        assert!(error.contains("canada_post.refund_email"), "{error}");
+        json["canada_post"]["refund_email"] = serde_json::json!("seller@example.com");
+        let config = Config::parse(&json.to_string()).unwrap();
+        assert_eq!(
+            config.canada_post.refund_email.unwrap().as_str(),
+            "seller@example.com"
+        );
     }
 
     #[test]

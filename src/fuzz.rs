@@ -1,6 +1,7 @@
 //! Seeded fuzz tests of everything that reads an answer or builds a request, run by the
 //! ordinary `cargo test`: the Best Buy order list and error bodies, every Canada Post
-//! answer reader and the create decision, the label check, and the Create Shipment XML.
+//! answer reader and the create and refund decisions, the label check, and the Create
+//! Shipment and refund request XML.
 //!
 //! Each target starts from the real-shaped samples (`tests/fixtures`, copies of the shared
 //! `reference/samples`) and the fake's own label, mutates them (`testing::mutate`: cuts,
@@ -15,7 +16,7 @@ use serde_json::Value;
 
 use crate::bestbuy::{self, Order};
 use crate::canadapost::answers::{self, Answer};
-use crate::canadapost::client::{CanadaPostError, read_create_answer};
+use crate::canadapost::client::{CanadaPostError, read_create_answer, read_refund_answer};
 use crate::canadapost::label_check::inspect_label;
 use crate::canadapost::xml;
 use crate::http::Response;
@@ -261,6 +262,46 @@ fn check_canada_post_answer(body: &[u8]) {
         Ok(Answer::Messages(_)) => {}
         Err(problem) => assert_one_clean_line("tracking_summary", &problem, body),
     }
+    match answers::read(
+        body,
+        "shipment-refund-request-info",
+        answers::refund_request_info,
+    ) {
+        Ok(Answer::Expected(ticket)) => {
+            assert!(!ticket.service_ticket_id.trim().is_empty());
+            // Shown to a person only through `printable`.
+            assert!(!has_control(&crate::ids::printable(
+                &ticket.service_ticket_id
+            )));
+        }
+        Ok(Answer::Messages(_)) => {}
+        Err(problem) => assert_one_clean_line("refund_request_info", &problem, body),
+    }
+}
+
+/// The refund decision: only a 2xx ticket is a registered refund and only a reasoned 4xx
+/// a refusal; everything else is an unknown outcome, and every message is one clean line.
+fn check_refund_answer(answer: &Response) {
+    match read_refund_answer(answer) {
+        Ok(ticket) => {
+            assert!(
+                answer.is_success(),
+                "HTTP {} taken as a refund",
+                answer.status
+            );
+            assert!(!ticket.service_ticket_id.trim().is_empty());
+        }
+        Err(CanadaPostError::Rejected { status, messages }) => {
+            assert!((400..500).contains(&status));
+            assert!(!has_control(&messages.to_string()));
+        }
+        Err(
+            error @ (CanadaPostError::RefundOutcomeUnknown(_) | CanadaPostError::Unauthorized(_)),
+        ) => {
+            assert_one_clean_line("read_refund_answer", &error.to_string(), &answer.body);
+        }
+        Err(other) => panic!("a refund answer read as {other:?}"),
+    }
 }
 
 /// The create decision: garbage is never a shipment and never a refusal (a refusal lets a
@@ -300,6 +341,7 @@ fn canada_post_answers_mutated() {
         let (_, donor) = *rng.pick(CANADA_POST);
         let body = mutate(&mut rng, sample, donor);
         check_canada_post_answer(&body);
+        check_refund_answer(&response(&mut rng, body.clone(), false));
         check_create_answer(&response(&mut rng, body, false));
     }
 }
@@ -409,6 +451,50 @@ fn shipment_xml_from_mutated_addresses() {
         assert_eq!(details.child_text("city"), Some(destination.city.as_str()));
         built += 1;
         if case % 5 == 0 && documents.len() < 150 {
+            documents.push(xml_text);
+        }
+    }
+    assert!(
+        built > 50 && refused > 50,
+        "{built} built, {refused} refused: the mix no longer tests both"
+    );
+    crate::testing::xmllint(&documents).unwrap();
+}
+
+/// Refund request bodies from mutated e-mail addresses: each is refused by `Email` or
+/// builds XML that parses back to the same address and passes `xmllint` against
+/// shipment.xsd.
+#[test]
+fn refund_xml_from_mutated_addresses() {
+    use crate::canadapost::refund::refund_request_xml;
+    use crate::canadapost::types::Email;
+
+    let mut rng = fuzz_rng(0x2EF0_4D00);
+    let mut documents = Vec::new();
+    let (mut built, mut refused) = (0, 0);
+    for _ in 0..fuzz_iterations(1500) {
+        let bytes = if rng.one_in(2) {
+            mutate(&mut rng, b"refunds@example-shop.ca", b"&<>\"'+_.-@ \t\n")
+        } else {
+            let mut bytes = b"o.brien+refunds@mail.example.ca".to_vec();
+            bytes.insert(rng.below(bytes.len() + 1), *rng.pick(b"&<>\"'#;].@-_+"));
+            bytes
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let email = match Email::try_from(text) {
+            Ok(email) => email,
+            Err(problem) => {
+                assert_one_clean_line("Email", &problem, &bytes);
+                refused += 1;
+                continue;
+            }
+        };
+        let xml_text = refund_request_xml(&email).unwrap();
+        let root = xml::parse(xml_text.as_bytes()).unwrap();
+        assert_eq!(root.name, "shipment-refund-request");
+        assert_eq!(root.child_text("email"), Some(email.as_str()));
+        built += 1;
+        if documents.len() < 200 {
             documents.push(xml_text);
         }
     }

@@ -481,6 +481,10 @@ fn classify(url: &str, error: ureq::Error) -> HttpError {
         | ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => {
             HttpError::NotSent { url, reason }
         }
+        // Refused at connect: nothing was sent (a connection once made is never "refused").
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            HttpError::NotSent { url, reason }
+        }
         ureq::Error::BodyExceedsLimit(limit) => HttpError::TooLarge { url, limit },
         _ => HttpError::NoAnswer { url, reason },
     }
@@ -576,6 +580,30 @@ mod tests {
         assert_eq!(encode_component("261236951-A"), "261236951-A");
         assert_eq!(encode_component("a/b c,d"), "a%2Fb%20c%2Cd");
         assert_eq!(encode_component("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn a_refused_connection_is_a_request_never_sent() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        drop(listener);
+        let client = ApiClient::new(ClientSettings {
+            api_name: "test",
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+            requests_per_minute: 60_000,
+            retry: RetryPolicy {
+                max_retries: 0,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+                max_retry_after: Duration::from_millis(1),
+            },
+            deadline: Instant::now() + Duration::from_secs(10),
+            is_throttle: no_throttle_body,
+        });
+        let request = Request::new(Method::Post, url).body(b"x".to_vec());
+        let error = client.send(&request, Idempotency::Write).unwrap_err();
+        assert!(matches!(error, HttpError::NotSent { .. }), "{error}");
     }
 
     #[test]

@@ -27,22 +27,38 @@ fn main() -> ExitCode {
         };
         bbship::run(&invocation, &secrets).map(|outcome| outcome.exit_code())
     };
+    let paths = commands::Paths {
+        config_path: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+    };
     let result = match cli.command {
         CliCommand::Accept => cycle(Command::Accept),
         CliCommand::Label => cycle(Command::Label),
         CliCommand::Ship => cycle(Command::Ship),
         CliCommand::RunAll => cycle(Command::RunAll),
         CliCommand::Status { order, all, json } => {
-            let paths = commands::Paths {
-                config_path: cli.config.clone(),
-                data_dir: cli.data_dir.clone(),
-            };
             let request = commands::StatusRequest { order, all, json };
             commands::status::run(&paths, &request, &mut std::io::stdout().lock())
         }
-        CliCommand::Check => commands::check::run(),
-        CliCommand::Reprint { .. } => commands::reprint::run(),
-        CliCommand::Refund { .. } => commands::refund::run(),
+        CliCommand::Check => commands::check::run(&paths, &secrets, &mut std::io::stdout()),
+        CliCommand::Reprint { order } => commands::reprint::run(
+            &paths,
+            &secrets,
+            &order,
+            cli.dry_run,
+            &mut std::io::stdout(),
+        ),
+        CliCommand::Refund { order, yes } => commands::refund::run(
+            &paths,
+            &secrets,
+            &commands::refund::RefundRequest {
+                order_id: order,
+                yes,
+                dry_run: cli.dry_run,
+            },
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout(),
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::config::AlertsConfig;
-use crate::journal::{Journal, OrderRecord, PinVerdict, SettledOrder};
+use crate::journal::{Journal, OrderRecord, PinVerdict, RefundProgress, SettledOrder};
 use crate::runs::{NoteKind, OrderHistory, RunsHistory};
 
 /// How far an order has come, in the order of the cycle.
@@ -30,6 +30,8 @@ pub enum Step {
     Shipped,
     /// Best Buy cancelled it after its label was bought.
     CancelledAfterLabel,
+    /// Cancelled after its label, and Canada Post registered the refund request.
+    RefundRequested,
 }
 
 impl Step {
@@ -44,13 +46,18 @@ impl Step {
             Step::MarkedShipped => "marked shipped",
             Step::Shipped => "shipped",
             Step::CancelledAfterLabel => "cancelled after label",
+            Step::RefundRequested => "refund requested",
         }
     }
 
     fn of(record: &OrderRecord) -> Step {
         let (label, ship) = (&record.label, &record.ship);
         if ship.cancelled_after_label.is_some() {
-            Step::CancelledAfterLabel
+            if matches!(label.refund, Some(RefundProgress::Requested { .. })) {
+                Step::RefundRequested
+            } else {
+                Step::CancelledAfterLabel
+            }
         } else if ship.confirmed {
             Step::Shipped
         } else if ship.marked_shipped {
@@ -208,7 +215,16 @@ fn stuck_reason(
     now: DateTime<Utc>,
 ) -> Option<String> {
     let label = &record.label;
-    if let Some(state) = &record.ship.cancelled_after_label {
+    if let Some(RefundProgress::Failed { reason, .. }) = &label.refund
+        && step == Step::CancelledAfterLabel
+    {
+        return Some(format!(
+            "its refund request did not go through ({reason}); ask again (bbship refund {order_id})"
+        ));
+    }
+    if let Some(state) = &record.ship.cancelled_after_label
+        && step == Step::CancelledAfterLabel
+    {
         return Some(format!(
             "Best Buy shows {state} but its label was bought: request the refund (bbship refund {order_id})"
         ));
@@ -308,9 +324,31 @@ mod tests {
             },
             ..OrderRecord::default()
         };
-        let view = view(&record, &OrderHistory::default());
-        assert_eq!(view.step, Step::CancelledAfterLabel);
-        assert!(view.stuck.unwrap().contains("bbship refund 1-A"));
+        let shown = view(&record, &OrderHistory::default());
+        assert_eq!(shown.step, Step::CancelledAfterLabel);
+        assert!(shown.stuck.unwrap().contains("bbship refund 1-A"));
+
+        let mut refunded = record.clone();
+        refunded.label.refund = Some(RefundProgress::Requested {
+            at: now(),
+            ticket_id: "0123456789".into(),
+            ticket_date: None,
+        });
+        let shown = view(&refunded, &OrderHistory::default());
+        assert_eq!(shown.step, Step::RefundRequested);
+        assert_eq!(shown.stuck, None);
+
+        refunded.label.refund = Some(RefundProgress::Failed {
+            at: now(),
+            reason: "9999 no".into(),
+        });
+        let shown = view(&refunded, &OrderHistory::default());
+        assert!(
+            shown
+                .stuck
+                .unwrap()
+                .contains("did not go through (9999 no)")
+        );
     }
 
     #[test]

@@ -99,6 +99,17 @@ fn status_shows_each_order_step_pin_label_last_error_and_marks_the_stuck() {
 
     // Local files only: not one request.
     assert_eq!(harness.fake.requests().len(), requests_before);
+
+    // Once its refund is requested, the cancelled order says so and is no longer stuck.
+    harness.write_config(|config| {
+        config["canada_post"]["refund_email"] = "seller@example.com".into();
+    });
+    let refund = harness.bbship(&["refund", &cancelled, "--yes"]);
+    assert_eq!(refund.code, 0, "{refund:?}");
+    let (status, line) = status_line(&harness, &cancelled);
+    assert!(line.contains("refund requested"), "{status:?}");
+    assert!(!line.trim_start().starts_with('!'), "{status:?}");
+    assert!(status.stdout.contains("0 stuck"), "{status:?}");
 }
 
 #[test]

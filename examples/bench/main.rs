@@ -479,8 +479,9 @@ fn describe(endpoint: Endpoint) -> (usize, &'static str) {
         Endpoint::Carriers => (7, "Best Buy carriers (SH21)"),
         Endpoint::Tracking => (8, "Best Buy upload tracking (OR23)"),
         Endpoint::Ship => (9, "Best Buy mark shipped (OR24)"),
-        Endpoint::Hook => (10, "alert hooks"),
-        Endpoint::Other => (11, "other"),
+        Endpoint::Refund => (10, "Canada Post refund"),
+        Endpoint::Hook => (11, "alert hooks"),
+        Endpoint::Other => (12, "other"),
     }
 }
 

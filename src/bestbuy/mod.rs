@@ -1,5 +1,6 @@
-//! The Best Buy Canada marketplace (Mirakl seller API) client: list orders (OR11) and
-//! accept them (OR21).
+//! The Best Buy Canada marketplace (Mirakl seller API) client: list orders (OR11), accept
+//! them (OR21), upload tracking (OR23), mark them shipped (OR24), and a read-only probe
+//! of the API key.
 //!
 //! It knows Mirakl's paths, headers, paging and error bodies, and nothing of Canada Post
 //! or of bbship's phases. Errors come back typed, so a phase can tell "refused" (read
@@ -213,6 +214,17 @@ impl BestBuyClient {
             "Best Buy: stopped paging after {MAX_PAGES} pages ({offset} orders); the rest waits for the next run"
         );
         Ok(listing)
+    }
+
+    /// A read-only call that proves the API key: OR11 for one order (`max=1`). Returns
+    /// how many orders the key can see.
+    pub fn probe(&self) -> Result<usize, BestBuyError> {
+        let url = format!("{}/orders?max=1{}", self.base_url, self.shop_query());
+        let response = self
+            .http
+            .send(&self.request(Method::Get, url), Idempotency::Read)
+            .map_err(BestBuyError::Transport)?;
+        read_order_page(&response).map(|page| page.total_count)
     }
 
     /// Accepts every given line of an order (OR21). `Ok(false)` in a dry run, where the

@@ -116,6 +116,13 @@ pub struct PinSummary {
     pub expected_delivery_date: Option<String>,
 }
 
+/// `<shipment-refund-request-info>`: Canada Post registered a refund request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundTicket {
+    pub service_ticket_id: String,
+    pub service_ticket_date: Option<String>,
+}
+
 /// What an answer body held: the element the call expects, or `<messages>`.
 #[derive(Debug)]
 pub enum Answer<T> {
@@ -212,6 +219,18 @@ pub fn shipment_links(root: &Element) -> Result<Vec<Link>, String> {
         .collect())
 }
 
+/// `<shipment-refund-request-info>`: the service ticket id is required (it is what a
+/// person quotes to Canada Post); the date is kept when present.
+pub fn refund_request_info(root: &Element) -> Result<RefundTicket, String> {
+    let service_ticket_id = root
+        .child_text("service-ticket-id")
+        .ok_or("<shipment-refund-request-info> has no <service-ticket-id>")?;
+    Ok(RefundTicket {
+        service_ticket_id: service_ticket_id.to_owned(),
+        service_ticket_date: root.child_text("service-ticket-date").map(str::to_owned),
+    })
+}
+
 /// `<tracking-summary>`: the `<pin-summary>` elements.
 pub fn tracking_summary(root: &Element) -> Result<Vec<PinSummary>, String> {
     let text = |summary: &Element, name: &str| summary.child_text(name).map(str::to_owned);
@@ -303,6 +322,28 @@ mod tests {
             panic!("messages")
         };
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn the_refund_answer_gives_the_service_ticket() {
+        let Answer::Expected(ticket) = read(
+            &fixture("shipment-refund-response.xml"),
+            "shipment-refund-request-info",
+            refund_request_info,
+        )
+        .unwrap() else {
+            panic!("messages")
+        };
+        assert_eq!(ticket.service_ticket_id, "GT12345678RT");
+        assert_eq!(ticket.service_ticket_date.as_deref(), Some("2015-01-28"));
+        assert!(
+            read(
+                b"<shipment-refund-request-info><service-ticket-date>2015-01-28</service-ticket-date></shipment-refund-request-info>",
+                "shipment-refund-request-info",
+                refund_request_info
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Canada Post REST client: Create Shipment, the request-id lookup, Get Shipment,
-//! the label artifact and the tracking summary.
+//! the label artifact, the tracking summary, Request Shipment Refund, and a read-only
+//! probe of the credentials.
 //!
 //! It knows Canada Post's paths, media types, `<messages>` errors and throttle, and
 //! nothing of Best Buy or of phases. Its errors are typed so the phase can tell a refused
@@ -14,7 +15,9 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::canadapost::answers::{self, Answer, Link, Messages, PinSummary, ShipmentInfo};
+use crate::canadapost::answers::{
+    self, Answer, Link, Messages, PinSummary, RefundTicket, ShipmentInfo,
+};
 use crate::canadapost::types::CustomerNumber;
 use crate::config::{Config, Language};
 use crate::error::UsageError;
@@ -46,6 +49,8 @@ pub enum CanadaPostError {
     Unavailable { status: u16, detail: String },
     /// A create that got no decisive answer: a shipment may exist.
     UnknownOutcome(String),
+    /// A refund request that got no decisive answer: it may have been registered.
+    RefundOutcomeUnknown(String),
     /// A read got no answer, or a request could not be sent.
     Transport(HttpError),
     /// The answer was not what the API documents.
@@ -77,6 +82,10 @@ impl fmt::Display for CanadaPostError {
             CanadaPostError::UnknownOutcome(detail) => write!(
                 f,
                 "the outcome of Create Shipment is unknown ({detail}); a shipment may exist"
+            ),
+            CanadaPostError::RefundOutcomeUnknown(detail) => write!(
+                f,
+                "the outcome of the refund request is unknown ({detail}); Canada Post may have registered it"
             ),
             CanadaPostError::Transport(inner) => write!(f, "{inner}"),
             CanadaPostError::BadResponse(detail) => {
@@ -246,6 +255,52 @@ impl CanadaPostClient {
             self.check_link(link)?;
         }
         Ok(links)
+    }
+
+    /// A read-only call that proves the credentials and the account numbers: the
+    /// request-id lookup for an id no shipment has (Canada Post checks the key, the host
+    /// and the mailed-by/mobo pair, then answers an empty list). Buys nothing.
+    pub fn probe(&self) -> Result<(), CanadaPostError> {
+        let millis = chrono::Utc::now().timestamp_millis();
+        let request_id = RequestId::try_from(format!("bbship-check-{millis}"))
+            .map_err(CanadaPostError::BadResponse)?;
+        self.find_by_request_id(&request_id).map(|_| ())
+    }
+
+    /// POSTs a Request Shipment Refund body to the shipment's `refund` link, once. In a
+    /// dry run it prints the request instead and returns `Ok(None)`. Not repeated after
+    /// it may have reached Canada Post: a second request for the same shipment is only
+    /// refused ("already submitted"), but the caller decides whether to ask again.
+    pub fn request_refund(
+        &self,
+        link: &Link,
+        body: String,
+        mode: WriteMode,
+    ) -> Result<Option<RefundTicket>, CanadaPostError> {
+        self.check_link(link)?;
+        let request = self
+            .request(Method::Post, link.href.clone(), SHIPMENT_MEDIA_TYPE)
+            .header("Content-Type", SHIPMENT_MEDIA_TYPE)
+            .body(body.into_bytes());
+        if mode == WriteMode::Live {
+            self.wait_out_throttle()?;
+        }
+        // Refund is Canada Post's group B; one request per command needs no pace of its
+        // own, so it shares the shipping calls' budget.
+        let response = match self.shipping.write(&request, mode) {
+            Ok(Some(response)) => response,
+            Ok(None) => return Ok(None),
+            Err(error @ HttpError::NotSent { .. }) => {
+                return Err(CanadaPostError::Transport(error));
+            }
+            Err(error) => return Err(CanadaPostError::RefundOutcomeUnknown(error.to_string())),
+        };
+        if is_throttle(&response) {
+            // Refused without acting, like every throttled call.
+            self.note_throttle();
+            return Err(CanadaPostError::Throttled);
+        }
+        read_refund_answer(&response).map(Some)
     }
 
     /// GETs a shipment through its `self` (or lookup) link.
@@ -475,6 +530,37 @@ pub(crate) fn read_create_answer(response: &Response) -> Result<ShipmentInfo, Ca
     }
 }
 
+/// What a refund answer means: a 2xx `<shipment-refund-request-info>` is a registered
+/// request, a 4xx `<messages>` a refusal (an earlier request, a used label), anything
+/// else an unknown outcome.
+pub(crate) fn read_refund_answer(response: &Response) -> Result<RefundTicket, CanadaPostError> {
+    let status = response.status;
+    match answers::read(
+        &response.body,
+        "shipment-refund-request-info",
+        answers::refund_request_info,
+    ) {
+        Ok(Answer::Expected(ticket)) if response.is_success() => Ok(ticket),
+        Ok(Answer::Messages(messages))
+            if messages.is_authentication_failure() || matches!(status, 401 | 403) =>
+        {
+            Err(unauthorized(status, &messages))
+        }
+        Ok(Answer::Messages(messages)) if (400..500).contains(&status) => {
+            Err(CanadaPostError::Rejected { status, messages })
+        }
+        Ok(Answer::Messages(messages)) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
+            "HTTP {status}: {messages}"
+        ))),
+        Ok(Answer::Expected(_)) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
+            "HTTP {status} with a <shipment-refund-request-info> body"
+        ))),
+        Err(problem) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
+            "HTTP {status}: {problem}"
+        ))),
+    }
+}
+
 fn unauthorized(status: u16, messages: &Messages) -> CanadaPostError {
     CanadaPostError::Unauthorized(UsageError(format!(
         "Canada Post refused the credentials (HTTP {status}: {messages}); check CANADAPOST_USERNAME \
@@ -591,6 +677,43 @@ mod tests {
         }
         let auth = "<messages><message><code>AA002</code><description>x</description></message></messages>";
         assert!(read_create_answer(&answer(401, auth)).is_err_and(|error| error.is_unauthorized()));
+    }
+
+    #[test]
+    fn only_a_2xx_ticket_is_a_refund_and_only_a_4xx_message_a_refusal() {
+        let ticket = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/canada-post/shipment-refund-response.xml"),
+        )
+        .unwrap();
+        let refused = "<messages><message><code>9010</code><description>A refund request has already been submitted</description></message></messages>";
+        assert_eq!(
+            read_refund_answer(&answer(200, &ticket))
+                .unwrap()
+                .service_ticket_id,
+            "GT12345678RT"
+        );
+        assert!(matches!(
+            read_refund_answer(&answer(400, refused)),
+            Err(CanadaPostError::Rejected { status: 400, .. })
+        ));
+        for (status, body) in [
+            (500, ticket.as_str()),
+            (500, refused),
+            (200, "<html/>"),
+            (200, ""),
+        ] {
+            assert!(
+                matches!(
+                    read_refund_answer(&answer(status, body)),
+                    Err(CanadaPostError::RefundOutcomeUnknown(_))
+                ),
+                "HTTP {status}: {body}"
+            );
+        }
+        let auth =
+            "<messages><message><code>E002</code><description>x</description></message></messages>";
+        assert!(read_refund_answer(&answer(401, auth)).is_err_and(|error| error.is_unauthorized()));
     }
 
     #[test]

@@ -170,6 +170,78 @@ impl fmt::Display for ShipmentId {
     }
 }
 
+/// The e-mail address a refund request gives Canada Post (`<email>` of
+/// `<shipment-refund-request>`): at most 60 characters matching shipment.xsd's
+/// `EmailType` pattern, checked here so a request bbship sends always validates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 60;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = String;
+
+    /// The schema's pattern, `(['_A-Za-z0-9\-\+]+)(\.['_A-Za-z0-9\-\+]+)*@([A-Za-z0-9-]+)
+    /// (\.[A-Za-z0-9-]+)*(\.[A-Za-z]{2,})`, spelled out: dot-separated words before the
+    /// `@`, at least two dot-separated labels after it, the last one letters only.
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let refuse = || {
+            Err(format!(
+                "`{}` is not an e-mail address Canada Post accepts (name@example.com, at most {} characters)",
+                crate::ids::printable(&value),
+                Email::MAX_LEN
+            ))
+        };
+        if value.len() > Email::MAX_LEN {
+            return refuse();
+        }
+        let Some((local, domain)) = value.split_once('@') else {
+            return refuse();
+        };
+        let local_ok = local.split('.').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'\'' | b'_' | b'-' | b'+'))
+        });
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            && labels
+                .last()
+                .is_some_and(|top| top.len() >= 2 && top.bytes().all(|b| b.is_ascii_alphabetic()));
+        if local_ok && domain_ok {
+            Ok(Email(value))
+        } else {
+            refuse()
+        }
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> String {
+        email.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +263,35 @@ mod tests {
         }
         for bad in ["", "dom.ep", "DOM EP", &"A".repeat(33)] {
             assert!(ServiceCode::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn e_mail_addresses_follow_the_schema_pattern() {
+        for good in [
+            "seller@example.com",
+            "o'brien+refunds@mail.example-shop.ca",
+            "a.b_c@x1.io",
+        ] {
+            assert!(Email::try_from(good.to_owned()).is_ok(), "{good}");
+        }
+        let long = format!("{}@example.com", "a".repeat(49));
+        for bad in [
+            "",
+            "seller",
+            "seller@localhost",
+            "seller@example.c",
+            "seller@example.c0m",
+            ".seller@example.com",
+            "sel..ler@example.com",
+            "seller@@example.com",
+            "sel ler@example.com",
+            "seller@exa_mple.com",
+            "seller@example.com\n",
+            "<seller@example.com>",
+            long.as_str(),
+        ] {
+            assert!(Email::try_from(bad.to_owned()).is_err(), "{bad:?}");
         }
     }
 

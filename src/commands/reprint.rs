@@ -1,7 +1,246 @@
-//! `bbship reprint`: not built yet (issue 8).
+//! `bbship reprint ORDER`: the label of an order's existing shipment, downloaded again
+//! into a new file under `labels/`, for a label that was lost, misprinted or jammed.
+//!
+//! It never creates a shipment: it only follows the `label` links Canada Post gave when
+//! the shipment was created, as the journal keeps them (an order in progress keeps them
+//! in memory; a settled one keeps only its shipment id, so its links are read back from
+//! its line in `cp_shipping_history_log.jsonl`). The new file never replaces an earlier
+//! one (`labels::save` picks a free name), is checked to be a PDF, and is journaled as a
+//! `LabelSaved` so that `status` shows the newest file. Label links live 90 days; past
+//! that Canada Post no longer serves the label, and the error says so.
+//!
+//! It writes, so it takes the run lock (exit 75 while a cycle holds it). With `--dry-run`
+//! it says what it would download and downloads nothing.
 
-use anyhow::{Result, bail};
+use std::io::Write;
+use std::time::{Duration, Instant};
 
-pub fn run() -> Result<u8> {
-    bail!("bbship reprint is not built yet")
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, Utc};
+
+use super::Paths;
+use crate::canadapost::label_check::{self, LabelProblem};
+use crate::canadapost::types::ShipmentId;
+use crate::canadapost::{CanadaPostClient, LabelDownload, Link};
+use crate::config::{Config, Limits};
+use crate::data_dir::DataDir;
+use crate::error::EXIT_OK;
+use crate::ids::OrderId;
+use crate::journal::{Access, Journal, LabelEvent};
+use crate::labels;
+use crate::lock::RunLock;
+use crate::secret::Secrets;
+
+/// How long Canada Post keeps a shipment's links.
+const LINK_LIFETIME_DAYS: i64 = 90;
+
+/// The longest wait between two downloads of a label that is not ready.
+const MAX_LABEL_BACKOFF: Duration = Duration::from_secs(8);
+
+/// The shipment whose label is printed again.
+struct Existing {
+    shipment_id: ShipmentId,
+    links: Vec<Link>,
+    created_at: Option<DateTime<Utc>>,
+    /// Best Buy's state when it no longer wanted the parcel.
+    cancelled: Option<String>,
+}
+
+/// Downloads the label of `order_id`'s shipment again, saves it, journals it, and prints
+/// the path of each new file to `out`.
+pub fn run(
+    paths: &Paths,
+    secrets: &Secrets,
+    order_id: &OrderId,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let config = Config::load(&paths.config_path)?;
+    let (username, password) = secrets.canadapost_credentials()?;
+    let data_dir = DataDir::new(&paths.data_dir);
+    // Held until the end of this function.
+    let _lock = if dry_run {
+        None
+    } else {
+        let lock = RunLock::acquire(&data_dir)?;
+        data_dir.create()?;
+        data_dir.check_writable(config.limits.min_free_disk_bytes())?;
+        Some(lock)
+    };
+    let access = if dry_run {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    let journal = Journal::open(&data_dir, access).context("reading the history logs")?;
+    let existing = existing_shipment(&journal, &data_dir, order_id)?;
+    let shipment_id = &existing.shipment_id;
+    if let Some(state) = &existing.cancelled {
+        log::warn!(
+            "reprint: order {order_id} was cancelled on Best Buy after its label was bought \
+             (Best Buy showed {state}): do not ship this parcel; `bbship refund {order_id}` \
+             asks Canada Post to refund the label"
+        );
+    }
+    let mut links: Vec<&Link> = existing
+        .links
+        .iter()
+        .filter(|link| link.rel == "label")
+        .collect();
+    links.sort_by_key(|link| link.index.unwrap_or(0));
+    if links.is_empty() {
+        bail!(
+            "order {order_id}: bbship has no label link for shipment {shipment_id}; print the \
+             label from Canada Post's website (no shipment was created)"
+        );
+    }
+    if dry_run {
+        writeln!(
+            out,
+            "[dry run] would download {} label page(s) of shipment {shipment_id} for order \
+             {order_id} into {}; nothing downloaded or written",
+            links.len(),
+            data_dir.labels().display()
+        )?;
+        return Ok(EXIT_OK);
+    }
+
+    let deadline = Instant::now() + config.limits.cycle_budget();
+    let canada_post = CanadaPostClient::new(&config, username, password, deadline);
+    let mut pages = Vec::with_capacity(links.len());
+    let mut page_counts = Vec::with_capacity(links.len());
+    for link in links {
+        let bytes = download(&canada_post, &config.limits, link, &existing)
+            .with_context(|| format!("reprinting the label of order {order_id}"))?;
+        match label_check::inspect_label(&bytes) {
+            Ok(inspection) => page_counts.push(inspection.pages),
+            Err(problem @ (LabelProblem::Empty | LabelProblem::NotPdf)) => bail!(
+                "order {order_id}: Canada Post's answer for the label of shipment {shipment_id} \
+                 is not a label: {problem}; nothing was saved"
+            ),
+            Err(problem) => {
+                // The label is the one paid for: keep it, and say it may print wrong.
+                log::warn!("reprint: order {order_id}: shipment {shipment_id}: {problem}");
+                page_counts.push(1);
+            }
+        }
+        pages.push(bytes);
+    }
+    let at = Utc::now();
+    let saved = labels::save(&data_dir, order_id, &pages, &page_counts, at)
+        .with_context(|| format!("saving the label of order {order_id} again"))?;
+    journal
+        .record_label_event(LabelEvent::LabelSaved {
+            order_id: order_id.clone(),
+            shipment_id: shipment_id.clone(),
+            at,
+            files: saved.clone(),
+        })
+        .with_context(|| format!("recording the new label file of order {order_id}"))?;
+    for label in &saved {
+        writeln!(out, "{}", data_dir.root().join(&label.path).display())?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// The shipment the journal knows for `order_id`, with its links; a clear error when
+/// there is none.
+fn existing_shipment(
+    journal: &Journal,
+    data_dir: &DataDir,
+    order_id: &OrderId,
+) -> Result<Existing> {
+    if let Some(settled) = journal.settled(order_id) {
+        let shipment_id = settled.shipment_id.ok_or_else(|| {
+            anyhow!("order {order_id} is shipped, but bbship's records name no shipment for it")
+        })?;
+        let line = journal
+            .history_line(order_id, &shipment_id)?
+            .ok_or_else(|| {
+                anyhow!(
+                    "order {order_id}: {} has no line for shipment {shipment_id}, so bbship \
+                     has no label link for it; print the label from Canada Post's website",
+                    data_dir.shipping_history_log().display()
+                )
+            })?;
+        return Ok(Existing {
+            shipment_id,
+            links: line.links,
+            created_at: line.created_at,
+            cancelled: None,
+        });
+    }
+    let Some(record) = journal.order(order_id) else {
+        bail!(
+            "bbship has no record of order {order_id} in {} (is the order id right, and is \
+             --data-dir the one cron uses?)",
+            data_dir.logs().display()
+        );
+    };
+    match record.label.shipment {
+        Some(shipment) => Ok(Existing {
+            shipment_id: shipment.shipment_id,
+            links: shipment.links,
+            created_at: record.label.created_at,
+            cancelled: record.ship.cancelled_after_label,
+        }),
+        None if !record.label.open_intents.is_empty() => bail!(
+            "order {order_id} has a Create Shipment attempt whose outcome is unknown; \
+             `bbship label --order {order_id}` looks it up first (and never buys a second)"
+        ),
+        None => bail!(
+            "no shipment exists for order {order_id}; `bbship label --order {order_id}` buys one"
+        ),
+    }
+}
+
+/// One label page, asking again while Canada Post says it is not ready, for at most
+/// `limits.label_wait_secs`.
+fn download(
+    canada_post: &CanadaPostClient,
+    limits: &Limits,
+    link: &Link,
+    existing: &Existing,
+) -> Result<Vec<u8>> {
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(limits.label_retry_initial_ms.get());
+    loop {
+        match canada_post.label(link) {
+            Ok(LabelDownload::Pdf(bytes)) => return Ok(bytes),
+            Ok(LabelDownload::NotReady(why)) => {
+                if started.elapsed().saturating_add(wait)
+                    > Duration::from_secs(limits.label_wait_secs)
+                {
+                    bail!(
+                        "Canada Post did not serve the label of shipment {} ({why}). Label links \
+                         live {LINK_LIFETIME_DAYS} days after the shipment is created{}; past \
+                         that, print the label from Canada Post's website. No shipment was created",
+                        existing.shipment_id,
+                        age(existing.created_at)
+                    );
+                }
+                std::thread::sleep(wait);
+                wait = wait.saturating_mul(2).min(MAX_LABEL_BACKOFF);
+            }
+            Err(error) => {
+                // Kept as the source, so a refused credential still exits 2.
+                return Err(anyhow::Error::new(error).context(format!(
+                    "downloading the label of shipment {} (no shipment was created)",
+                    existing.shipment_id
+                )));
+            }
+        }
+    }
+}
+
+/// ` (this one was created 2026-01-15, 97 days ago)`, or nothing when unknown.
+fn age(created_at: Option<DateTime<Utc>>) -> String {
+    match created_at {
+        Some(created_at) => format!(
+            " (this one was created {}, {} days ago)",
+            created_at.format("%Y-%m-%d"),
+            (Utc::now() - created_at).num_days()
+        ),
+        None => String::new(),
+    }
 }

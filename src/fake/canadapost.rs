@@ -1,10 +1,15 @@
 //! The fake Canada Post: Create Shipment, Get Shipments by request id, Get Shipment, the
-//! label artifact and Get Tracking Summary, under `/rs` and `/vis` beside the fake Best
-//! Buy.
+//! label artifact, Get Tracking Summary and Request Shipment Refund, under `/rs` and
+//! `/vis` beside the fake Best Buy.
 //!
 //! It is strict where the real service is (Basic credentials, versioned media types,
-//! `transmit-shipment` xor `group-id`, field limits, decimals, postal code shapes) and
-//! answers errors the real way, as `<messages>`. It also behaves like the real one at its
+//! `transmit-shipment` xor `group-id`, field limits, decimals, postal code shapes, a
+//! refund body with its namespace and one `<email>`) and answers errors the real way, as
+//! `<messages>`. A refund is registered once per shipment and answered with a service
+//! ticket; a second request for the same shipment is refused as Canada Post refuses it
+//! ("already submitted"), and the shipment's `refund` link is gone from then on. The
+//! request-id lookup answers an empty `<shipments/>` for an id it never saw, which is the
+//! read-only call `bbship check` makes to prove the credentials. It also behaves like the real one at its
 //! worst, on request: a label not ready for its first K downloads, `004 No Pin History`
 //! for the first K tracking calls of a fresh PIN, and "Rejected by SLM Monitor" above R
 //! calls of one throttle group in a rolling minute. Its PINs are 16 digits with a valid check digit, and its
@@ -39,11 +44,25 @@ pub struct FakeShipment {
     destination_lines: Vec<String>,
     label_downloads: usize,
     tracking_calls: usize,
+    /// A refund request was registered: the `refund` link is no longer offered.
+    refund_requested: bool,
+}
+
+/// One refund request the fake registered.
+#[derive(Clone, Debug)]
+pub struct FakeRefund {
+    pub shipment_id: String,
+    pub email: String,
+    pub service_ticket_id: String,
+    pub service_ticket_date: String,
+    /// The request body as sent.
+    pub body: Vec<u8>,
 }
 
 #[derive(Default)]
 pub(crate) struct CanadaPostState {
     pub(crate) shipments: Vec<FakeShipment>,
+    pub(crate) refunds: Vec<FakeRefund>,
     /// When each accepted call arrived, per throttle group, for the rolling-minute
     /// throttle.
     recent_calls: BTreeMap<ThrottleGroup, VecDeque<Instant>>,
@@ -56,6 +75,8 @@ pub(crate) struct CanadaPostState {
 enum ThrottleGroup {
     /// Create Shipment, Get Shipment, Get Artifact.
     A,
+    /// Void, Refund.
+    B,
     /// Get Shipments (`?requestId=`).
     C,
     /// Tracking.
@@ -67,6 +88,7 @@ impl ThrottleGroup {
         match endpoint {
             Endpoint::FindShipment => ThrottleGroup::C,
             Endpoint::TrackingSummary => ThrottleGroup::E,
+            Endpoint::Refund => ThrottleGroup::B,
             _ => ThrottleGroup::A,
         }
     }
@@ -108,6 +130,7 @@ pub(crate) fn classify(
             (Endpoint::FindShipment, order)
         }
         ("GET", ["", "rs", _, _, "shipment", id]) => (Endpoint::GetShipment, by_shipment(id)),
+        ("POST", ["", "rs", _, _, "shipment", id, "refund"]) => (Endpoint::Refund, by_shipment(id)),
         ("GET", ["", "rs", "artifact", _, artifact, _]) => (Endpoint::Label, by_shipment(artifact)),
         ("GET", ["", "vis", "track", "pin", pin, "summary"]) => {
             let pin = percent_decode(pin);
@@ -146,7 +169,9 @@ pub(crate) fn handle(
     let group = ThrottleGroup::of(endpoint);
     let limit = match group {
         ThrottleGroup::E => options.canada_post_tracking_calls_per_minute,
-        ThrottleGroup::A | ThrottleGroup::C => options.canada_post_calls_per_minute,
+        ThrottleGroup::A | ThrottleGroup::B | ThrottleGroup::C => {
+            options.canada_post_calls_per_minute
+        }
     };
     if let Some(limit) = limit {
         let now = Instant::now();
@@ -197,6 +222,7 @@ pub(crate) fn handle(
         }
         Endpoint::Label => label(options, state, request),
         Endpoint::TrackingSummary => tracking(options, state, request),
+        Endpoint::Refund => refund(state, request),
         _ => messages(404, &[("9003", "No such resource")]),
     }
 }
@@ -266,6 +292,7 @@ fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) ->
         ],
         label_downloads: 0,
         tracking_calls: 0,
+        refund_requested: false,
     };
     let response = shipment_info(base_url, &shipment);
     state.shipments.push(shipment);
@@ -465,6 +492,124 @@ fn find_by_request_id(
     )
 }
 
+/// Request Shipment Refund: the `refund` link of a shipment of this mailed-by/mobo, a
+/// `<shipment-refund-request>` in shipment-v8 with one `<email>`, once per shipment.
+fn refund(state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
+    if request.header("content-type") != Some(SHIPMENT_TYPE) {
+        return messages(
+            415,
+            &[(
+                "9004",
+                "Content-Type must be application/vnd.cpc.shipment-v8+xml",
+            )],
+        );
+    }
+    let segments: Vec<&str> = request.path.split('/').collect();
+    let (Some(mailed_by), Some(mobo), Some(id)) =
+        (segments.get(2), segments.get(3), segments.get(5))
+    else {
+        return messages(404, &[("9003", "No such resource")]);
+    };
+    let same_number = |a: &str, b: &str| a.trim_start_matches('0') == b.trim_start_matches('0');
+    let Some(position) = state.shipments.iter().position(|shipment| {
+        shipment.shipment_id == *id
+            && same_number(&shipment.mailed_by, mailed_by)
+            && same_number(&shipment.mobo, mobo)
+    }) else {
+        return messages(404, &[("9002", "Shipment not found")]);
+    };
+    let root = match xml::parse(&request.body) {
+        Ok(root) => root,
+        Err(problem) => {
+            return messages(
+                400,
+                &[("Server", &format!("cvc: the body is not XML: {problem}"))],
+            );
+        }
+    };
+    let problems = check_refund_request(&root, &request.body);
+    if !problems.is_empty() {
+        let list: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|problem| ("Server", problem.as_str()))
+            .collect();
+        return messages(400, &list);
+    }
+    let shipment = &mut state.shipments[position];
+    if shipment.refund_requested {
+        return messages(
+            400,
+            &[(
+                "9010",
+                "A refund request has already been submitted for this shipment.",
+            )],
+        );
+    }
+    shipment.refund_requested = true;
+    let refund = FakeRefund {
+        shipment_id: shipment.shipment_id.clone(),
+        email: find(&root, &["email"]).unwrap_or_default().to_owned(),
+        service_ticket_id: format!("GT{:08}RT", state.refunds.len() + 1),
+        service_ticket_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        body: request.body.clone(),
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-refund-request-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
+         <service-ticket-date>{}</service-ticket-date><service-ticket-id>{}</service-ticket-id>\
+         </shipment-refund-request-info>",
+        refund.service_ticket_date, refund.service_ticket_id
+    );
+    state.refunds.push(refund);
+    HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+/// The refund request's schema, as the fake checks it: the root and its namespace, and
+/// exactly one `<email>` of at most 60 characters that looks like an address. Its own
+/// rules, not the client's `Email` type, so a client bug shows here.
+fn check_refund_request(root: &Element, body: &[u8]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if root.name != "shipment-refund-request" {
+        problems.push(format!(
+            "cvc-elt.1: the root must be <shipment-refund-request>, not <{}>",
+            root.name
+        ));
+        return problems;
+    }
+    let text = String::from_utf8_lossy(body);
+    let declares_namespace = text
+        .find("<shipment-refund-request")
+        .and_then(|start| text[start..].find('>').map(|end| &text[start..start + end]))
+        .is_some_and(|tag| tag.contains(&format!("xmlns=\"{SHIPMENT_NAMESPACE}\"")));
+    if !declares_namespace {
+        problems.push(format!(
+            "cvc-elt.1: <shipment-refund-request> must be in {SHIPMENT_NAMESPACE}"
+        ));
+    }
+    let emails: Vec<&Element> = root.children_named("email").collect();
+    match emails.as_slice() {
+        [email] => {
+            let value = email.text.as_str();
+            let looks_like_address = value.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.contains('@')
+            }) && !value.contains(char::is_whitespace);
+            if value.chars().count() > 60 || !looks_like_address {
+                problems.push(format!(
+                    "cvc-pattern-valid: {value:?} is not a valid value for EmailType"
+                ));
+            }
+        }
+        [] => problems.push("cvc-complex-type.2.4.b: email is required".to_owned()),
+        _ => problems.push("cvc-complex-type.2.4.a: email may appear once".to_owned()),
+    }
+    if let Some(other) = root.children.iter().find(|child| child.name != "email") {
+        problems.push(format!(
+            "cvc-complex-type.2.4.a: <{}> is not allowed here",
+            other.name
+        ));
+    }
+    problems
+}
+
 fn label(
     options: &FakeOptions,
     state: &mut CanadaPostState,
@@ -552,13 +697,19 @@ fn self_link(base_url: &str, shipment: &FakeShipment) -> String {
 
 fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
     let self_href = self_link(base_url, shipment);
+    // Canada Post offers the refund link only until a refund is requested.
+    let refund_link = if shipment.refund_requested {
+        String::new()
+    } else {
+        format!("<link rel=\"refund\" href=\"{self_href}/refund\" media-type=\"{SHIPMENT_TYPE}\"/>")
+    };
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
          <customer-request-id>{}</customer-request-id><shipment-id>{}</shipment-id>\
          <shipment-status>transmitted</shipment-status><tracking-pin>{}</tracking-pin><links>\
          <link rel=\"self\" href=\"{self_href}\" media-type=\"{SHIPMENT_TYPE}\"/>\
          <link rel=\"details\" href=\"{self_href}/details\" media-type=\"{SHIPMENT_TYPE}\"/>\
-         <link rel=\"refund\" href=\"{self_href}/refund\" media-type=\"{SHIPMENT_TYPE}\"/>\
+         {refund_link}\
          <link rel=\"label\" href=\"{base_url}/rs/artifact/76108cb5192002d5/{}/0\" media-type=\"application/pdf\" index=\"0\"/>\
          </links></shipment-info>",
         quick_xml::escape::escape(shipment.request_id.as_str()),
@@ -681,5 +832,29 @@ mod tests {
         .unwrap();
         let root = xml::parse(&body).unwrap();
         assert_eq!(check_shipment(&root, &body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_sample_refund_request_passes_and_broken_ones_do_not() {
+        let body = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/canada-post/shipment-refund-request.xml"),
+        )
+        .unwrap();
+        let root = xml::parse(&body).unwrap();
+        assert_eq!(check_refund_request(&root, &body), Vec::<String>::new());
+        for broken in [
+            "<shipment-refund-request><email>a@b.ca</email></shipment-refund-request>",
+            "<shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/shipment-v8\"/>",
+            "<shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/shipment-v8\"><email>nobody</email></shipment-refund-request>",
+            "<shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/shipment-v8\"><email>a@b.ca</email><email>c@d.ca</email></shipment-refund-request>",
+            "<shipment xmlns=\"http://www.canadapost.ca/ws/shipment-v8\"><email>a@b.ca</email></shipment>",
+        ] {
+            let root = xml::parse(broken.as_bytes()).unwrap();
+            assert!(
+                !check_refund_request(&root, broken.as_bytes()).is_empty(),
+                "{broken}"
+            );
+        }
     }
 }

@@ -27,7 +27,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use canadapost::{FakeShipment, pin_for};
+pub use canadapost::{FakeRefund, FakeShipment, pin_for};
 use http_server::{HttpRequest, HttpResponse, Reply};
 pub use orders::{FakeAddress, FakeLine, FakeOrder, JsonEdit, sandbox_orders};
 pub use storm::Storm;
@@ -51,8 +51,8 @@ pub struct FakeOptions {
     /// Each fresh PIN answers `004 No Pin History` to this many tracking calls.
     pub no_pin_history_calls: usize,
     /// "Rejected by SLM Monitor" once this many calls of one throttle group arrived
-    /// within a rolling minute: the shipment groups (A: create, get, label; C: lookup by
-    /// request id), each counted on its own.
+    /// within a rolling minute: the shipment groups (A: create, get, label; B: refund;
+    /// C: lookup by request id), each counted on its own.
     pub canada_post_calls_per_minute: Option<u32>,
     /// The same for tracking (group E), whose real limit is the lowest.
     pub canada_post_tracking_calls_per_minute: Option<u32>,
@@ -96,6 +96,8 @@ pub enum Endpoint {
     Label,
     /// Canada Post: GET /vis/track/pin/{pin}/summary.
     TrackingSummary,
+    /// Canada Post: POST …/shipment/{id}/refund (the `refund` link).
+    Refund,
     /// Anything under `/hooks/`: a stand-in for an alert webhook or a healthcheck, which
     /// answers 200 and keeps what it got.
     Hook,
@@ -537,6 +539,11 @@ impl FakeServer {
             .into_iter()
             .filter(|shipment| shipment.order_reference == order_id)
             .collect()
+    }
+
+    /// Every refund request Canada Post registered, in order (refused ones are not).
+    pub fn refunds(&self) -> Vec<FakeRefund> {
+        self.shared.lock().canada_post.refunds.clone()
     }
 
     /// How many calls the fake's own Canada Post throttle rejected (faults not counted).

@@ -34,8 +34,8 @@ use checkpoint::{CheckpointToWrite, LogMark};
 use jsonl::{AppendLog, Position, TornTail};
 pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState, WriteOutcome};
 pub use shipments::{
-    LabelEvent, LabelProgress, PinVerdict, SavedLabel, ShipmentPlan, ShipmentRecord,
-    ShippingHistoryLine,
+    LabelEvent, LabelProgress, PinVerdict, RefundProgress, SavedLabel, ShipmentPlan,
+    ShipmentRecord, ShippingHistoryLine,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -435,6 +435,29 @@ impl Journal {
         self.lock().book.settled.get(order_id).cloned()
     }
 
+    /// The last history line of `order_id` for `shipment_id`: what a settled order no
+    /// longer keeps in memory (its links, for a reprint). Reads the whole history log, so
+    /// it is for an operator's command, not for a cycle.
+    pub fn history_line(
+        &self,
+        order_id: &OrderId,
+        shipment_id: &ShipmentId,
+    ) -> Result<Option<ShippingHistoryLine>> {
+        let mut found = None;
+        jsonl::replay(
+            &self.data_dir.shipping_history_log(),
+            Position::default(),
+            TornTail::Ignore,
+            |line: ShippingHistoryLine| {
+                if line.order_id == *order_id && line.shipment_id == *shipment_id {
+                    found = Some(line);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(found)
+    }
+
     /// Every order still in progress (not settled), in id order.
     pub fn active_orders(&self) -> Vec<(OrderId, OrderRecord)> {
         self.lock()
@@ -827,6 +850,21 @@ mod tests {
         let settled = journal.settled(&"1-A".parse().unwrap()).unwrap();
         assert_eq!(settled.label_files, vec!["labels/1-A_20260201T000000Z.pdf"]);
         assert_eq!(journal.counts(), (0, 1));
+    }
+
+    #[test]
+    fn a_settled_order_s_links_are_read_back_from_its_history_line() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "1-A", "100", true);
+        record_full_cycle(&journal, "2-A", "200", true);
+        let order: OrderId = "1-A".parse().unwrap();
+        let shipment = ShipmentId::try_from("100".to_owned()).unwrap();
+        let line = journal.history_line(&order, &shipment).unwrap().unwrap();
+        assert_eq!(line.links[0].rel, "label");
+        let other = ShipmentId::try_from("200".to_owned()).unwrap();
+        assert!(journal.history_line(&order, &other).unwrap().is_none());
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //!
 //! The history log (`cp_shipping_history_log.jsonl`, one line per finished shipment) is
 //! replayed too: an order with a history line has a shipment even if this journal was lost.
+//!
+//! The same journal records what an operator's `bbship refund` got from Canada Post (a
+//! service ticket, or why not), so a second `refund` knows the first was registered.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -112,6 +115,23 @@ pub enum LabelEvent {
         at: DateTime<Utc>,
         files: Vec<SavedLabel>,
     },
+    /// Canada Post registered a refund request for this shipment's label.
+    RefundRequested {
+        order_id: OrderId,
+        shipment_id: ShipmentId,
+        at: DateTime<Utc>,
+        ticket_id: String,
+        #[serde(default)]
+        ticket_date: Option<String>,
+    },
+    /// A refund request was refused, never sent, or got no clear answer: a later
+    /// `bbship refund` may ask again.
+    RefundFailed {
+        order_id: OrderId,
+        shipment_id: ShipmentId,
+        at: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 impl LabelEvent {
@@ -121,7 +141,9 @@ impl LabelEvent {
             | LabelEvent::Created { order_id, .. }
             | LabelEvent::IntentClosed { order_id, .. }
             | LabelEvent::PinChecked { order_id, .. }
-            | LabelEvent::LabelSaved { order_id, .. } => order_id,
+            | LabelEvent::LabelSaved { order_id, .. }
+            | LabelEvent::RefundRequested { order_id, .. }
+            | LabelEvent::RefundFailed { order_id, .. } => order_id,
         }
     }
 }
@@ -146,6 +168,21 @@ pub struct ShippingHistoryLine {
     pub logged_at: DateTime<Utc>,
 }
 
+/// The latest refund request for an order's shipment, as `bbship refund` recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum RefundProgress {
+    /// Registered by Canada Post: asking again would only be refused.
+    Requested {
+        at: DateTime<Utc>,
+        ticket_id: String,
+        #[serde(default)]
+        ticket_date: Option<String>,
+    },
+    /// Not registered (or not known to be): `bbship refund` may ask again.
+    Failed { at: DateTime<Utc>, reason: String },
+}
+
 /// What the journal knows of one order's label.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -166,6 +203,8 @@ pub struct LabelProgress {
     pub label_saved_at: Option<DateTime<Utc>>,
     /// A history line exists for this order.
     pub in_history: bool,
+    /// The latest refund request for `shipment`.
+    pub refund: Option<RefundProgress>,
 }
 
 impl LabelProgress {
@@ -224,6 +263,37 @@ impl LabelProgress {
                 if self.is_current(shipment_id) {
                     self.labels = Some(files.clone());
                     self.label_saved_at = Some(*at);
+                }
+            }
+            LabelEvent::RefundRequested {
+                shipment_id,
+                at,
+                ticket_id,
+                ticket_date,
+                ..
+            } => {
+                if self.is_current(shipment_id) {
+                    self.refund = Some(RefundProgress::Requested {
+                        at: *at,
+                        ticket_id: ticket_id.clone(),
+                        ticket_date: ticket_date.clone(),
+                    });
+                }
+            }
+            LabelEvent::RefundFailed {
+                shipment_id,
+                at,
+                reason,
+                ..
+            } => {
+                // A failure after a registered request (a repeat answered "already
+                // submitted") does not undo the registration.
+                let registered = matches!(self.refund, Some(RefundProgress::Requested { .. }));
+                if self.is_current(shipment_id) && !registered {
+                    self.refund = Some(RefundProgress::Failed {
+                        at: *at,
+                        reason: reason.clone(),
+                    });
                 }
             }
         }
@@ -380,6 +450,48 @@ mod tests {
             },
         ]);
         assert!(progress.pin.is_none());
+    }
+
+    #[test]
+    fn a_registered_refund_stays_registered_and_a_failed_one_may_be_asked_again() {
+        let shipment = || ShipmentId::try_from("111".to_owned()).unwrap();
+        let failed = || LabelEvent::RefundFailed {
+            order_id: order(),
+            shipment_id: shipment(),
+            at: Utc::now(),
+            reason: "no answer".into(),
+        };
+        let requested = LabelEvent::RefundRequested {
+            order_id: order(),
+            shipment_id: shipment(),
+            at: Utc::now(),
+            ticket_id: "GT1RT".into(),
+            ticket_date: Some("2026-01-15".into()),
+        };
+        let progress = replay(&[intent("r1"), created("r1", "111"), failed()]);
+        assert!(matches!(
+            progress.refund,
+            Some(RefundProgress::Failed { .. })
+        ));
+        let progress = replay(&[
+            intent("r1"),
+            created("r1", "111"),
+            failed(),
+            requested.clone(),
+            failed(),
+        ]);
+        assert!(
+            matches!(&progress.refund, Some(RefundProgress::Requested { ticket_id, .. }) if ticket_id == "GT1RT")
+        );
+        // A refund of another shipment says nothing about this one.
+        let other = replay(&[intent("r1"), created("r1", "222"), requested.clone()]);
+        assert!(other.refund.is_none());
+        let line = serde_json::to_string(&requested).unwrap();
+        assert!(line.contains("\"event\":\"refund_requested\""), "{line}");
+        assert_eq!(
+            serde_json::from_str::<LabelEvent>(&line).unwrap(),
+            requested
+        );
     }
 
     #[test]
