@@ -150,23 +150,7 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
         WriteMode::Live
     };
     let data_dir = DataDir::new(&invocation.data_dir);
-
-    // A dry run takes no lock and creates nothing; a live run holds the lock until the
-    // end of this function.
-    let _lock = match mode {
-        WriteMode::Live => {
-            let lock = RunLock::acquire(&data_dir)?;
-            data_dir.create()?;
-            data_dir.check_writable(config.limits.min_free_disk_bytes())?;
-            Some(lock)
-        }
-        WriteMode::DryRun => None,
-    };
-    let access = match mode {
-        WriteMode::Live => Access::ReadWrite,
-        WriteMode::DryRun => Access::ReadOnly,
-    };
-    let journal = Journal::open(&data_dir, access).context("reading the history logs")?;
+    let (_lock, journal) = open_for(&data_dir, &config, mode)?;
 
     let deadline = started + config.limits.cycle_budget();
     let bestbuy = BestBuyClient::new(&config, api_key, deadline);
@@ -206,6 +190,28 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
         );
     }
     result
+}
+
+/// Readies the data directory for a command that may write in `mode`: a live command
+/// takes the run lock (held as long as the returned lock lives), creates the directories
+/// and checks they can be written before any API call, and opens the journal for writing;
+/// a dry run takes no lock, creates nothing and reads the journal only.
+pub fn open_for(
+    data_dir: &DataDir,
+    config: &Config,
+    mode: WriteMode,
+) -> Result<(Option<RunLock>, Journal)> {
+    let (lock, access) = match mode {
+        WriteMode::Live => {
+            let lock = RunLock::acquire(data_dir)?;
+            data_dir.create()?;
+            data_dir.check_writable(config.limits.min_free_disk_bytes())?;
+            (Some(lock), Access::ReadWrite)
+        }
+        WriteMode::DryRun => (None, Access::ReadOnly),
+    };
+    let journal = Journal::open(data_dir, access).context("reading the history logs")?;
+    Ok((lock, journal))
 }
 
 /// The phases the command asks for, in cycle order, each only if the time budget allows.

@@ -35,8 +35,7 @@ use crate::data_dir::DataDir;
 use crate::error::{EXIT_FAILURES, EXIT_OK, UsageError};
 use crate::http::WriteMode;
 use crate::ids::{OrderId, printable};
-use crate::journal::{Access, Journal, LabelEvent, OrderRecord, RefundProgress, ShipmentRecord};
-use crate::lock::RunLock;
+use crate::journal::{Journal, LabelEvent, OrderRecord, RefundProgress, ShipmentRecord};
 use crate::secret::Secrets;
 
 /// One `bbship refund` invocation.
@@ -75,20 +74,7 @@ pub fn run(
     };
     let data_dir = DataDir::new(&paths.data_dir);
     // Held until the end of this function, so no cycle works on the order meanwhile.
-    let _lock = match mode {
-        WriteMode::Live => {
-            let lock = RunLock::acquire(&data_dir)?;
-            data_dir.create()?;
-            data_dir.check_writable(config.limits.min_free_disk_bytes())?;
-            Some(lock)
-        }
-        WriteMode::DryRun => None,
-    };
-    let access = match mode {
-        WriteMode::Live => Access::ReadWrite,
-        WriteMode::DryRun => Access::ReadOnly,
-    };
-    let journal = Journal::open(&data_dir, access).context("reading the history logs")?;
+    let (_lock, journal) = crate::open_for(&data_dir, &config, mode)?;
 
     let (record, shipment) = refundable(&journal, &data_dir, order_id)?;
     let shipment_id = &shipment.shipment_id;

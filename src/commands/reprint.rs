@@ -25,10 +25,10 @@ use crate::canadapost::{CanadaPostClient, LabelDownload, Link};
 use crate::config::{Config, Limits};
 use crate::data_dir::DataDir;
 use crate::error::EXIT_OK;
+use crate::http::WriteMode;
 use crate::ids::OrderId;
-use crate::journal::{Access, Journal, LabelEvent};
+use crate::journal::{Journal, LabelEvent};
 use crate::labels;
-use crate::lock::RunLock;
 use crate::secret::Secrets;
 
 /// How long Canada Post keeps a shipment's links.
@@ -59,20 +59,12 @@ pub fn run(
     let (username, password) = secrets.canadapost_credentials()?;
     let data_dir = DataDir::new(&paths.data_dir);
     // Held until the end of this function.
-    let _lock = if dry_run {
-        None
+    let mode = if dry_run {
+        WriteMode::DryRun
     } else {
-        let lock = RunLock::acquire(&data_dir)?;
-        data_dir.create()?;
-        data_dir.check_writable(config.limits.min_free_disk_bytes())?;
-        Some(lock)
+        WriteMode::Live
     };
-    let access = if dry_run {
-        Access::ReadOnly
-    } else {
-        Access::ReadWrite
-    };
-    let journal = Journal::open(&data_dir, access).context("reading the history logs")?;
+    let (_lock, journal) = crate::open_for(&data_dir, &config, mode)?;
     let existing = existing_shipment(&journal, &data_dir, order_id)?;
     let shipment_id = &existing.shipment_id;
     if let Some(state) = &existing.cancelled {
