@@ -82,6 +82,13 @@ pub struct Link {
     pub index: Option<u32>,
 }
 
+/// The label links among `links`, in page order (a label may have several pages).
+pub fn label_links(links: &[Link]) -> Vec<&Link> {
+    let mut labels: Vec<&Link> = links.iter().filter(|link| link.rel == "label").collect();
+    labels.sort_by_key(|link| link.index.unwrap_or(0));
+    labels
+}
+
 /// The parts of `<shipment-info>` bbship keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShipmentInfo {

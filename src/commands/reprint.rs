@@ -74,12 +74,7 @@ pub fn run(
              asks Canada Post to refund the label"
         );
     }
-    let mut links: Vec<&Link> = existing
-        .links
-        .iter()
-        .filter(|link| link.rel == "label")
-        .collect();
-    links.sort_by_key(|link| link.index.unwrap_or(0));
+    let links = crate::canadapost::answers::label_links(&existing.links);
     if links.is_empty() {
         bail!(
             "order {order_id}: bbship has no label link for shipment {shipment_id}; print the \

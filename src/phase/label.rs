@@ -725,12 +725,7 @@ fn download_labels(
     order_id: &OrderId,
     shipment: &ShipmentRecord,
 ) -> Result<Result<Downloaded, String>> {
-    let mut links: Vec<&Link> = shipment
-        .links
-        .iter()
-        .filter(|link| link.rel == "label")
-        .collect();
-    links.sort_by_key(|link| link.index.unwrap_or(0));
+    let links = crate::canadapost::answers::label_links(&shipment.links);
     if links.is_empty() {
         return Ok(Err(format!(
             "shipment {} has no label link; print it from Canada Post's site",
