@@ -151,6 +151,23 @@ mod tests {
     }
 
     #[test]
+    fn every_subcommand_help_has_an_example() {
+        let command = Cli::command();
+        for subcommand in command.get_subcommands() {
+            let help = subcommand
+                .get_after_help()
+                .map(|help| help.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.starts_with("Example") && help.contains("bbship"),
+                "{}: {help:?}",
+                subcommand.get_name()
+            );
+        }
+        assert_eq!(command.get_subcommands().count(), 8);
+    }
+
+    #[test]
     fn a_bad_order_id_is_a_usage_error() {
         let error = Cli::try_parse_from(["bbship", "--order", "../x", "accept"]).unwrap_err();
         assert_eq!(error.exit_code(), 2);

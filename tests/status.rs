@@ -344,3 +344,23 @@ fn a_terminal_sees_a_progress_line_per_phase_and_cron_sees_nothing() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{run:?}");
 }
+
+#[test]
+fn verbose_runs_print_a_summary_per_phase_with_the_failures_reasons() {
+    let (harness, [_, refused, _]) = eventful_harness();
+    let run = harness.bbship(&["-v", "run-all"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    for phase in ["info: accept: ", "info: label: ", "info: ship: "] {
+        assert!(run.stderr.contains(phase), "{phase}: {run:?}");
+    }
+    let label = run
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("bbship: info: label: ") && line.contains(" labelled, "))
+        .unwrap();
+    assert!(label.contains("1 failed"), "{label}");
+    assert!(
+        label.contains(&format!("{refused}: ")) && label.contains("8511"),
+        "{label}"
+    );
+}

@@ -163,7 +163,42 @@ impl fmt::Display for PhaseReport {
         if !self.problems.is_empty() {
             write!(f, ", {} check(s) did not hold", self.problems.len())?;
         }
+        // The reasons, briefly: the full messages are the error lines above the summary.
+        const SHOWN: usize = 5;
+        let reasons: Vec<String> = self
+            .outcomes
+            .iter()
+            .filter_map(|(order, outcome)| match outcome {
+                OrderOutcome::Failed(reason) => Some(format!(
+                    "{}: {}",
+                    crate::ids::printable(order),
+                    crate::ids::printable(&brief(reason))
+                )),
+                _ => None,
+            })
+            .chain(
+                self.problems
+                    .iter()
+                    .map(|problem| crate::ids::printable(&brief(problem))),
+            )
+            .collect();
+        if !reasons.is_empty() {
+            write!(f, " — {}", reasons[..reasons.len().min(SHOWN)].join("; "))?;
+            if reasons.len() > SHOWN {
+                write!(f, "; and {} more", reasons.len() - SHOWN)?;
+            }
+        }
         Ok(())
+    }
+}
+
+/// The first clause of a reason, at most 100 characters.
+fn brief(reason: &str) -> String {
+    let first = reason.split("; ").next().unwrap_or(reason);
+    if first.chars().count() > 100 {
+        format!("{}…", first.chars().take(100).collect::<String>())
+    } else {
+        first.to_owned()
     }
 }
 
@@ -365,6 +400,36 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_counts_each_outcome_and_gives_the_failures_reasons() {
+        let mut report = PhaseReport::new(Phase::Label, WriteMode::Live);
+        report.outcomes = vec![
+            ("1-A".into(), OrderOutcome::Done),
+            (
+                "2-A".into(),
+                OrderOutcome::Failed(
+                    "refused: 8511 bad postal code; the next run tries again".into(),
+                ),
+            ),
+            (
+                "3-A".into(),
+                OrderOutcome::Skipped("already labelled".into()),
+            ),
+            ("4-A".into(), OrderOutcome::Deferred),
+        ];
+        assert_eq!(
+            report.to_string(),
+            "label: 1 labelled, 1 failed, 1 skipped, 1 left for the next run (time budget) — \
+             2-A: refused: 8511 bad postal code"
+        );
+        for index in 0..7 {
+            report
+                .outcomes
+                .push((format!("9{index}-A"), OrderOutcome::Failed("down".into())));
+        }
+        assert!(report.to_string().ends_with("; and 3 more"), "{report}");
+    }
 
     #[test]
     fn the_progress_line_names_the_phase_and_counts() {
