@@ -250,23 +250,10 @@ fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) ->
             )],
         );
     }
-    let root = match xml::parse(&request.body) {
+    let root = match checked_body(request, check_shipment) {
         Ok(root) => root,
-        Err(problem) => {
-            return messages(
-                400,
-                &[("Server", &format!("cvc: the body is not XML: {problem}"))],
-            );
-        }
+        Err(refusal) => return refusal,
     };
-    let problems = check_shipment(&root, &request.body);
-    if !problems.is_empty() {
-        let list: Vec<(&str, &str)> = problems
-            .iter()
-            .map(|problem| ("Server", problem.as_str()))
-            .collect();
-        return messages(400, &list);
-    }
     let text = |path: &[&str]| find(&root, path).unwrap_or_default().to_owned();
     let serial = state.shipments.len() as u64 + 1;
     let destination = |name: &str| text(&["delivery-spec", "destination", "address-details", name]);
@@ -518,23 +505,10 @@ fn refund(state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
     }) else {
         return messages(404, &[("9002", "Shipment not found")]);
     };
-    let root = match xml::parse(&request.body) {
+    let root = match checked_body(request, check_refund_request) {
         Ok(root) => root,
-        Err(problem) => {
-            return messages(
-                400,
-                &[("Server", &format!("cvc: the body is not XML: {problem}"))],
-            );
-        }
+        Err(refusal) => return refusal,
     };
-    let problems = check_refund_request(&root, &request.body);
-    if !problems.is_empty() {
-        let list: Vec<(&str, &str)> = problems
-            .iter()
-            .map(|problem| ("Server", problem.as_str()))
-            .collect();
-        return messages(400, &list);
-    }
     let shipment = &mut state.shipments[position];
     if shipment.refund_requested {
         return messages(
@@ -718,6 +692,30 @@ fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
         shipment.artifact_id
     );
     HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+/// Parses a request body and runs `check` over it: the element tree, or the 400
+/// `<messages>` Canada Post answers, one message per problem.
+fn checked_body(
+    request: &HttpRequest,
+    check: fn(&Element, &[u8]) -> Vec<String>,
+) -> Result<Element, HttpResponse> {
+    let root = xml::parse(&request.body).map_err(|problem| {
+        messages(
+            400,
+            &[("Server", &format!("cvc: the body is not XML: {problem}"))],
+        )
+    })?;
+    let problems = check(&root, &request.body);
+    if problems.is_empty() {
+        Ok(root)
+    } else {
+        let list: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|problem| ("Server", problem.as_str()))
+            .collect();
+        Err(messages(400, &list))
+    }
 }
 
 /// Canada Post's throttle answer.
