@@ -361,7 +361,21 @@ fn a_labels_directory_that_cannot_be_written_is_found_before_any_request() {
             .gid(NOBODY);
         command = as_nobody;
     }
-    let run = Run::from(command.output().unwrap());
+    // A binary just copied can be briefly "busy": another test thread forking at that
+    // moment holds the copy's write descriptor until its own exec. It passes; wait it out.
+    let mut attempts = 0;
+    let output = loop {
+        match command.output() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => break result.unwrap(),
+        }
+    };
+    let run = Run::from(output);
     assert_refused_before_any_request(
         &harness,
         &run,
