@@ -366,9 +366,7 @@ fn a_labels_directory_that_cannot_be_written_is_found_before_any_request() {
     let mut attempts = 0;
     let output = loop {
         match command.output() {
-            Err(error)
-                if error.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 100 =>
-            {
+            Err(error) if error.raw_os_error() == Some(libc::ETXTBSY) && attempts < 100 => {
                 attempts += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
