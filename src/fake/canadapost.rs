@@ -286,30 +286,35 @@ fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) ->
     response
 }
 
+/// A body's root must be `<{expected}>` in the shipment namespace, declared on the root
+/// itself as Canada Post's schema validator expects.
+fn root_problems(root: &Element, body: &[u8], expected: &str) -> Vec<String> {
+    if root.name != expected {
+        return vec![format!(
+            "cvc-elt.1: the root must be <{expected}>, not <{}>",
+            root.name
+        )];
+    }
+    let text = String::from_utf8_lossy(body);
+    let declares_namespace = text
+        .find(&format!("<{expected}"))
+        .and_then(|start| text[start..].find('>').map(|end| &text[start..start + end]))
+        .is_some_and(|tag| tag.contains(&format!("xmlns=\"{SHIPMENT_NAMESPACE}\"")));
+    if declares_namespace {
+        Vec::new()
+    } else {
+        vec![format!(
+            "cvc-elt.1: <{expected}> must be in {SHIPMENT_NAMESPACE}"
+        )]
+    }
+}
+
 /// The structural checks of shipment.xsd that matter, as Canada Post's validator words
 /// them loosely: every problem is listed, as the real service lists several messages.
 fn check_shipment(root: &Element, body: &[u8]) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = root_problems(root, body, "shipment");
     if root.name != "shipment" {
-        problems.push(format!(
-            "cvc-elt.1: the root must be <shipment>, not <{}>",
-            root.name
-        ));
         return problems;
-    }
-    let opening = String::from_utf8_lossy(body);
-    let declares_namespace = opening
-        .find("<shipment")
-        .and_then(|start| {
-            opening[start..]
-                .find('>')
-                .map(|end| &opening[start..start + end])
-        })
-        .is_some_and(|tag| tag.contains(&format!("xmlns=\"{SHIPMENT_NAMESPACE}\"")));
-    if !declares_namespace {
-        problems.push(format!(
-            "cvc-elt.1: <shipment> must be in {SHIPMENT_NAMESPACE}"
-        ));
     }
     let mut bounded =
         |path: &[&str], min: usize, max: usize, required: bool| match find_element(root, path) {
@@ -541,23 +546,9 @@ fn refund(state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
 /// exactly one `<email>` of at most 60 characters that looks like an address. Its own
 /// rules, not the client's `Email` type, so a client bug shows here.
 fn check_refund_request(root: &Element, body: &[u8]) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = root_problems(root, body, "shipment-refund-request");
     if root.name != "shipment-refund-request" {
-        problems.push(format!(
-            "cvc-elt.1: the root must be <shipment-refund-request>, not <{}>",
-            root.name
-        ));
         return problems;
-    }
-    let text = String::from_utf8_lossy(body);
-    let declares_namespace = text
-        .find("<shipment-refund-request")
-        .and_then(|start| text[start..].find('>').map(|end| &text[start..start + end]))
-        .is_some_and(|tag| tag.contains(&format!("xmlns=\"{SHIPMENT_NAMESPACE}\"")));
-    if !declares_namespace {
-        problems.push(format!(
-            "cvc-elt.1: <shipment-refund-request> must be in {SHIPMENT_NAMESPACE}"
-        ));
     }
     let emails: Vec<&Element> = root.children_named("email").collect();
     match emails.as_slice() {
