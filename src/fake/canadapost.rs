@@ -846,4 +846,21 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_body_needs_the_expected_root_in_the_shipment_namespace() {
+        let check = |body: &str| {
+            let root = xml::parse(body.as_bytes()).unwrap();
+            root_problems(&root, body.as_bytes(), "shipment-refund-request")
+        };
+        let good = format!(
+            "<shipment-refund-request xmlns=\"{SHIPMENT_NAMESPACE}\"><email>a@b.ca</email></shipment-refund-request>"
+        );
+        assert!(check(&good).is_empty());
+        let no_namespace =
+            "<shipment-refund-request><email>a@b.ca</email></shipment-refund-request>";
+        assert!(check(no_namespace)[0].contains("must be in"));
+        let wrong_root = format!("<shipment xmlns=\"{SHIPMENT_NAMESPACE}\"/>");
+        assert!(check(&wrong_root)[0].contains("not <shipment>"));
+    }
 }
