@@ -29,12 +29,12 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
 
     report_unreadable(&mut report, listing.unreadable);
 
-    let selected: Vec<Order> = listing
-        .orders
-        .into_iter()
-        .filter(|order| cycle.selects(&order.id))
-        .collect();
-    let orders = keep_in_state(&mut report, selected, &OrderState::WaitingAcceptance);
+    let orders = keep_in_state(
+        &mut report,
+        listing.orders,
+        &OrderState::WaitingAcceptance,
+        |id| cycle.selects(id),
+    );
     let outcomes = for_each_order(cycle, Phase::Accept, &orders, |order| {
         accept_one(cycle, bestbuy, order)
     })?;

@@ -68,12 +68,10 @@ pub fn run(
     };
     report_unreadable(&mut report, listing.unreadable);
 
-    let selected: Vec<Order> = listing
-        .orders
-        .into_iter()
-        .filter(|order| cycle.selects(&order.id))
-        .collect();
-    let mut work: Vec<Work> = keep_in_state(&mut report, selected, &OrderState::Shipping)
+    let mut work: Vec<Work> =
+        keep_in_state(&mut report, listing.orders, &OrderState::Shipping, |id| {
+            cycle.selects(id)
+        })
         .into_iter()
         .map(|order| Work::Listed(Box::new(order)))
         .collect();

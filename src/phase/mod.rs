@@ -233,8 +233,8 @@ pub(crate) fn report_unreadable(
     }
 }
 
-/// Keeps the orders of a listing asked for `wanted` that say they are in that state; the
-/// others are reported as skipped. The filter and an order's own `order_state` can
+/// Keeps the orders of a listing asked for `wanted` that `selected` (`--order`) and that
+/// say they are in that state; those in another state are reported as skipped. The filter and an order's own `order_state` can
 /// disagree (an index that lags a change, or a broken answer), and the order's own word
 /// wins: nothing is accepted or bought for an order that says it is elsewhere (a label for
 /// an order that says CANCELED would be postage lost). The next run sees it again.
@@ -242,9 +242,10 @@ pub(crate) fn keep_in_state(
     report: &mut PhaseReport,
     orders: Vec<Order>,
     wanted: &OrderState,
+    selected: impl Fn(&OrderId) -> bool,
 ) -> Vec<Order> {
     let mut kept = Vec::with_capacity(orders.len());
-    for order in orders {
+    for order in orders.into_iter().filter(|order| selected(&order.id)) {
         if order.state == *wanted {
             kept.push(order);
             continue;
@@ -483,8 +484,12 @@ mod tests {
             order("1-A", "SHIPPING"),
             order("2-A", "CANCELED"),
             order("3-A", "\u{1b}[2JNEW"),
+            // Not asked for (`--order`): dropped without a word.
+            order("4-A", "CANCELED"),
         ];
-        let kept = keep_in_state(&mut report, orders, &OrderState::Shipping);
+        let kept = keep_in_state(&mut report, orders, &OrderState::Shipping, |id| {
+            id.as_str() != "4-A"
+        });
         let kept: Vec<&str> = kept.iter().map(|order| order.id.as_str()).collect();
         assert_eq!(kept, ["1-A"]);
         assert_eq!(report.failures(), 0, "a skip is not a failure");
