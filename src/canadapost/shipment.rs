@@ -264,17 +264,7 @@ mod tests {
     fn build(config: &Config, destination: &Destination) -> String {
         let request_id = RequestId::try_from("ord-261300002-A-7f3a9c2e".to_owned()).unwrap();
         let reference = text("261300002-A");
-        create_shipment_xml(&ShipmentSpec {
-            request_id: &request_id,
-            order_reference: &reference,
-            service: &config.canada_post.service_code,
-            sender: &config.sender,
-            destination,
-            parcel: &config.parcel.default,
-            customer_number: &config.canada_post.customer_number,
-            contract_id: &config.canada_post.contract_id,
-        })
-        .unwrap()
+        crate::testing::shipment_xml_for(config, destination, &request_id, &reference)
     }
 
     #[test]
