@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-/// `shipment.xsd` from the shared reference beside the checkout (`BBSHIP_XSD_DIR`
+/// `shipment.xsd` from the schemas vendored in the repository (`BBSHIP_XSD_DIR`
 /// overrides). Missing schemas fail the test: an unchecked XML is not a pass.
 pub fn shipment_xsd() -> PathBuf {
     let dir = std::env::var_os("BBSHIP_XSD_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/canadapost-data/xsd")
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost")
         });
     let xsd = dir.join("shipment.xsd");
     assert!(

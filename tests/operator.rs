@@ -416,7 +416,7 @@ fn shipment_xsd() -> PathBuf {
     let dir = std::env::var_os("BBSHIP_XSD_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/canadapost-data/xsd")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost")
         });
     let xsd = dir.join("shipment.xsd");
     assert!(
