@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::canadapost::types::ShipmentStatus;
 use crate::config::AlertsConfig;
 use crate::journal::{Journal, OrderRecord, PinVerdict, RefundProgress, SettledOrder};
 use crate::runs::{NoteKind, OrderHistory, RunsHistory};
@@ -245,6 +246,18 @@ fn stuck_reason(
             "its tracking PIN was flagged ({reason}); it is not shipped on Best Buy until a person looks"
         ));
     }
+    if step == Step::ShipmentCreated
+        && let Some(shipment) = &label.shipment
+        && !ShipmentStatus::allows_shipping(shipment.status.as_ref())
+    {
+        return Some(format!(
+            "shipment {} (PIN {}) came back with status {}, not `transmitted`: it is not shipped \
+             on Best Buy until a person transmits (manifests) or voids it on Canada Post's website",
+            shipment.shipment_id,
+            shipment.tracking_pin.as_deref().unwrap_or("none"),
+            ShipmentStatus::describe(shipment.status.as_ref())
+        ));
+    }
     if step < Step::Labelled {
         // Ready to ship since: the first run that tried to label it, or its shipment.
         let ready_since = [
@@ -258,10 +271,16 @@ fn stuck_reason(
         if let Some(ready_since) = ready_since
             && now - ready_since > limit
         {
-            return Some(format!(
-                "ready to ship for {} without a label",
-                describe(now - ready_since)
-            ));
+            let waited = describe(now - ready_since);
+            return Some(match &label.shipment {
+                // The postage is paid: what is missing is only the file.
+                Some(shipment) => format!(
+                    "shipment {} was bought but its label could not be obtained for {waited}: \
+                     get it with `bbship reprint {order_id}`, or download it from Canada Post's website",
+                    shipment.shipment_id
+                ),
+                None => format!("ready to ship for {waited} without a label"),
+            });
         }
     }
     if step == Step::WaitingAcceptance

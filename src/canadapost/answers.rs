@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::canadapost::types::ShipmentId;
+use crate::canadapost::types::{ShipmentId, ShipmentStatus};
 use crate::canadapost::xml::{self, Element};
 
 /// One `<message>` of a `<messages>` body.
@@ -94,7 +94,8 @@ pub fn label_links(links: &[Link]) -> Vec<&Link> {
 pub struct ShipmentInfo {
     pub shipment_id: ShipmentId,
     pub customer_request_id: Option<String>,
-    pub status: Option<String>,
+    /// `None` when the answer had no `<shipment-status>`.
+    pub status: Option<ShipmentStatus>,
     /// As Canada Post sent it; the phase checks its format and check digit.
     pub tracking_pin: Option<String>,
     pub links: Vec<Link>,
@@ -197,7 +198,9 @@ pub fn shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
     Ok(ShipmentInfo {
         shipment_id,
         customer_request_id: root.child_text("customer-request-id").map(str::to_owned),
-        status: root.child_text("shipment-status").map(str::to_owned),
+        status: root
+            .child_text("shipment-status")
+            .map(|status| ShipmentStatus::from(status.to_owned())),
         tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
         links: root.child("links").map(links).unwrap_or_default(),
     })

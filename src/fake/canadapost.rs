@@ -40,6 +40,8 @@ pub struct FakeShipment {
     pub mailed_by: String,
     pub mobo: String,
     pub artifact_id: String,
+    /// `<shipment-status>`, or none (`FakeOptions::shipment_status`).
+    pub status: Option<String>,
     /// What the label shows.
     destination_lines: Vec<String>,
     label_downloads: usize,
@@ -207,7 +209,7 @@ pub(crate) fn handle(
         );
     }
     match endpoint {
-        Endpoint::CreateShipment => create(base_url, state, request),
+        Endpoint::CreateShipment => create(options, base_url, state, request),
         Endpoint::FindShipment => find_by_request_id(base_url, state, request),
         Endpoint::GetShipment => {
             let id = request.path.rsplit('/').next().unwrap_or_default();
@@ -227,7 +229,12 @@ pub(crate) fn handle(
     }
 }
 
-fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
+fn create(
+    options: &FakeOptions,
+    base_url: &str,
+    state: &mut CanadaPostState,
+    request: &HttpRequest,
+) -> HttpResponse {
     if request.header("content-type") != Some(SHIPMENT_TYPE) {
         return messages(
             415,
@@ -266,6 +273,7 @@ fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) ->
         mailed_by: (*mailed_by).to_owned(),
         mobo: (*mobo).to_owned(),
         artifact_id: format!("1000{serial:07}"),
+        status: options.shipment_status.clone(),
         destination_lines: vec![
             text(&["delivery-spec", "destination", "name"]),
             destination("address-line-1"),
@@ -585,8 +593,20 @@ fn label(
         .shipments
         .iter_mut()
         .find(|shipment| shipment.artifact_id == artifact)
+        .filter(|_| !options.labels_gone)
     else {
-        return messages(404, &[("9006", "Artifact not found")]);
+        // Canada Post's own answer for an artifact URL it does not know (captured from
+        // production): a 404 whose one message repeats the path.
+        return messages(
+            404,
+            &[(
+                "404",
+                &format!(
+                    "The requested URL {} was not found on this server.",
+                    request.path
+                ),
+            )],
+        );
     };
     shipment.label_downloads += 1;
     if shipment.label_downloads <= options.label_not_ready_downloads {
@@ -671,7 +691,7 @@ fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
          <customer-request-id>{}</customer-request-id><shipment-id>{}</shipment-id>\
-         <shipment-status>transmitted</shipment-status><tracking-pin>{}</tracking-pin><links>\
+         {}<tracking-pin>{}</tracking-pin><links>\
          <link rel=\"self\" href=\"{self_href}\" media-type=\"{SHIPMENT_TYPE}\"/>\
          <link rel=\"details\" href=\"{self_href}/details\" media-type=\"{SHIPMENT_TYPE}\"/>\
          {refund_link}\
@@ -679,6 +699,13 @@ fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
          </links></shipment-info>",
         quick_xml::escape::escape(shipment.request_id.as_str()),
         shipment.shipment_id,
+        shipment
+            .status
+            .as_deref()
+            .map_or_else(String::new, |status| format!(
+                "<shipment-status>{}</shipment-status>",
+                quick_xml::escape::escape(status)
+            )),
         shipment.tracking_pin,
         shipment.artifact_id
     );

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::canadapost::Link;
-use crate::canadapost::types::{ServiceCode, ShipmentId};
+use crate::canadapost::types::{ServiceCode, ShipmentId, ShipmentStatus};
 use crate::ids::{OrderId, RequestId};
 
 /// What a shipment was for, kept with its intent so the history line can be written by a
@@ -40,8 +40,9 @@ pub struct ShipmentRecord {
     /// As Canada Post sent it; validated separately.
     #[serde(default)]
     pub tracking_pin: Option<String>,
+    /// Only `transmitted` lets the order ship; `None` when Canada Post sent none.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<ShipmentStatus>,
     pub links: Vec<Link>,
 }
 
@@ -373,7 +374,7 @@ mod tests {
                 shipment_id: ShipmentId::try_from(shipment.to_owned()).unwrap(),
                 request_id: request(id),
                 tracking_pin: Some("7023210039414604".into()),
-                status: Some("transmitted".into()),
+                status: Some(ShipmentStatus::Transmitted),
                 links: vec![],
             },
             at: Utc::now(),

@@ -28,6 +28,7 @@ use crate::bestbuy::{BestBuyClient, Order, OrderState};
 use crate::canadapost::client::CanadaPostError;
 use crate::canadapost::label_check::{self, LabelProblem};
 use crate::canadapost::shipment::{ShipmentSpec, create_shipment_xml};
+use crate::canadapost::types::ShipmentStatus;
 use crate::canadapost::{CanadaPostClient, LabelDownload, Link, ShipmentInfo, Tracking};
 use crate::http::WriteMode;
 use crate::ids::{OrderId, RequestId, TrackingPin};
@@ -218,6 +219,17 @@ fn label_one(
         return dry_run(cycle, canada_post, order_id, order, &progress);
     }
 
+    if let Some(shipment) = &progress.shipment
+        && !ShipmentStatus::allows_shipping(shipment.status.as_ref())
+    {
+        // Reported when it was bought; the reminders repeat it until a person sorts it.
+        log::debug!(
+            "label: order {order_id}: shipment {} is held ({})",
+            shipment.shipment_id,
+            ShipmentStatus::describe(shipment.status.as_ref())
+        );
+        return Ok(OrderOutcome::Skipped(held_for_a_person(shipment)));
+    }
     let mut shipment = progress.shipment.clone();
     if shipment.is_none() && !progress.open_intents.is_empty() {
         match resolve_open_attempts(cycle, canada_post, order_id, &progress)? {
@@ -258,7 +270,25 @@ fn label_one(
             }
         }
     };
+    if !ShipmentStatus::allows_shipping(shipment.status.as_ref()) {
+        let reason = held_for_a_person(&shipment);
+        log::error!("label: order {order_id}: {reason}");
+        return Ok(OrderOutcome::Failed(reason));
+    }
     finish(cycle, canada_post, order_id, &shipment)
+}
+
+/// Why an order whose shipment is not `transmitted` goes no further: it is journaled (it
+/// may be billed), never created again, and never sent to Best Buy until a person acts.
+fn held_for_a_person(shipment: &ShipmentRecord) -> String {
+    format!(
+        "shipment {} (PIN {}) came back with status {}, not `transmitted`: \
+         the order is held for a person, and its tracking is not sent to Best Buy. Transmit it \
+         (a manifest) or void it on Canada Post's website; bbship never buys another label for it",
+        shipment.shipment_id,
+        shipment.tracking_pin.as_deref().unwrap_or("none"),
+        ShipmentStatus::describe(shipment.status.as_ref())
+    )
 }
 
 fn progress_of(cycle: &Cycle, order_id: &OrderId) -> LabelProgress {
@@ -761,6 +791,14 @@ fn download_labels(
                     wait = (wait * 2).min(MAX_LABEL_BACKOFF);
                 }
                 Err(error) if error.is_unauthorized() => return Err(error.into()),
+                Err(error @ CanadaPostError::NotFound { .. }) => {
+                    return Ok(Err(format!(
+                        "Canada Post does not serve the label of shipment {}: {error}; the next run \
+                         tries again (no new shipment is bought); if it stays so, get it with \
+                         `bbship reprint {order_id}` or from Canada Post's website",
+                        shipment.shipment_id
+                    )));
+                }
                 Err(error) => {
                     return Ok(Err(format!(
                         "downloading the label of shipment {} failed: {error}; the next run tries again \
