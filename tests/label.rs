@@ -545,3 +545,116 @@ fn several_workers_still_buy_exactly_one_label_per_order() {
     assert_eq!(harness.history_log().len(), 12);
     assert_eq!(harness.label_files().len(), 12);
 }
+
+/// Two `run-all`s against a fake whose shipments come back with `status` (`None`: no
+/// `<shipment-status>` at all), `prepare` setting up faults first. Whatever the status
+/// says, the order is held for a person: one shipment, journaled, an error naming the
+/// order, the shipment and the status, exit 1, nothing sent to Best Buy, never created
+/// again, and `!` in `status`.
+fn assert_held_for_a_person(status: Option<&str>, prepare: impl FnOnce(&Harness, &str)) {
+    let options = FakeOptions {
+        shipment_status: status.map(str::to_owned),
+        ..FakeOptions::default()
+    };
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::with_options(options, orders);
+    prepare(&harness, &id);
+
+    let first = harness.bbship(&["run-all"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    let shipment = &harness.fake.shipments_for(&id)[0];
+    let said = status.map_or_else(|| "no status".to_owned(), |status| format!("`{status}`"));
+    let error = first
+        .stderr
+        .lines()
+        .find(|line| line.contains(&shipment.shipment_id))
+        .unwrap_or_else(|| panic!("no line names the shipment: {first:?}"));
+    assert!(error.starts_with("bbship: error: "), "{first:?}");
+    assert!(error.contains(&format!("order {id}")), "{error}");
+    assert!(error.contains(&format!("status {said}")), "{error}");
+    assert!(
+        harness
+            .label_journal()
+            .iter()
+            .any(|event| event["event"] == "created"
+                && event["shipment"]["shipment_id"] == shipment.shipment_id.as_str()),
+        "the shipment is journaled"
+    );
+
+    let second = harness.bbship(&["run-all"]);
+    assert_eq!(harness.fake.shipments_for(&id).len(), 1, "{second:?}");
+    assert_eq!(
+        harness.fake.count(Endpoint::CreateShipment),
+        1,
+        "{second:?}"
+    );
+    assert_eq!(harness.fake.count(Endpoint::Tracking), 0);
+    assert_eq!(harness.fake.count(Endpoint::Ship), 0);
+    assert!(harness.history_log().is_empty());
+    assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPING"));
+
+    let status_run = harness.bbship(&["status"]);
+    let line = status_run
+        .stdout
+        .lines()
+        .find(|line| line.contains(&id))
+        .unwrap_or_else(|| panic!("no line for {id}: {status_run:?}"));
+    assert!(line.trim_start().starts_with('!'), "{status_run:?}");
+    assert!(line.contains(&format!("status {said}")), "{status_run:?}");
+}
+
+#[test]
+fn a_created_shipment_is_held_for_a_person_and_never_shipped_or_bought_again() {
+    assert_held_for_a_person(Some("created"), |_, _| {});
+}
+
+#[test]
+fn a_shipment_answered_without_a_status_is_held_for_a_person() {
+    assert_held_for_a_person(None, |_, _| {});
+}
+
+#[test]
+fn an_adopted_shipment_that_is_not_transmitted_is_held_for_a_person() {
+    assert_held_for_a_person(Some("suspended"), |harness, _| {
+        // The create's answer is lost: the shipment is found by its request id.
+        harness
+            .fake
+            .inject(rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing));
+    });
+}
+
+#[test]
+fn a_label_link_canada_post_does_not_know_shows_its_description_and_is_marked_after_its_limit() {
+    let options = FakeOptions {
+        labels_gone: true,
+        ..FakeOptions::default()
+    };
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::with_options(options, orders);
+    harness.write_config(|config| config["alerts"]["stuck_label_minutes"] = 0.into());
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("was not found on this server."),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("/rs/artifact/"), "{run:?}");
+    assert!(!run.stderr.contains("not ready"), "{run:?}");
+    // Asked once: waiting does not make a label Canada Post does not know appear.
+    assert_eq!(harness.fake.count(Endpoint::Label), 1);
+    assert_eq!(harness.fake.shipments().len(), 1);
+
+    let status = harness.bbship(&["status"]);
+    let line = status
+        .stdout
+        .lines()
+        .find(|line| line.contains(&id))
+        .unwrap_or_else(|| panic!("no line for {id}: {status:?}"));
+    assert!(line.trim_start().starts_with('!'), "{status:?}");
+    assert!(
+        line.contains(&format!("bbship reprint {id}")) && line.contains("Canada Post's website"),
+        "{status:?}"
+    );
+}

@@ -364,3 +364,90 @@ fn verbose_runs_print_a_summary_per_phase_with_the_failures_reasons() {
         "{label}"
     );
 }
+
+/// Alerts to the fake's hooks, reminders every `hours`, and a refund e-mail.
+fn with_reminders(harness: &Harness, hours: f64) {
+    let base = harness.fake.base_url();
+    harness.write_config(|config| {
+        config["alerts"] = serde_json::json!({
+            "webhook_url": format!("{base}/hooks/alert"),
+            "healthcheck_url": format!("{base}/hooks/ping"),
+            "remind_every_hours": hours,
+        });
+        config["canada_post"]["refund_email"] = "seller@example.com".into();
+    });
+}
+
+/// What `logs/reminders.json` holds for `id`.
+fn reminder_of(harness: &Harness, id: &str) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(harness.data_dir.join("logs/reminders.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["orders"].get(id).cloned()
+}
+
+#[test]
+fn an_order_that_needs_a_person_is_reminded_every_window_until_it_is_sorted() {
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::new(orders);
+    with_reminders(&harness, 24.0);
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    harness.fake.set_order_state(&id, "CANCELED");
+    let needs_refund = format!("request the refund (bbship refund {id})");
+
+    // First report: the phase's own error line, and the webhook.
+    let first = harness.bbship(&["run-all"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains("cancelled after label"), "{first:?}");
+    assert_eq!(
+        first.stderr.lines().count(),
+        1,
+        "one line per order: {first:?}"
+    );
+    assert_eq!(hooks(&harness, "/hooks/alert").len(), 1);
+    let reported = reminder_of(&harness, &id).expect("the report is kept");
+
+    // Inside the window: nothing on stderr, no alert, exit 0.
+    let quiet = harness.bbship(&["run-all"]);
+    assert_eq!(quiet.code, 0, "{quiet:?}");
+    assert!(quiet.stderr.is_empty(), "{quiet:?}");
+    assert_eq!(hooks(&harness, "/hooks/alert").len(), 1);
+    assert_eq!(reminder_of(&harness, &id), Some(reported.clone()));
+
+    // After the window: one error line, exit 1, and the webhook again.
+    with_reminders(&harness, 0.0001);
+    std::thread::sleep(Duration::from_millis(400));
+    // A dry run neither reminds nor records.
+    let dry = harness.bbship(&["--dry-run", "run-all"]);
+    assert!(!dry.stderr.contains("needs a person"), "{dry:?}");
+    assert_eq!(reminder_of(&harness, &id), Some(reported.clone()));
+    let reminded = harness.bbship(&["run-all"]);
+    assert_eq!(reminded.code, 1, "{reminded:?}");
+    let lines: Vec<&str> = reminded.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{reminded:?}");
+    assert!(
+        lines[0].starts_with(&format!("bbship: error: order {id} still needs a person")),
+        "{reminded:?}"
+    );
+    assert!(lines[0].contains(&needs_refund), "{reminded:?}");
+    let posted = hooks(&harness, "/hooks/alert");
+    assert_eq!(posted.len(), 2);
+    let summary: serde_json::Value = serde_json::from_slice(&posted[1].body).unwrap();
+    assert_eq!(summary["reminded"][0], id.as_str(), "{summary}");
+    assert_eq!(summary["stuck"][0]["order_id"], id.as_str(), "{summary}");
+    assert_eq!(summary["run"]["exit_code"], 1, "{summary}");
+    assert_eq!(summary["run"]["reminded"][0], id.as_str(), "{summary}");
+    let kept = reminder_of(&harness, &id).unwrap();
+    assert_eq!(kept["first_at"], reported["first_at"]);
+    assert_ne!(kept["last_at"], reported["last_at"]);
+
+    // Sorted: its refund is requested. Never reminded again, and forgotten.
+    let refund = harness.bbship(&["refund", &id, "--yes"]);
+    assert_eq!(refund.code, 0, "{refund:?}");
+    std::thread::sleep(Duration::from_millis(400));
+    let sorted = harness.bbship(&["run-all"]);
+    assert_eq!(sorted.code, 0, "{sorted:?}");
+    assert!(sorted.stderr.is_empty(), "{sorted:?}");
+    assert_eq!(hooks(&harness, "/hooks/alert").len(), 2);
+    assert_eq!(reminder_of(&harness, &id), None);
+}

@@ -50,6 +50,10 @@ impl Messages {
     }
 }
 
+/// How much of one message's description an error shows: Canada Post's sentences run
+/// past the usual 80 characters (its 404 quotes the whole path).
+const MESSAGE_KEEP: usize = 240;
+
 impl fmt::Display for Messages {
     /// `2695 Contact Phone number is a required field.; 1151 …`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,7 +68,7 @@ impl fmt::Display for Messages {
                 f,
                 "{} {}",
                 crate::ids::printable(&message.code),
-                crate::ids::printable(&message.description)
+                crate::ids::printable_within(&message.description, MESSAGE_KEEP)
             )?;
         }
         Ok(())
@@ -377,6 +381,30 @@ mod tests {
             panic!("expected messages")
         };
         assert!(messages.has_code("004"));
+    }
+
+    #[test]
+    fn canada_posts_own_404_description_is_shown_whole_and_escaped() {
+        let path = format!("/rs/artifact/76108cb5192002d5/{}/0", "1".repeat(40));
+        let body = format!(
+            "<messages xmlns=\"http://www.canadapost.ca/ws/messages\"><message><code>404</code>\
+             <description>The requested URL {path} was not found on this server.</description>\
+             </message></messages>"
+        );
+        let shown = messages_in(body.as_bytes()).unwrap().to_string();
+        assert_eq!(
+            shown,
+            format!("404 The requested URL {path} was not found on this server.")
+        );
+        let hostile = Messages(vec![Message {
+            code: "404".into(),
+            description: format!("{}\nbbship: error: forged", "x".repeat(300)),
+        }]);
+        let shown = hostile.to_string();
+        assert!(
+            !shown.contains('\n') && shown.ends_with("(322 characters)"),
+            "{shown}"
+        );
     }
 
     #[test]
