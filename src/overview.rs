@@ -393,6 +393,45 @@ mod tests {
         assert_eq!(view(&labelled, &history).stuck, None);
     }
 
+    fn with_shipment(status: Option<ShipmentStatus>) -> OrderRecord {
+        OrderRecord {
+            label: LabelProgress {
+                shipment: Some(crate::journal::ShipmentRecord {
+                    shipment_id: "347881315400000001".to_owned().try_into().unwrap(),
+                    request_id: "1-A-r1".to_owned().try_into().unwrap(),
+                    tracking_pin: Some("7023210039414604".into()),
+                    status,
+                    links: Vec::new(),
+                }),
+                created_at: Some(now() - Duration::minutes(5)),
+                ..LabelProgress::default()
+            },
+            ..OrderRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_shipment_that_is_not_transmitted_needs_a_person_at_once() {
+        for status in [Some(ShipmentStatus::Created), None] {
+            let shown = view(&with_shipment(status.clone()), &OrderHistory::default());
+            assert_eq!(shown.step, Step::ShipmentCreated);
+            let stuck = shown.stuck.unwrap();
+            assert!(stuck.contains("347881315400000001"), "{stuck}");
+            assert!(stuck.contains("not `transmitted`"), "{stuck}");
+        }
+        let transmitted = with_shipment(Some(ShipmentStatus::Transmitted));
+        assert_eq!(view(&transmitted, &OrderHistory::default()).stuck, None);
+    }
+
+    #[test]
+    fn a_bought_label_not_obtained_past_its_limit_says_how_to_get_it() {
+        let mut record = with_shipment(Some(ShipmentStatus::Transmitted));
+        record.label.created_at = Some(now() - Duration::minutes(61));
+        let stuck = view(&record, &OrderHistory::default()).stuck.unwrap();
+        assert!(stuck.contains("bbship reprint 1-A"), "{stuck}");
+        assert!(stuck.contains("Canada Post's website"), "{stuck}");
+    }
+
     #[test]
     fn an_order_near_its_acceptance_deadline_is_stuck() {
         let mut history = OrderHistory {

@@ -551,7 +551,10 @@ fn several_workers_still_buy_exactly_one_label_per_order() {
 /// says, the order is held for a person: one shipment, journaled, an error naming the
 /// order, the shipment and the status, exit 1, nothing sent to Best Buy, never created
 /// again, and `!` in `status`.
-fn assert_held_for_a_person(status: Option<&str>, prepare: impl FnOnce(&Harness, &str)) {
+fn assert_held_for_a_person(
+    status: Option<&str>,
+    prepare: impl FnOnce(&Harness, &str),
+) -> (Harness, String) {
     let options = FakeOptions {
         shipment_status: status.map(str::to_owned),
         ..FakeOptions::default()
@@ -602,11 +605,23 @@ fn assert_held_for_a_person(status: Option<&str>, prepare: impl FnOnce(&Harness,
         .unwrap_or_else(|| panic!("no line for {id}: {status_run:?}"));
     assert!(line.trim_start().starts_with('!'), "{status_run:?}");
     assert!(line.contains(&format!("status {said}")), "{status_run:?}");
+    (harness, id)
 }
 
 #[test]
 fn a_created_shipment_is_held_for_a_person_and_never_shipped_or_bought_again() {
-    assert_held_for_a_person(Some("created"), |_, _| {});
+    let (harness, id) = assert_held_for_a_person(Some("created"), |_, _| {});
+    // A person transmits it on Canada Post's website: the next run finishes and ships it.
+    let shipment = harness.fake.shipments_for(&id)[0].shipment_id.clone();
+    harness
+        .fake
+        .set_shipment_status(&shipment, Some("transmitted"));
+    let released = harness.bbship(&["run-all"]);
+    assert_eq!(released.code, 0, "{released:?}");
+    assert_eq!(harness.fake.shipments().len(), 1);
+    assert_eq!(harness.history_log().len(), 1);
+    assert_eq!(harness.fake.count(Endpoint::Tracking), 1);
+    assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPED"));
 }
 
 #[test]

@@ -551,6 +551,21 @@ impl FakeServer {
             .collect()
     }
 
+    /// Sets a shipment's `<shipment-status>` (`None`: none), as a person transmitting it
+    /// on Canada Post's website would.
+    pub fn set_shipment_status(&self, shipment_id: &str, status: Option<&str>) {
+        if let Some(shipment) = self
+            .shared
+            .lock()
+            .canada_post
+            .shipments
+            .iter_mut()
+            .find(|shipment| shipment.shipment_id == shipment_id)
+        {
+            shipment.status = status.map(str::to_owned);
+        }
+    }
+
     /// Every refund request Canada Post registered, in order (refused ones are not).
     pub fn refunds(&self) -> Vec<FakeRefund> {
         self.shared.lock().canada_post.refunds.clone()

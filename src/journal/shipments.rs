@@ -237,7 +237,10 @@ impl LabelProgress {
                             self.extra_shipments.push(shipment.clone());
                         }
                     }
-                    _ => {
+                    // The same shipment read again (a held one now transmitted) keeps
+                    // the time it was bought.
+                    Some(_) => self.shipment = Some(shipment.clone()),
+                    None => {
                         self.shipment = Some(shipment.clone());
                         self.created_at = Some(*at);
                     }
@@ -388,6 +391,24 @@ mod tests {
             progress.apply(event);
         }
         progress
+    }
+
+    #[test]
+    fn the_same_shipment_read_again_takes_its_new_status_and_keeps_its_time() {
+        let mut held = created("r1", "111");
+        let LabelEvent::Created { shipment, at, .. } = &mut held else {
+            unreachable!()
+        };
+        shipment.status = Some(ShipmentStatus::Created);
+        *at = "2026-01-01T00:00:00Z".parse().unwrap();
+        let progress = replay(&[intent("r1"), held, created("r1", "111")]);
+        let shipment = progress.shipment.unwrap();
+        assert_eq!(shipment.status, Some(ShipmentStatus::Transmitted));
+        assert_eq!(
+            progress.created_at.unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        assert!(progress.extra_shipments.is_empty());
     }
 
     #[test]

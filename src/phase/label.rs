@@ -219,18 +219,16 @@ fn label_one(
         return dry_run(cycle, canada_post, order_id, order, &progress);
     }
 
-    if let Some(shipment) = &progress.shipment
-        && !ShipmentStatus::allows_shipping(shipment.status.as_ref())
-    {
-        // Reported when it was bought; the reminders repeat it until a person sorts it.
-        log::debug!(
-            "label: order {order_id}: shipment {} is held ({})",
-            shipment.shipment_id,
-            ShipmentStatus::describe(shipment.status.as_ref())
-        );
-        return Ok(OrderOutcome::Skipped(held_for_a_person(shipment)));
-    }
     let mut shipment = progress.shipment.clone();
+    if let Some(held) = &progress.shipment
+        && !ShipmentStatus::allows_shipping(held.status.as_ref())
+    {
+        match read_held_again(cycle, canada_post, order_id, held)? {
+            Some(transmitted) => shipment = Some(transmitted),
+            // Reported when it was bought; the reminders repeat it until a person sorts it.
+            None => return Ok(OrderOutcome::Skipped(held_for_a_person(held))),
+        }
+    }
     if shipment.is_none() && !progress.open_intents.is_empty() {
         match resolve_open_attempts(cycle, canada_post, order_id, &progress)? {
             Lookup::Found(found) => shipment = Some(found),
@@ -276,6 +274,47 @@ fn label_one(
         return Ok(OrderOutcome::Failed(reason));
     }
     finish(cycle, canada_post, order_id, &shipment)
+}
+
+/// Reads a held shipment again through its `self` link: a person may have transmitted it
+/// since (a manifest on Canada Post's website). Only a `transmitted` answer about the same
+/// shipment releases it, and it is journaled before anything else; any other answer, or
+/// none, leaves it held and quiet (the reminders speak for it).
+fn read_held_again(
+    cycle: &Cycle,
+    canada_post: &CanadaPostClient,
+    order_id: &OrderId,
+    held: &ShipmentRecord,
+) -> Result<Option<ShipmentRecord>> {
+    let Some(link) = held.links.iter().find(|link| link.rel == "self") else {
+        return Ok(None);
+    };
+    let info = match canada_post.shipment(link) {
+        Ok(info) => info,
+        Err(error) if error.is_unauthorized() => return Err(error.into()),
+        Err(error) => {
+            log::info!(
+                "label: order {order_id}: reading held shipment {} again failed: {error}",
+                held.shipment_id
+            );
+            return Ok(None);
+        }
+    };
+    if info.shipment_id != held.shipment_id
+        || !ShipmentStatus::allows_shipping(info.status.as_ref())
+    {
+        log::debug!(
+            "label: order {order_id}: shipment {} is still held ({})",
+            held.shipment_id,
+            ShipmentStatus::describe(info.status.as_ref())
+        );
+        return Ok(None);
+    }
+    log::info!(
+        "label: order {order_id}: shipment {} now reads `transmitted`; finishing its label",
+        held.shipment_id
+    );
+    record_created(cycle, order_id, &held.request_id, info, true).map(Some)
 }
 
 /// Why an order whose shipment is not `transmitted` goes no further: it is journaled (it
