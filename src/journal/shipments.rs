@@ -239,7 +239,10 @@ impl LabelProgress {
                     }
                     // The same shipment read again (a held one now transmitted) keeps
                     // the time it was bought.
-                    Some(_) => self.shipment = Some(shipment.clone()),
+                    Some(_) => {
+                        self.shipment = Some(shipment.clone());
+                        self.created_at.get_or_insert(*at);
+                    }
                     None => {
                         self.shipment = Some(shipment.clone());
                         self.created_at = Some(*at);
