@@ -451,3 +451,48 @@ fn an_order_that_needs_a_person_is_reminded_every_window_until_it_is_sorted() {
     assert_eq!(hooks(&harness, "/hooks/alert").len(), 2);
     assert_eq!(reminder_of(&harness, &id), None);
 }
+
+#[test]
+fn a_held_shipment_and_a_flagged_pin_are_reminded_too() {
+    let held = bbship::fake::FakeOptions {
+        shipment_status: Some("created".to_owned()),
+        ..bbship::fake::FakeOptions::default()
+    };
+    for (options, flag_pin) in [(held, false), (bbship::fake::FakeOptions::default(), true)] {
+        let orders = shipping_orders(1);
+        let id = orders[0].order_id().to_owned();
+        let harness = Harness::with_options(options, orders);
+        with_reminders(&harness, 24.0);
+        if flag_pin {
+            harness.fake.inject(rule(
+                Endpoint::TrackingSummary,
+                100,
+                answer(
+                    404,
+                    "application/vnd.cpc.messages+xml",
+                    "<messages xmlns=\"http://www.canadapost.ca/ws/messages\"><message><code>002</code>\
+                     <description>No Pin Found</description></message></messages>",
+                ),
+            ));
+        }
+        let first = harness.bbship(&["run-all"]);
+        assert_eq!(first.code, 1, "{first:?}");
+        let quiet = harness.bbship(&["run-all"]);
+        assert_eq!(quiet.code, 0, "{quiet:?}");
+        assert!(quiet.stderr.is_empty(), "{quiet:?}");
+
+        with_reminders(&harness, 0.0001);
+        std::thread::sleep(Duration::from_millis(400));
+        let reminded = harness.bbship(&["run-all"]);
+        assert_eq!(reminded.code, 1, "{reminded:?}");
+        assert_eq!(reminded.stderr.lines().count(), 1, "{reminded:?}");
+        assert!(
+            reminded
+                .stderr
+                .starts_with(&format!("bbship: error: order {id} still needs a person")),
+            "{reminded:?}"
+        );
+        assert_eq!(hooks(&harness, "/hooks/alert").len(), 2, "{reminded:?}");
+        assert_eq!(harness.fake.shipments().len(), 1);
+    }
+}

@@ -19,9 +19,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 
 use super::Paths;
+use crate::canadapost::client::CanadaPostError;
 use crate::canadapost::label_check::{self, LabelProblem};
 use crate::canadapost::types::ShipmentId;
-use crate::canadapost::client::CanadaPostError;
 use crate::canadapost::{CanadaPostClient, LabelDownload, Link};
 use crate::config::{Config, Limits};
 use crate::data_dir::DataDir;

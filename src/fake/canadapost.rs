@@ -10,7 +10,9 @@
 //! ("already submitted"), and the shipment's `refund` link is gone from then on. The
 //! request-id lookup answers an empty `<shipments/>` for an id it never saw, which is the
 //! read-only call `bbship check` makes to prove the credentials. It also behaves like the real one at its
-//! worst, on request: a label not ready for its first K downloads, `004 No Pin History`
+//! worst, on request: a label not ready for its first K downloads, every label link gone
+//! (404 with Canada Post's own "The requested URL … was not found on this server."), a
+//! `<shipment-status>` other than `transmitted` (or none), `004 No Pin History`
 //! for the first K tracking calls of a fresh PIN, and "Rejected by SLM Monitor" above R
 //! calls of one throttle group in a rolling minute. Its PINs are 16 digits with a valid check digit, and its
 //! labels are real one-page 4x6 PDFs a person can open.
