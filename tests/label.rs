@@ -597,12 +597,7 @@ fn assert_held_for_a_person(
     assert!(harness.history_log().is_empty());
     assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPING"));
 
-    let status_run = harness.bbship(&["status"]);
-    let line = status_run
-        .stdout
-        .lines()
-        .find(|line| line.contains(&id))
-        .unwrap_or_else(|| panic!("no line for {id}: {status_run:?}"));
+    let (status_run, line) = harness.status_line(&id);
     assert!(line.trim_start().starts_with('!'), "{status_run:?}");
     assert!(line.contains(&format!("status {said}")), "{status_run:?}");
     (harness, id)
@@ -661,12 +656,7 @@ fn a_label_link_canada_post_does_not_know_shows_its_description_and_is_marked_af
     assert_eq!(harness.fake.count(Endpoint::Label), 1);
     assert_eq!(harness.fake.shipments().len(), 1);
 
-    let status = harness.bbship(&["status"]);
-    let line = status
-        .stdout
-        .lines()
-        .find(|line| line.contains(&id))
-        .unwrap_or_else(|| panic!("no line for {id}: {status:?}"));
+    let (status, line) = harness.status_line(&id);
     assert!(line.trim_start().starts_with('!'), "{status:?}");
     assert!(
         line.contains(&format!("bbship reprint {id}")) && line.contains("Canada Post's website"),

@@ -106,7 +106,7 @@ fn status_shows_each_order_step_pin_label_last_error_and_marks_the_stuck() {
     });
     let refund = harness.bbship(&["refund", &cancelled, "--yes"]);
     assert_eq!(refund.code, 0, "{refund:?}");
-    let (status, line) = status_line(&harness, &cancelled);
+    let (status, line) = harness.status_line(&cancelled);
     assert!(line.contains("refund requested"), "{status:?}");
     assert!(!line.trim_start().starts_with('!'), "{status:?}");
     assert!(status.stdout.contains("0 stuck"), "{status:?}");
@@ -159,7 +159,7 @@ fn an_order_ready_to_ship_without_a_label_for_over_an_hour_is_stuck() {
 
     let run = harness.bbship(&["run-all"]);
     assert_eq!(run.code, 1, "{run:?}");
-    let (status, line) = status_line(&harness, &id);
+    let (status, line) = harness.status_line(&id);
     assert!(line.trim_start().starts_with('!'), "{status:?}");
     assert!(line.contains("ready to ship for 1 h 1"), "{status:?}");
 }
@@ -184,18 +184,6 @@ fn every_writing_run_is_recorded_in_the_runs_log_and_a_dry_run_is_not() {
     assert_eq!(phases, ["accept", "label", "ship"]);
     assert_eq!(runs[0]["phases"][1]["done"], 2);
     assert_eq!(runs[1]["command"], "accept");
-}
-
-/// `bbship status`, and its line for `id`.
-fn status_line(harness: &Harness, id: &str) -> (support::Run, String) {
-    let status = harness.bbship(&["status"]);
-    let line = status
-        .stdout
-        .lines()
-        .find(|line| line.contains(id))
-        .unwrap_or_else(|| panic!("no line for {id}: {status:?}"))
-        .to_owned();
-    (status, line)
 }
 
 fn with_alerts(harness: &Harness) {
@@ -305,7 +293,7 @@ fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
         run.stderr.contains("is in 3 h 59 min") || run.stderr.contains("is in 4 h 0 min"),
         "{run:?}"
     );
-    let (status, line) = status_line(&harness, &id);
+    let (status, line) = harness.status_line(&id);
     assert!(line.trim_start().starts_with('!'), "{status:?}");
     assert!(
         line.contains("before its estimated acceptance deadline"),
