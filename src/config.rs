@@ -777,7 +777,10 @@ mod tests {
                 serde_json::json!({"customer_number": "1234567", "contract_id": "42708517",
                                    "paid_by_customer": bad}),
             ));
-            assert!(error.contains("canada_post.paid_by_customer"), "{bad}: {error}");
+            assert!(
+                error.contains("canada_post.paid_by_customer"),
+                "{bad}: {error}"
+            );
         }
     }
 
@@ -799,6 +802,23 @@ mod tests {
         assert!(error.contains("bestbuy.carrier_code"), "{error}");
         json["bestbuy"] = serde_json::json!({"carrier_code": null});
         assert!(Config::parse(&json.to_string()).is_ok(), "the default name");
+    }
+
+    #[test]
+    fn the_example_maps_best_buy_ground_regular_to_expedited_parcel() {
+        // What a real Best Buy Canada seller shipped its `M` orders with.
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bbship.example.json");
+        let config = Config::load(&example).unwrap();
+        assert_eq!(config.canada_post.services["M"].as_str(), "DOM.EP");
+        assert_eq!(
+            config
+                .bestbuy
+                .carrier_code
+                .as_ref()
+                .map(BoundedText::as_str),
+            Some("CPCL")
+        );
+        assert_eq!(config.canada_post.paid_by_customer().as_str(), "1234567");
     }
 
     #[test]

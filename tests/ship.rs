@@ -206,8 +206,7 @@ fn a_known_carrier_gets_its_code_only_and_best_buy_builds_the_link() {
     harness.write_config(|config| {
         config["bestbuy"]["carrier_code"] = serde_json::json!("CPCL");
         config["bestbuy"]["carrier_name"] = serde_json::json!("Canada Post");
-        config["bestbuy"]["carrier_url"] =
-            serde_json::json!("https://tracking.example.com/{pin}");
+        config["bestbuy"]["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
     });
     let run = harness.bbship(&["run-all"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -235,8 +234,7 @@ fn a_carrier_best_buy_does_not_know_gets_its_name_and_link() {
     harness.write_config(|config| {
         config["bestbuy"]["carrier_code"] = serde_json::Value::Null;
         config["bestbuy"]["carrier_name"] = serde_json::json!("Postes Canada");
-        config["bestbuy"]["carrier_url"] =
-            serde_json::json!("https://tracking.example.com/{pin}");
+        config["bestbuy"]["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
     });
     let run = harness.bbship(&["run-all"]);
     assert_eq!(run.code, 0, "{run:?}");

@@ -321,7 +321,10 @@ mod tests {
             ),
             "{xml}"
         );
-        assert!(!xml.contains("1234567"), "the mailer is in the URL only: {xml}");
+        assert!(
+            !xml.contains("1234567"),
+            "the mailer is in the URL only: {xml}"
+        );
     }
 
     #[test]

@@ -121,7 +121,13 @@ pub fn run(paths: &Paths, secrets: &Secrets, out: &mut dyn Write) -> Result<u8> 
 /// problem the payer). None of them is a secret.
 fn account_numbers(config: &Config) -> String {
     let canada_post = &config.canada_post;
-    let defaulted = |set: bool| if set { "" } else { ", the default: customer_number" };
+    let defaulted = |set: bool| {
+        if set {
+            ""
+        } else {
+            ", the default: customer_number"
+        }
+    };
     format!(
         "account numbers: mails as {} (mailed-by, in the URL), for {} (mobo, in the URL{}), \
          paid by {} (settlement-info/paid-by-customer{}) under contract {} \

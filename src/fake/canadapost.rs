@@ -455,8 +455,10 @@ fn check_shipment(root: &Element, body: &[u8]) -> Vec<String> {
     if find(root, &["delivery-spec", "settlement-info", "contract-id"]).is_none() {
         problems.push("Contract Number is a required field".to_owned());
     }
-    if let Some(payer) = find(root, &["delivery-spec", "settlement-info", "paid-by-customer"])
-        && !is_customer_number(payer)
+    if let Some(payer) = find(
+        root,
+        &["delivery-spec", "settlement-info", "paid-by-customer"],
+    ) && !is_customer_number(payer)
     {
         problems.push(format!(
             "cvc-pattern: settlement-info/paid-by-customer {payer:?} must be 1 to 10 digits"

@@ -257,7 +257,9 @@ fn recheck(
     let mut waiting: Vec<OrderId> = still_waiting(accepted, &listing.orders);
     while !waiting.is_empty() {
         wait = (wait * 2).max(MIN_RECHECK_WAIT);
-        let Some(left) = window.checked_sub(started.elapsed()).filter(|left| !left.is_zero())
+        let Some(left) = window
+            .checked_sub(started.elapsed())
+            .filter(|left| !left.is_zero())
         else {
             break;
         };
@@ -274,8 +276,7 @@ fn recheck(
         match bestbuy.list_orders_by_ids(&waiting) {
             Ok(listing) => waiting = still_waiting(&waiting, &listing.orders),
             Err(error) if error.is_unauthorized() => {
-                return Err(anyhow::Error::new(error)
-                    .context("reading the accepted orders again"));
+                return Err(anyhow::Error::new(error).context("reading the accepted orders again"));
             }
             // One more try while the window lasts; the report below says what is left.
             Err(error) => log::info!("accept: reading the accepted orders again failed: {error}"),

@@ -165,9 +165,9 @@ pub fn destination(
     let city = bounded::<40>(CITY, present(CITY, address.city.as_deref())?)?;
     let province = province(address.state.as_deref())?;
     let postal_code = postal_code(address.zip_code.as_deref())?;
-    postal_code
-        .check_province(province)
-        .map_err(|reason| PreflightError::new(ZIP_CODE, postal_code.as_str(), reason_to_fix(reason)))?;
+    postal_code.check_province(province).map_err(|reason| {
+        PreflightError::new(ZIP_CODE, postal_code.as_str(), reason_to_fix(reason))
+    })?;
     if let Some(info) = non_blank(address.additional_info.as_deref()) {
         notes.push(format!(
             "delivery instructions not sent to Canada Post: {:?}",
@@ -494,9 +494,8 @@ fn reason_to_fix(reason: String) -> String {
 
 fn postal_code(zip_code: Option<&str>) -> Result<PostalCode, PreflightError> {
     let zip_code = present(ZIP_CODE, zip_code)?;
-    PostalCode::try_from(zip_code.to_owned()).map_err(|reason| {
-        PreflightError::new(ZIP_CODE, zip_code, reason_to_fix(reason))
-    })
+    PostalCode::try_from(zip_code.to_owned())
+        .map_err(|reason| PreflightError::new(ZIP_CODE, zip_code, reason_to_fix(reason)))
 }
 
 fn lines_to_ship(
