@@ -146,15 +146,7 @@ fn an_order_still_waiting_after_the_recheck_window_is_an_error_and_exits_1() {
     // It was read again with backoff for the whole window before it was called an error:
     // the listing after the accepts, then the two orders by id at 0.5, 1.5 and 2 s.
     assert!(started.elapsed() >= Duration::from_secs(2), "{run:?}");
-    let rereads = harness
-        .fake
-        .requests()
-        .iter()
-        .filter(|request| {
-            request.endpoint == Endpoint::ListOrders && request.query.contains("order_ids=")
-        })
-        .count();
-    assert_eq!(rereads, 3, "{run:?}");
+    assert_eq!(harness.reads_by_ids(), 3, "{run:?}");
     // The accepts themselves were recorded.
     assert_eq!(harness.accepted_log().len(), 2);
 }

@@ -55,15 +55,7 @@ fn a_full_cycle_takes_every_order_from_waiting_acceptance_to_shipped() {
         serde_json::json!({"carrier_code": "CPCL", "tracking_number": pin})
     );
     // States were read in batches: one OR11 by ids for the states, one for the read-back.
-    let by_ids = harness
-        .fake
-        .requests()
-        .iter()
-        .filter(|request| {
-            request.endpoint == Endpoint::ListOrders && request.query.contains("order_ids=")
-        })
-        .count();
-    assert_eq!(by_ids, 2);
+    assert_eq!(harness.reads_by_ids(), 2);
 
     // Three more cycles write nothing at all.
     harness.fake.reset_log();
@@ -196,21 +188,28 @@ fn tracking_bodies(harness: &Harness) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn a_known_carrier_gets_its_code_only_and_best_buy_builds_the_link() {
+/// Ships one order with the carrier keys `edit` sets; returns the harness and the PIN.
+fn ship_one_with(edit: impl FnOnce(&mut serde_json::Value)) -> (Harness, String) {
     let orders = shipping_orders(1);
     let id = orders[0].order_id().to_owned();
     let harness = Harness::new(orders);
-    // A name and a link configured beside the code are not sent: Best Buy knows the
-    // carrier by its code.
-    harness.write_config(|config| {
-        config["bestbuy"]["carrier_code"] = serde_json::json!("CPCL");
-        config["bestbuy"]["carrier_name"] = serde_json::json!("Canada Post");
-        config["bestbuy"]["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
-    });
+    harness.write_config(|config| edit(&mut config["bestbuy"]));
     let run = harness.bbship(&["run-all"]);
     assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPED"));
     let pin = harness.fake.shipments_for(&id)[0].tracking_pin.clone();
+    (harness, pin)
+}
+
+#[test]
+fn a_known_carrier_gets_its_code_only_and_best_buy_builds_the_link() {
+    // A name and a link configured beside the code are not sent: Best Buy knows the
+    // carrier by its code.
+    let (harness, pin) = ship_one_with(|bestbuy| {
+        bestbuy["carrier_code"] = serde_json::json!("CPCL");
+        bestbuy["carrier_name"] = serde_json::json!("Canada Post");
+        bestbuy["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
+    });
     assert_eq!(
         tracking_bodies(&harness),
         [serde_json::json!({"carrier_code": "CPCL", "tracking_number": pin})]
@@ -228,17 +227,11 @@ fn a_known_carrier_gets_its_code_only_and_best_buy_builds_the_link() {
 
 #[test]
 fn a_carrier_best_buy_does_not_know_gets_its_name_and_link() {
-    let orders = shipping_orders(1);
-    let id = orders[0].order_id().to_owned();
-    let harness = Harness::new(orders);
-    harness.write_config(|config| {
-        config["bestbuy"]["carrier_code"] = serde_json::Value::Null;
-        config["bestbuy"]["carrier_name"] = serde_json::json!("Postes Canada");
-        config["bestbuy"]["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
+    let (harness, pin) = ship_one_with(|bestbuy| {
+        bestbuy["carrier_code"] = serde_json::Value::Null;
+        bestbuy["carrier_name"] = serde_json::json!("Postes Canada");
+        bestbuy["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
     });
-    let run = harness.bbship(&["run-all"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let pin = harness.fake.shipments_for(&id)[0].tracking_pin.clone();
     assert_eq!(
         tracking_bodies(&harness),
         [serde_json::json!({
@@ -247,7 +240,6 @@ fn a_carrier_best_buy_does_not_know_gets_its_name_and_link() {
             "tracking_number": pin,
         })]
     );
-    assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPED"));
 }
 
 #[test]

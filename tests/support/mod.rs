@@ -115,6 +115,18 @@ impl Harness {
         run
     }
 
+    /// How many OR11 calls asked for orders by id (not by state).
+    pub fn reads_by_ids(&self) -> usize {
+        self.fake
+            .requests()
+            .iter()
+            .filter(|request| {
+                request.endpoint == bbship::fake::Endpoint::ListOrders
+                    && request.query.contains("order_ids=")
+            })
+            .count()
+    }
+
     pub fn accepted_log(&self) -> Vec<serde_json::Value> {
         read_jsonl(
             &self
