@@ -234,7 +234,8 @@ fn recheck(
     let settings = &cycle.config.bestbuy;
     let started = Instant::now();
     let window = Duration::from_secs(settings.accept_recheck_max_secs);
-    let mut wait = Duration::from_secs(settings.accept_recheck_delay_secs).min(window);
+    // The first re-check always happens, after its delay, even past a shorter window.
+    let mut wait = Duration::from_secs(settings.accept_recheck_delay_secs);
     if !wait.is_zero() {
         std::thread::sleep(wait);
     }
