@@ -1,5 +1,5 @@
-//! Validated pieces of a Canadian postal address: province codes, postal codes and
-//! length-bounded single-line text.
+//! Validated pieces of a Canadian postal address: province codes, postal codes (and the
+//! province a postal code's first letter names) and length-bounded single-line text.
 //!
 //! They are shared by the configuration (the sender) and by the Canada Post shipment
 //! builder (the destination), so both refuse the same bad values the same way.
@@ -123,6 +123,34 @@ impl PostalCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this postal code can be in `province`, by its first letter. Canada Post
+    /// does not check that the city, province and postal code agree: it bills a label
+    /// whose parts disagree and the parcel then cannot be delivered, so bbship checks
+    /// before buying. The reason names both values.
+    pub fn check_province(&self, province: Province) -> Result<(), String> {
+        let letter = self.0.chars().next().unwrap_or_default();
+        let provinces = Province::of_postal_letter(letter);
+        if provinces.contains(&province) {
+            return Ok(());
+        }
+        let code = &self.0;
+        let found = match provinces {
+            [] => format!("begins with {letter}, which no Canadian postal code begins with"),
+            several => format!(
+                "is in {} (first letter {letter})",
+                several
+                    .iter()
+                    .map(|province| province.code())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        };
+        Err(format!(
+            "postal code {code} {found}, but the province is {province}; Canada Post would \
+             bill a label it cannot deliver"
+        ))
+    }
 }
 
 impl TryFrom<String> for PostalCode {
@@ -152,36 +180,6 @@ impl TryFrom<String> for PostalCode {
                 crate::ids::printable(&value)
             ))
         }
-    }
-}
-
-impl PostalCode {
-    /// Whether this postal code can be in `province`, by its first letter. Canada Post
-    /// does not check that the city, province and postal code agree: it bills a label
-    /// whose parts disagree and the parcel then cannot be delivered, so bbship checks
-    /// before buying. The reason names both values.
-    pub fn check_province(&self, province: Province) -> Result<(), String> {
-        let letter = self.0.chars().next().unwrap_or_default();
-        let provinces = Province::of_postal_letter(letter);
-        if provinces.contains(&province) {
-            return Ok(());
-        }
-        let code = &self.0;
-        let found = match provinces {
-            [] => format!("begins with {letter}, which no Canadian postal code begins with"),
-            several => format!(
-                "is in {} (first letter {letter})",
-                several
-                    .iter()
-                    .map(|province| province.code())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-        };
-        Err(format!(
-            "postal code {code} {found}, but the province is {province}; Canada Post would \
-             bill a label it cannot deliver"
-        ))
     }
 }
 
