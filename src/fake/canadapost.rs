@@ -41,6 +41,10 @@ pub struct FakeShipment {
     pub service_code: String,
     pub mailed_by: String,
     pub mobo: String,
+    /// `settlement-info/paid-by-customer` as sent (empty when left out).
+    pub paid_by_customer: String,
+    /// `settlement-info/contract-id` as sent.
+    pub contract_id: String,
     pub artifact_id: String,
     /// `<shipment-status>`, or none (`FakeOptions::shipment_status`).
     pub status: Option<String>,
@@ -274,6 +278,8 @@ fn create(
         service_code: text(&["delivery-spec", "service-code"]),
         mailed_by: (*mailed_by).to_owned(),
         mobo: (*mobo).to_owned(),
+        paid_by_customer: text(&["delivery-spec", "settlement-info", "paid-by-customer"]),
+        contract_id: text(&["delivery-spec", "settlement-info", "contract-id"]),
         artifact_id: format!("1000{serial:07}"),
         status: options.shipment_status.clone(),
         destination_lines: vec![
@@ -458,6 +464,15 @@ fn check_shipment(root: &Element, body: &[u8]) -> Vec<String> {
     }
     if find(root, &["delivery-spec", "settlement-info", "contract-id"]).is_none() {
         problems.push("Contract Number is a required field".to_owned());
+    }
+    if let Some(payer) = find(
+        root,
+        &["delivery-spec", "settlement-info", "paid-by-customer"],
+    ) && !is_customer_number(payer)
+    {
+        problems.push(format!(
+            "cvc-pattern: settlement-info/paid-by-customer {payer:?} must be 1 to 10 digits"
+        ));
     }
     problems
 }
