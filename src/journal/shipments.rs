@@ -93,7 +93,8 @@ pub enum LabelEvent {
         order_id: OrderId,
         shipment: ShipmentRecord,
         at: DateTime<Utc>,
-        /// Found by the request-id lookup rather than read from the create answer.
+        /// Read from Canada Post (found by the request-id lookup, or a held shipment read
+        /// again) rather than from the create answer.
         adopted: bool,
     },
     /// This attempt provably bought nothing (refused, never sent, or not found by a

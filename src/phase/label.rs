@@ -347,6 +347,9 @@ fn dry_run(
     progress: &LabelProgress,
 ) -> Result<OrderOutcome> {
     if let Some(shipment) = &progress.shipment {
+        if !ShipmentStatus::allows_shipping(shipment.status.as_ref()) {
+            return Ok(OrderOutcome::Skipped(held_for_a_person(shipment)));
+        }
         return Ok(OrderOutcome::Skipped(format!(
             "has shipment {}; a live run finishes its PIN check and label",
             shipment.shipment_id
@@ -530,14 +533,15 @@ fn record_created(
         links: info.links,
     };
     log::info!(
-        "label: order {order_id}: shipment {} {} (PIN {})",
+        "label: order {order_id}: shipment {} {} (PIN {}, status {})",
         shipment.shipment_id,
         if adopted {
-            "found by its request id"
+            "read from Canada Post"
         } else {
             "created"
         },
-        shipment.tracking_pin.as_deref().unwrap_or("none")
+        shipment.tracking_pin.as_deref().unwrap_or("none"),
+        ShipmentStatus::describe(shipment.status.as_ref())
     );
     cycle
         .journal
