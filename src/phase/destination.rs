@@ -657,6 +657,28 @@ mod tests {
     }
 
     #[test]
+    fn a_production_order_with_empty_strings_sends_no_empty_elements() {
+        let text = include_str!("../../tests/fixtures/production/best-buy/or11-shipping.json");
+        let page: Value = serde_json::from_str(text).unwrap();
+        let order = Order::from_json(&page["orders"][0]).unwrap();
+        let prepared = prepare(&order, &config()).unwrap();
+        let destination = &prepared.destination;
+        assert_eq!(destination.name.as_str(), "Alex Sample");
+        assert_eq!(destination.company, None, "\"\" is no company");
+        assert_eq!(destination.address_line_2, None, "\"\" is no second line");
+        assert_eq!(destination.postal_code.as_str(), "L5V0A1");
+        assert!(prepared.notes.is_empty(), "{:?}", prepared.notes);
+        let xml = crate::testing::shipment_xml_for(
+            &config(),
+            destination,
+            &crate::ids::RequestId::try_from("ord-261300101-A-0001".to_owned()).unwrap(),
+            &crate::address::BoundedText::try_from("261300101-A".to_owned()).unwrap(),
+        );
+        assert!(!xml.contains("address-line-2"), "{xml}");
+        assert!(!xml.contains("<company></company>") && !xml.contains("<company/>"), "{xml}");
+    }
+
+    #[test]
     fn the_sample_order_is_prepared_whole() {
         let prepared = prepare(&order_with(|_| {}), &config()).unwrap();
         assert_eq!(prepared.destination.postal_code.as_str(), "B3H0A1");
