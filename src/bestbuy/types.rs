@@ -428,7 +428,10 @@ mod tests {
             .unwrap();
         assert_eq!(address.street_2.as_deref(), Some(""));
         assert_eq!(address.country_iso_code, None);
-        assert_eq!(shipping[0].lines[0].offer_sku.as_deref(), Some("P52-32-512-FP-FL-BL-Mouse"));
+        assert_eq!(
+            shipping[0].lines[0].offer_sku.as_deref(),
+            Some("P52-32-512-FP-FL-BL-Mouse")
+        );
 
         let shipped = production_orders("or11-shipped.json");
         assert_eq!(shipped[0].state, OrderState::Shipped);

@@ -438,7 +438,11 @@ mod tests {
             panic!("expected messages")
         };
         assert!(gone.has_code("404"));
-        assert!(gone.0[0].description.ends_with("was not found on this server."));
+        assert!(
+            gone.0[0]
+                .description
+                .ends_with("was not found on this server.")
+        );
         // No namespace at all on this refund answer.
         let Answer::Expected(ticket) = read(
             &production("shipment-refund-response.xml"),

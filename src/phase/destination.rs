@@ -675,7 +675,10 @@ mod tests {
             &crate::address::BoundedText::try_from("261300101-A".to_owned()).unwrap(),
         );
         assert!(!xml.contains("address-line-2"), "{xml}");
-        assert!(!xml.contains("<company></company>") && !xml.contains("<company/>"), "{xml}");
+        assert!(
+            !xml.contains("<company></company>") && !xml.contains("<company/>"),
+            "{xml}"
+        );
     }
 
     #[test]
