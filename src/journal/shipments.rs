@@ -11,7 +11,10 @@
 //! replayed too: an order with a history line has a shipment even if this journal was lost.
 //!
 //! The same journal records what an operator's `bbship refund` got from Canada Post (a
-//! service ticket, or why not), so a second `refund` knows the first was registered.
+//! service ticket, or why not), so a second `refund` knows the first was registered, and
+//! when the label phase holds an order that the replaced tool labelled but Best Buy still
+//! shows ready to ship (and when it no longer does), so `status`, which reads only files,
+//! can say a person is needed.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -132,6 +135,20 @@ pub enum LabelEvent {
         at: DateTime<Utc>,
         reason: String,
     },
+    /// The replaced tool's log names this order, yet Best Buy lists it ready to ship: that
+    /// label may have been voided, so no label is bought and nothing uploaded until a
+    /// person looks.
+    LegacyStillShipping {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+        #[serde(default)]
+        pins: Vec<String>,
+    },
+    /// Such an order is no longer listed ready to ship (shipped, or cancelled, by hand).
+    LegacyNoLongerShipping {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+    },
 }
 
 impl LabelEvent {
@@ -143,7 +160,9 @@ impl LabelEvent {
             | LabelEvent::PinChecked { order_id, .. }
             | LabelEvent::LabelSaved { order_id, .. }
             | LabelEvent::RefundRequested { order_id, .. }
-            | LabelEvent::RefundFailed { order_id, .. } => order_id,
+            | LabelEvent::RefundFailed { order_id, .. }
+            | LabelEvent::LegacyStillShipping { order_id, .. }
+            | LabelEvent::LegacyNoLongerShipping { order_id, .. } => order_id,
         }
     }
 }
@@ -205,6 +224,9 @@ pub struct LabelProgress {
     pub in_history: bool,
     /// The latest refund request for `shipment`.
     pub refund: Option<RefundProgress>,
+    /// Since when the label phase holds this order: labelled by the replaced tool, yet
+    /// still listed ready to ship on Best Buy.
+    pub legacy_still_shipping: Option<DateTime<Utc>>,
 }
 
 impl LabelProgress {
@@ -296,6 +318,10 @@ impl LabelProgress {
                     });
                 }
             }
+            LabelEvent::LegacyStillShipping { at, .. } => {
+                self.legacy_still_shipping.get_or_insert(*at);
+            }
+            LabelEvent::LegacyNoLongerShipping { .. } => self.legacy_still_shipping = None,
         }
     }
 
