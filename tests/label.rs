@@ -562,6 +562,37 @@ fn an_old_tool_entry_that_names_no_order_stops_every_run() {
 }
 
 #[test]
+fn no_pin_history_validates_in_either_namespace_over_200_or_404() {
+    for fixture in [
+        "tracking-004-messages-namespace.xml",
+        "tracking-004-track-namespace.xml",
+    ] {
+        for status in [200, 404] {
+            let options = FakeOptions {
+                no_pin_history_calls: 0,
+                ..FakeOptions::default()
+            };
+            let harness = Harness::with_options(options, shipping_orders(1));
+            let body =
+                std::fs::read_to_string(format!("tests/fixtures/production/canada-post/{fixture}"))
+                    .unwrap();
+            harness.fake.inject(rule(
+                Endpoint::TrackingSummary,
+                1,
+                answer(status, "application/vnd.cpc.track-v2+xml", body),
+            ));
+            let run = harness.bbship(&["label"]);
+            assert_eq!(run.code, 0, "{fixture} over {status}: {run:?}");
+            let history = harness.history_log();
+            assert_eq!(
+                history[0]["pin_validation"]["result"], "no_history_yet",
+                "{fixture} over {status}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_refused_create_buys_nothing_and_the_next_run_creates_once() {
     let orders = shipping_orders(1);
     let harness = Harness::new(orders.clone());
