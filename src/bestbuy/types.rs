@@ -256,6 +256,13 @@ fn claimed_name(value: Option<&Value>) -> Option<String> {
 }
 
 impl Order {
+    /// The shipping address, once Best Buy fills it in (from SHIPPING on).
+    pub fn shipping_address(&self) -> Option<&ShippingAddress> {
+        self.customer
+            .as_ref()
+            .and_then(|customer| customer.shipping_address.as_ref())
+    }
+
     /// Checks one order of an OR11 answer.
     pub fn from_json(value: &Value) -> Result<Order, UnreadableOrder> {
         let fail = |reason: String| UnreadableOrder {
@@ -373,13 +380,7 @@ mod tests {
 
         assert_eq!(orders[1].state, OrderState::Shipping);
         assert_eq!(orders[1].lines[0].quantity, 2);
-        let address = orders[1]
-            .customer
-            .as_ref()
-            .unwrap()
-            .shipping_address
-            .as_ref()
-            .unwrap();
+        let address = orders[1].shipping_address().unwrap();
         assert_eq!(address.street_2.as_deref(), Some("Apt 4"));
         assert_eq!(address.country_iso_code, None);
     }
@@ -419,13 +420,7 @@ mod tests {
         // `delivery_date` is an object on one and null on the other; neither matters.
         assert!(shipping[0].raw["delivery_date"]["earliest"].is_string());
         assert!(shipping[1].raw["delivery_date"].is_null());
-        let address = shipping[0]
-            .customer
-            .as_ref()
-            .unwrap()
-            .shipping_address
-            .as_ref()
-            .unwrap();
+        let address = shipping[0].shipping_address().unwrap();
         assert_eq!(address.street_2.as_deref(), Some(""));
         assert_eq!(address.country_iso_code, None);
         assert_eq!(

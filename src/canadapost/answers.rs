@@ -346,17 +346,32 @@ mod tests {
         fixture(&format!("../production/canada-post/{name}"))
     }
 
+    /// The value `reader` makes of `body`, which must hold the root `root`.
+    fn expected<T>(
+        body: &[u8],
+        root: &str,
+        reader: impl FnOnce(&Element) -> Result<T, String>,
+    ) -> T {
+        match read(body, root, reader) {
+            Ok(Answer::Expected(value)) => value,
+            Ok(Answer::Messages(messages)) => panic!("expected <{root}>, got {messages}"),
+            Err(problem) => panic!("{problem}"),
+        }
+    }
+
+    /// The `<messages>` of `body`, which must hold them.
+    fn messages_of(body: &[u8]) -> Messages {
+        match read(body, "shipment-info", shipment_info) {
+            Ok(Answer::Messages(messages)) => messages,
+            other => panic!("expected <messages>, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_production_create_answer_needs_no_request_id() {
         // Captured from production: no customer-request-id, a po-number, a price link.
-        let Answer::Expected(info) = read(
-            &production("create-shipment-response.xml"),
-            "shipment-info",
-            created_shipment_info,
-        )
-        .unwrap() else {
-            panic!("messages")
-        };
+        let body = production("create-shipment-response.xml");
+        let info = expected(&body, "shipment-info", created_shipment_info);
         assert_eq!(info.shipment_id.as_str(), "100000000000000101");
         assert_eq!(info.customer_request_id, None);
         assert_eq!(info.status.as_deref(), Some("transmitted"));
@@ -368,14 +383,8 @@ mod tests {
         }
         assert_eq!(info.label_links()[0].index, Some(0));
 
-        let Answer::Expected(priced) = read(
-            &production("create-shipment-response-priced.xml"),
-            "shipment-info",
-            created_shipment_info,
-        )
-        .unwrap() else {
-            panic!("messages")
-        };
+        let body = production("create-shipment-response-priced.xml");
+        let priced = expected(&body, "shipment-info", created_shipment_info);
         assert_eq!(priced.due_amount.as_deref(), Some("31.58"));
         assert_eq!(priced.po_number.as_deref(), Some("P123456789"));
         assert_eq!(priced.customer_request_id, None);
@@ -383,14 +392,8 @@ mod tests {
 
     #[test]
     fn production_shipment_details_are_read_through_shipment_detail() {
-        let Answer::Expected(details) = read(
-            &production("shipment-details.xml"),
-            "shipment-details",
-            shipment_details,
-        )
-        .unwrap() else {
-            panic!("messages")
-        };
+        let body = production("shipment-details.xml");
+        let details = expected(&body, "shipment-details", shipment_details);
         assert_eq!(
             details,
             ShipmentDetails {
@@ -405,10 +408,7 @@ mod tests {
         );
         // The flat shape of the older documentation is read the same way.
         let flat = br#"<shipment-details><delivery-spec><references><customer-ref-1>1-A</customer-ref-1></references></delivery-spec></shipment-details>"#;
-        let Answer::Expected(flat) = read(flat, "shipment-details", shipment_details).unwrap()
-        else {
-            panic!("messages")
-        };
+        let flat = expected(flat, "shipment-details", shipment_details);
         assert_eq!(flat.customer_ref_1.as_deref(), Some("1-A"));
     }
 
@@ -418,25 +418,13 @@ mod tests {
             "tracking-004-messages-namespace.xml",
             "tracking-004-track-namespace.xml",
         ] {
-            let Answer::Messages(messages) =
-                read(&production(name), "tracking-summary", tracking_summary).unwrap()
-            else {
-                panic!("{name}: expected messages")
-            };
-            assert!(messages.has_code("004"), "{name}");
+            assert!(messages_of(&production(name)).has_code("004"), "{name}");
         }
     }
 
     #[test]
     fn production_errors_and_refunds_are_read() {
-        let Answer::Messages(gone) = read(
-            &production("label-404-url-not-found.xml"),
-            "shipment-info",
-            shipment_info,
-        )
-        .unwrap() else {
-            panic!("expected messages")
-        };
+        let gone = messages_of(&production("label-404-url-not-found.xml"));
         assert!(gone.has_code("404"));
         assert!(
             gone.0[0]
@@ -444,14 +432,8 @@ mod tests {
                 .ends_with("was not found on this server.")
         );
         // No namespace at all on this refund answer.
-        let Answer::Expected(ticket) = read(
-            &production("shipment-refund-response.xml"),
-            "shipment-refund-request-info",
-            refund_request_info,
-        )
-        .unwrap() else {
-            panic!("messages")
-        };
+        let body = production("shipment-refund-response.xml");
+        let ticket = expected(&body, "shipment-refund-request-info", refund_request_info);
         assert_eq!(ticket.service_ticket_id, "GT12345678RT");
     }
 

@@ -111,17 +111,13 @@ pub struct Prepared {
 
 /// Checks an order in SHIPPING and says what to send to Canada Post for it.
 pub fn prepare(order: &Order, config: &Config) -> Result<Prepared, PreflightError> {
-    let address = order
-        .customer
-        .as_ref()
-        .and_then(|customer| customer.shipping_address.as_ref())
-        .ok_or_else(|| {
-            PreflightError::new(
-                ADDRESS,
-                "",
-                "missing (Best Buy fills it when the order reaches SHIPPING)",
-            )
-        })?;
+    let address = order.shipping_address().ok_or_else(|| {
+        PreflightError::new(
+            ADDRESS,
+            "",
+            "missing (Best Buy fills it when the order reaches SHIPPING)",
+        )
+    })?;
     let (destination, mut notes) = destination(address)?;
     let lines = lines_to_ship(&order.lines, &mut notes)?;
     let parcel = parcel_for(&lines, &config.parcel)?;
