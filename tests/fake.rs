@@ -251,6 +251,27 @@ fn a_put_without_a_length_gets_411_and_ship_needs_tracking_first() {
 
     // With Content-Length: 0 it is understood, and refused until tracking is sent.
     assert_eq!(put(&fake, &format!("/orders/{id}/ship"), None), 400);
+    // OR23 needs a carrier Best Buy knows by code, or a name for one it does not.
+    for refused in [
+        r#"{"tracking_number":"4017968200000009"}"#,
+        r#"{"carrier_name":"","tracking_number":"4017968200000009"}"#,
+        r#"{"carrier_code":"NOPE","tracking_number":"4017968200000009"}"#,
+        r#"{"carrier_code":"CPCL"}"#,
+    ] {
+        assert_eq!(
+            put(&fake, &format!("/orders/{id}/tracking"), Some(refused)),
+            400,
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        put(
+            &fake,
+            &format!("/orders/{id}/tracking"),
+            Some(r#"{"carrier_name":"Other Post","tracking_number":"4017968200000009"}"#)
+        ),
+        204
+    );
     let tracking = r#"{"carrier_code":"CPCL","tracking_number":"4017968200000009"}"#;
     assert_eq!(
         put(&fake, &format!("/orders/{id}/tracking"), Some(tracking)),

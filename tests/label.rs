@@ -114,6 +114,115 @@ fn the_create_request_carries_what_canada_post_needs() {
 }
 
 #[test]
+fn the_mailer_is_in_the_url_and_the_payer_in_the_settlement() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    // By default the mailed-by customer pays.
+    let first = harness.bbship(&["label", "--order", orders[0].order_id()]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let shipment = &harness.fake.shipments_for(orders[0].order_id())[0];
+    assert_eq!(
+        (shipment.mailed_by.as_str(), shipment.mobo.as_str()),
+        ("1234567", "1234567")
+    );
+    assert_eq!(shipment.paid_by_customer, "1234567");
+    assert_eq!(shipment.contract_id, "42708517");
+
+    // A contract account that pays under another number, with that payer's contract.
+    harness.write_config(|config| {
+        config["canada_post"]["paid_by_customer"] = serde_json::json!("0007654321");
+        config["canada_post"]["contract_id"] = serde_json::json!("0098765432");
+    });
+    let second = harness.bbship(&["label", "--order", orders[1].order_id()]);
+    assert_eq!(second.code, 0, "{second:?}");
+    let shipment = &harness.fake.shipments_for(orders[1].order_id())[0];
+    assert_eq!(
+        (shipment.mailed_by.as_str(), shipment.mobo.as_str()),
+        ("1234567", "1234567"),
+        "the URL keeps the mailer"
+    );
+    assert_eq!(shipment.paid_by_customer, "0007654321");
+    assert_eq!(shipment.contract_id, "0098765432");
+}
+
+#[test]
+fn a_postal_code_of_another_province_holds_the_order_and_the_others_go_through() {
+    let orders = shipping_orders(3);
+    // A Montréal postal code with an Ontario province: Canada Post would bill it.
+    let mismatched = orders[1]
+        .clone()
+        .edit_address(|address| address.state = "ON".to_owned());
+    assert_eq!(mismatched.order_id(), orders[1].order_id());
+    let id = mismatched.order_id().to_owned();
+    let harness = Harness::new(vec![orders[0].clone(), mismatched, orders[2].clone()]);
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run
+        .stderr
+        .lines()
+        .find(|line| line.contains(&id))
+        .unwrap_or_else(|| panic!("no line for {id}: {run:?}"));
+    assert!(line.starts_with("bbship: error: "), "{line}");
+    assert!(
+        line.contains("H2X1Y4") && line.contains("QC") && line.contains("the province is ON"),
+        "{line}"
+    );
+    assert!(harness.fake.shipments_for(&id).is_empty(), "nothing bought");
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 2);
+    for order in [&orders[0], &orders[2]] {
+        assert_eq!(harness.fake.shipments_for(order.order_id()).len(), 1);
+    }
+    // No intent either: the order never got near Canada Post.
+    assert!(
+        harness
+            .label_journal()
+            .iter()
+            .all(|event| event["order_id"] != id.as_str()),
+        "{:?}",
+        harness.label_journal()
+    );
+}
+
+#[test]
+fn a_sender_postal_code_of_another_province_stops_the_run_with_exit_2() {
+    let harness = Harness::new(shipping_orders(1));
+    harness.write_config(|config| {
+        config["sender"]["province"] = serde_json::json!("QC");
+    });
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("sender.postal_code")
+            && run.stderr.contains("M1M1M1")
+            && run.stderr.contains("the province is QC"),
+        "{run:?}"
+    );
+    assert!(harness.fake.requests().is_empty());
+}
+
+#[test]
+fn a_throttled_label_download_waits_warns_and_still_exits_0() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    harness.fake.inject(rule(
+        Endpoint::Label,
+        1,
+        answer(503, "application/vnd.cpc.shipment-v8+xml", slm_body()),
+    ));
+    let run = harness.bbship(&["label"]);
+    // A throttle that was waited out is worth a warning, never a failure.
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|line| line.starts_with("bbship: warning: ") && line.contains("SLM")),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("error:"), "{run:?}");
+    assert_eq!(harness.label_files().len(), 1);
+}
+
+#[test]
 fn a_connection_dropped_after_the_create_is_settled_by_the_request_id_lookup() {
     let orders = shipping_orders(3);
     let harness = Harness::new(orders.clone());

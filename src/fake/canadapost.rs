@@ -45,6 +45,10 @@ pub struct FakeShipment {
     pub service_code: String,
     pub mailed_by: String,
     pub mobo: String,
+    /// `settlement-info/paid-by-customer` as sent (empty when left out).
+    pub paid_by_customer: String,
+    /// `settlement-info/contract-id` as sent.
+    pub contract_id: String,
     pub artifact_id: String,
     /// Canada Post's purchase order number for the label.
     pub po_number: String,
@@ -296,6 +300,8 @@ fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) ->
         service_code: text(&["delivery-spec", "service-code"]),
         mailed_by: (*mailed_by).to_owned(),
         mobo: (*mobo).to_owned(),
+        paid_by_customer: text(&["delivery-spec", "settlement-info", "paid-by-customer"]),
+        contract_id: text(&["delivery-spec", "settlement-info", "contract-id"]),
         artifact_id: format!("1000{serial:07}"),
         po_number: format!("P{:09}", 344_000_000 + serial % 1_000_000),
         priced: find(&root, &["provide-pricing-info"]) == Some("true"),
@@ -488,6 +494,15 @@ fn check_shipment(root: &Element, body: &[u8]) -> Vec<String> {
     }
     if find(root, &["delivery-spec", "settlement-info", "contract-id"]).is_none() {
         problems.push("Contract Number is a required field".to_owned());
+    }
+    if let Some(payer) = find(
+        root,
+        &["delivery-spec", "settlement-info", "paid-by-customer"],
+    ) && !is_customer_number(payer)
+    {
+        problems.push(format!(
+            "cvc-pattern: settlement-info/paid-by-customer {payer:?} must be 1 to 10 digits"
+        ));
     }
     problems
 }

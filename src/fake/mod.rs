@@ -43,6 +43,9 @@ pub struct FakeOptions {
     pub payment_delay: Option<Duration>,
     /// For this long after a 204 accept, listings still show the order as waiting.
     pub accept_lag: Duration,
+    /// The same, counted in listings: this many OR11 calls (of any kind) after a 204
+    /// accept still show the order as waiting.
+    pub accept_lag_reads: usize,
     /// The Canada Post API key (Basic credentials) the fake accepts.
     pub canada_post_username: String,
     pub canada_post_password: String,
@@ -68,6 +71,7 @@ impl Default for FakeOptions {
             api_key: "fake-bestbuy-key".to_owned(),
             payment_delay: Some(Duration::ZERO),
             accept_lag: Duration::ZERO,
+            accept_lag_reads: 0,
             canada_post_username: "fake-canada-post-user".to_owned(),
             canada_post_password: "fake-canada-post-password".to_owned(),
             label_not_ready_downloads: 0,

@@ -16,6 +16,9 @@
 //!   [`BoundedText`], is an error naming the field. Delivery instructions
 //!   (`additional_info`) have no place in [`Destination`]; they come back in the notes so
 //!   the caller logs them.
+//! - **The postal code must belong to the province.** Canada Post bills a label whose
+//!   city, province and postal code disagree, and the parcel then cannot be delivered;
+//!   the first letter of a postal code names its province, so a mismatch holds the order.
 //! - **Canada only.** `country_iso_code` (null on Best Buy Canada) and `country`, when
 //!   present, must say Canada; missing both means Canada.
 //! - **Lines.** Lines in SHIPPING (or without a state) are shipped; CANCELED, REFUSED and
@@ -158,6 +161,9 @@ pub fn destination(
     let city = bounded::<40>(CITY, present(CITY, address.city.as_deref())?)?;
     let province = province(address.state.as_deref())?;
     let postal_code = postal_code(address.zip_code.as_deref())?;
+    postal_code.check_province(province).map_err(|reason| {
+        PreflightError::new(ZIP_CODE, postal_code.as_str(), reason_to_fix(reason))
+    })?;
     if let Some(info) = non_blank(address.additional_info.as_deref()) {
         notes.push(format!(
             "delivery instructions not sent to Canada Post: {:?}",
@@ -478,11 +484,14 @@ fn fold(name: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+fn reason_to_fix(reason: String) -> String {
+    format!("{reason}; {FIX_BY_HAND}")
+}
+
 fn postal_code(zip_code: Option<&str>) -> Result<PostalCode, PreflightError> {
     let zip_code = present(ZIP_CODE, zip_code)?;
-    PostalCode::try_from(zip_code.to_owned()).map_err(|reason| {
-        PreflightError::new(ZIP_CODE, zip_code, format!("{reason}; {FIX_BY_HAND}"))
-    })
+    PostalCode::try_from(zip_code.to_owned())
+        .map_err(|reason| PreflightError::new(ZIP_CODE, zip_code, reason_to_fix(reason)))
 }
 
 fn lines_to_ship(
@@ -786,6 +795,18 @@ mod tests {
                 "province",
             ),
             (|a| a.state = some(" "), "shipping_address.state", "empty"),
+            // The sample's Halifax postal code under another province: Canada Post would
+            // bill it and could not deliver it.
+            (
+                |a| a.state = some("ON"),
+                "shipping_address.zip_code",
+                "postal code B3H0A1 is in NS (first letter B), but the province is ON",
+            ),
+            (
+                |a| a.state = some("Québec"),
+                "shipping_address.zip_code",
+                "but the province is QC",
+            ),
             (
                 |a| {
                     a.country = some("United States");

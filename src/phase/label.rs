@@ -367,7 +367,10 @@ fn dry_run(
     let request_id = RequestId::for_attempt(order_id, Utc::now());
     let body = match request_body(cycle, order_id, &request_id, &prepared) {
         Ok(body) => body,
-        Err(reason) => return Ok(OrderOutcome::Failed(reason)),
+        Err(reason) => {
+            log::error!("label: order {order_id}: {reason}");
+            return Ok(OrderOutcome::Failed(reason));
+        }
     };
     canada_post
         .create_shipment(body, WriteMode::DryRun)
@@ -400,7 +403,7 @@ fn request_body(
         sender: &cycle.config.sender,
         destination: &prepared.destination,
         parcel: &prepared.parcel,
-        customer_number: &canada_post.customer_number,
+        paid_by_customer: canada_post.paid_by_customer(),
         contract_id: &canada_post.contract_id,
     };
     create_shipment_xml(&spec).map_err(|error| format!("building the shipment XML failed: {error}"))
