@@ -63,6 +63,22 @@ fn every_order_ready_to_ship_gets_one_shipment_a_checked_pin_a_4x6_label_and_a_h
         assert_eq!(mode, 0o600, "{name}");
     }
 
+    // Each label's price, as Canada Post's answer gave it, is journaled with its shipment.
+    let created: Vec<serde_json::Value> = harness
+        .label_journal()
+        .into_iter()
+        .filter(|event| event["event"] == "created")
+        .collect();
+    assert_eq!(created.len(), orders.len());
+    for event in &created {
+        let due = event["shipment"]["due_amount"].as_str().unwrap_or_default();
+        let (units, cents) = due.split_once('.').unwrap_or_default();
+        assert!(
+            !units.is_empty() && cents.len() == 2 && due.parse::<f64>().is_ok_and(|d| d > 0.0),
+            "{event}"
+        );
+    }
+
     // A second run buys nothing and writes nothing.
     harness.fake.reset_log();
     let again = harness.bbship(&["label"]);

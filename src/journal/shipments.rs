@@ -45,6 +45,10 @@ pub struct ShipmentRecord {
     pub tracking_pin: Option<String>,
     #[serde(default)]
     pub status: Option<String>,
+    /// What Canada Post charges for the label (`shipment-price/due-amount`, CAD), when
+    /// its answer said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_amount: Option<String>,
     pub links: Vec<Link>,
 }
 
@@ -335,6 +339,7 @@ impl LabelProgress {
                 request_id: line.request_id.clone(),
                 tracking_pin: line.tracking_pin.clone(),
                 status: None,
+                due_amount: None,
                 links: line.links.clone(),
             });
             self.created_at = line.created_at;
@@ -400,6 +405,7 @@ mod tests {
                 request_id: request(id),
                 tracking_pin: Some("7023210039414604".into()),
                 status: Some("transmitted".into()),
+                due_amount: None,
                 links: vec![],
             },
             at: Utc::now(),

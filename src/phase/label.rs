@@ -523,17 +523,22 @@ fn record_created(
         request_id: request_id.clone(),
         tracking_pin: info.tracking_pin,
         status: info.status,
+        due_amount: info.due_amount,
         links: info.links,
     };
     log::info!(
-        "label: order {order_id}: shipment {} {} (PIN {})",
+        "label: order {order_id}: shipment {} {} (PIN {}, due {})",
         shipment.shipment_id,
         if adopted {
             "found by its request id"
         } else {
             "created"
         },
-        shipment.tracking_pin.as_deref().unwrap_or("none")
+        shipment.tracking_pin.as_deref().unwrap_or("none"),
+        shipment
+            .due_amount
+            .as_deref()
+            .map_or_else(|| "not given".to_owned(), |due| format!("{due} CAD"))
     );
     cycle
         .journal
