@@ -106,6 +106,8 @@ pub enum Endpoint {
     FindShipment,
     /// Canada Post: GET …/shipment/{id}.
     GetShipment,
+    /// Canada Post: GET …/shipment/{id}/details (the `details` link).
+    ShipmentDetails,
     /// Canada Post: GET the label artifact.
     Label,
     /// Canada Post: GET /vis/track/pin/{pin}/summary.

@@ -11,7 +11,10 @@
 //! replayed too: an order with a history line has a shipment even if this journal was lost.
 //!
 //! The same journal records what an operator's `bbship refund` got from Canada Post (a
-//! service ticket, or why not), so a second `refund` knows the first was registered.
+//! service ticket, or why not), so a second `refund` knows the first was registered, and
+//! when the label phase holds an order that the replaced tool labelled but Best Buy still
+//! shows ready to ship (and when it no longer does), so `status`, which reads only files,
+//! can say a person is needed.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,6 +46,10 @@ pub struct ShipmentRecord {
     /// Only `transmitted` lets the order ship; `None` when Canada Post sent none.
     #[serde(default)]
     pub status: Option<ShipmentStatus>,
+    /// What Canada Post charges for the label (`shipment-price/due-amount`, CAD), when
+    /// its answer said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_amount: Option<String>,
     pub links: Vec<Link>,
 }
 
@@ -134,6 +141,20 @@ pub enum LabelEvent {
         at: DateTime<Utc>,
         reason: String,
     },
+    /// The replaced tool's log names this order, yet Best Buy lists it ready to ship: that
+    /// label may have been voided, so no label is bought and nothing uploaded until a
+    /// person looks.
+    LegacyStillShipping {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+        #[serde(default)]
+        pins: Vec<String>,
+    },
+    /// Such an order is no longer listed ready to ship (shipped, or cancelled, by hand).
+    LegacyNoLongerShipping {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+    },
 }
 
 impl LabelEvent {
@@ -145,7 +166,9 @@ impl LabelEvent {
             | LabelEvent::PinChecked { order_id, .. }
             | LabelEvent::LabelSaved { order_id, .. }
             | LabelEvent::RefundRequested { order_id, .. }
-            | LabelEvent::RefundFailed { order_id, .. } => order_id,
+            | LabelEvent::RefundFailed { order_id, .. }
+            | LabelEvent::LegacyStillShipping { order_id, .. }
+            | LabelEvent::LegacyNoLongerShipping { order_id, .. } => order_id,
         }
     }
 }
@@ -207,6 +230,9 @@ pub struct LabelProgress {
     pub in_history: bool,
     /// The latest refund request for `shipment`.
     pub refund: Option<RefundProgress>,
+    /// Since when the label phase holds this order: labelled by the replaced tool, yet
+    /// still listed ready to ship on Best Buy.
+    pub legacy_still_shipping: Option<DateTime<Utc>>,
 }
 
 impl LabelProgress {
@@ -304,6 +330,10 @@ impl LabelProgress {
                     });
                 }
             }
+            LabelEvent::LegacyStillShipping { at, .. } => {
+                self.legacy_still_shipping.get_or_insert(*at);
+            }
+            LabelEvent::LegacyNoLongerShipping { .. } => self.legacy_still_shipping = None,
         }
     }
 
@@ -317,6 +347,7 @@ impl LabelProgress {
                 request_id: line.request_id.clone(),
                 tracking_pin: line.tracking_pin.clone(),
                 status: None,
+                due_amount: None,
                 links: line.links.clone(),
             });
             self.created_at = line.created_at;
@@ -382,6 +413,7 @@ mod tests {
                 request_id: request(id),
                 tracking_pin: Some("7023210039414604".into()),
                 status: Some(ShipmentStatus::Transmitted),
+                due_amount: None,
                 links: vec![],
             },
             at: Utc::now(),

@@ -67,6 +67,7 @@ pub fn run(
         Ok(listing) => listing,
         Err(error) => return listing_failed(report, "listing the orders ready to ship", error),
     };
+    let listing_whole = listing.unreadable.is_empty();
     report_unreadable(&mut report, listing.unreadable);
 
     let mut work: Vec<Work> =
@@ -86,6 +87,10 @@ pub fn run(
         {
             work.push(Work::Unfinished(order_id));
         }
+    }
+
+    if listing_whole {
+        release_legacy_orders_gone_from_shipping(cycle, &work)?;
     }
 
     let eligible = work
@@ -188,10 +193,7 @@ fn label_one(
     order: Option<&Order>,
 ) -> Result<OrderOutcome> {
     if cycle.journal.shipped_by_legacy_tool(order_id) {
-        log::info!("label: order {order_id}: shipped by the previous tool (its history log)");
-        return Ok(OrderOutcome::Skipped(
-            "already shipped by the previous tool (cp_shipping_history_log.json)".to_owned(),
-        ));
+        return legacy_order(cycle, order_id, order.is_some());
     }
     if let Some(settled) = cycle.journal.settled(order_id) {
         let shipment = settled
@@ -328,6 +330,69 @@ fn held_for_a_person(shipment: &ShipmentRecord) -> String {
         shipment.tracking_pin.as_deref().unwrap_or("none"),
         ShipmentStatus::describe(shipment.status.as_ref())
     )
+}
+
+/// An order the replaced tool's log says it labelled: never labelled again. Listed ready
+/// to ship, it needs a person: the old tool may have voided that label, and its PIN was
+/// perhaps never uploaded. The hold is journaled so that `status` shows it (and reminds)
+/// from the files alone; the first run that finds it reports it as a failure, later runs
+/// as skipped.
+fn legacy_order(cycle: &Cycle, order_id: &OrderId, listed: bool) -> Result<OrderOutcome> {
+    if !listed {
+        log::info!("label: order {order_id}: labelled by the previous tool (its history log)");
+        return Ok(OrderOutcome::Skipped(
+            "already labelled by the previous tool (cp_shipping_history_log.json)".to_owned(),
+        ));
+    }
+    let pins = cycle
+        .journal
+        .legacy_shipment(order_id.as_str())
+        .map(|legacy| legacy.pins.clone())
+        .unwrap_or_default();
+    let reason = crate::journal::legacy::still_shipping_reason(order_id.as_str(), &pins);
+    if progress_of(cycle, order_id).legacy_still_shipping.is_some() {
+        log::debug!("label: order {order_id}: still held: {reason}");
+        return Ok(OrderOutcome::Skipped(reason));
+    }
+    if cycle.mode == WriteMode::Live {
+        cycle
+            .journal
+            .record_label_event(LabelEvent::LegacyStillShipping {
+                order_id: order_id.clone(),
+                at: Utc::now(),
+                pins,
+            })
+            .context("journaling that the order is held")?;
+    }
+    log::error!("label: order {order_id}: {reason}");
+    Ok(OrderOutcome::Failed(reason))
+}
+
+/// Orders held because the replaced tool labelled them while Best Buy listed them ready to
+/// ship, that this (complete) listing no longer shows ready to ship: someone shipped or
+/// cancelled them by hand, and the hold is lifted.
+fn release_legacy_orders_gone_from_shipping(cycle: &Cycle, work: &[Work]) -> Result<()> {
+    if cycle.mode != WriteMode::Live {
+        return Ok(());
+    }
+    for (order_id, record) in cycle.journal.active_orders() {
+        let listed = work
+            .iter()
+            .any(|item| matches!(item, Work::Listed(order) if order.id == order_id));
+        if record.label.legacy_still_shipping.is_some() && cycle.selects(&order_id) && !listed {
+            log::info!(
+                "label: order {order_id}: labelled by the previous tool and no longer ready to ship on Best Buy"
+            );
+            cycle
+                .journal
+                .record_label_event(LabelEvent::LegacyNoLongerShipping {
+                    order_id: order_id.clone(),
+                    at: Utc::now(),
+                })
+                .with_context(|| format!("order {order_id}: journaling that it left SHIPPING"))?;
+        }
+    }
+    Ok(())
 }
 
 fn progress_of(cycle: &Cycle, order_id: &OrderId) -> LabelProgress {
@@ -530,10 +595,11 @@ fn record_created(
         request_id: request_id.clone(),
         tracking_pin: info.tracking_pin,
         status: info.status,
+        due_amount: info.due_amount,
         links: info.links,
     };
     log::info!(
-        "label: order {order_id}: shipment {} {} (PIN {}, status {})",
+        "label: order {order_id}: shipment {} {} (PIN {}, status {}, due {})",
         shipment.shipment_id,
         if adopted {
             "read from Canada Post"
@@ -541,7 +607,11 @@ fn record_created(
             "created"
         },
         shipment.tracking_pin.as_deref().unwrap_or("none"),
-        ShipmentStatus::describe(shipment.status.as_ref())
+        ShipmentStatus::describe(shipment.status.as_ref()),
+        shipment
+            .due_amount
+            .as_deref()
+            .map_or_else(|| "not given".to_owned(), |due| format!("{due} CAD"))
     );
     cycle
         .journal
