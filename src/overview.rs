@@ -452,7 +452,7 @@ mod tests {
                     request_id: "1-A-r1".to_owned().try_into().unwrap(),
                     tracking_pin: Some("7023210039414604".into()),
                     status,
-                    due_amount: None,
+                    postage: None,
                     links: Vec::new(),
                 }),
                 created_at: Some(now() - Duration::minutes(5)),

@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 /// `shipment.xsd` from the schemas vendored in the repository (`BBSHIP_XSD_DIR`
 /// overrides). Missing schemas fail the test: an unchecked XML is not a pass.
 pub fn shipment_xsd() -> PathBuf {
+    vendored_xsd("shipment.xsd")
+}
+
+/// One schema vendored in the repository, by file name.
+pub fn vendored_xsd(name: &str) -> PathBuf {
     let dir = std::env::var_os("BBSHIP_XSD_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost"));
-    let xsd = dir.join("shipment.xsd");
+    let xsd = dir.join(name);
     assert!(
         xsd.exists(),
         "{} is missing (set BBSHIP_XSD_DIR)",
@@ -20,6 +25,11 @@ pub fn shipment_xsd() -> PathBuf {
 
 /// Validates every document with one xmllint run; returns xmllint's complaints.
 pub fn xmllint(documents: &[String]) -> Result<(), String> {
+    xmllint_against(&shipment_xsd(), documents)
+}
+
+/// `xmllint --schema` of `documents` against the vendored schema `xsd`.
+pub fn xmllint_against(xsd: &Path, documents: &[String]) -> Result<(), String> {
     let temp = tempfile::tempdir().unwrap();
     let files: Vec<PathBuf> = documents
         .iter()
@@ -33,7 +43,7 @@ pub fn xmllint(documents: &[String]) -> Result<(), String> {
     let output = std::process::Command::new("xmllint")
         .arg("--noout")
         .arg("--schema")
-        .arg(shipment_xsd())
+        .arg(xsd)
         .args(&files)
         .output()
         .expect("xmllint runs (Debian: apt-get install libxml2-utils)");
@@ -208,8 +218,7 @@ pub fn shipment_xml_for(
         sender: &config.sender,
         destination,
         parcel: &config.parcel.default,
-        paid_by_customer: config.canada_post.paid_by_customer(),
-        contract_id: &config.canada_post.contract_id,
+        settlement: crate::canadapost::shipment::Settlement::of(&config.canada_post),
     })
     .unwrap_or_else(|error| panic!("the shipment XML builds: {error}"))
 }

@@ -537,7 +537,11 @@ mod canada_post {
         assert!(info.po_number.as_deref().unwrap().starts_with('P'));
         assert!(info.link("price").is_some(), "{body}");
         // 12.50 + 2.00 × 1.25 kg = 15.00, and 13 % HST.
-        assert_eq!(info.due_amount.as_deref(), Some("16.95"), "{body}");
+        assert_eq!(
+            info.postage.map(|p| p.due.to_string()).as_deref(),
+            Some("16.95"),
+            "{body}"
+        );
         for part in [
             "<base-amount>15.00</base-amount>",
             "<hst-amount>1.95</hst-amount>",

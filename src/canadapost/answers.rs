@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use crate::canadapost::money::Postage;
 use crate::canadapost::types::{ShipmentId, ShipmentStatus};
 use crate::canadapost::xml::{self, Element};
 
@@ -104,9 +105,9 @@ pub struct ShipmentInfo {
     pub tracking_pin: Option<String>,
     /// Canada Post's purchase order number for the label (`P344547877`), on invoices.
     pub po_number: Option<String>,
-    /// `shipment-price/due-amount` (CAD, as written), present when the request asked for
-    /// pricing information.
-    pub due_amount: Option<String>,
+    /// `shipment-price` (contract, when the request asked for pricing information) or
+    /// the non-contract receipt; `None` when the answer gave none or it did not read.
+    pub postage: Option<Postage>,
     pub links: Vec<Link>,
 }
 
@@ -212,11 +213,31 @@ pub fn shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
             .map(|status| ShipmentStatus::from(status.to_owned())),
         tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
         po_number: root.child_text("po-number").map(str::to_owned),
-        due_amount: root
-            .child("shipment-price")
-            .and_then(|price| price.child_text("due-amount"))
-            .map(str::to_owned),
+        postage: root.child("shipment-price").and_then(price_amounts),
         links: root.child("links").map(links).unwrap_or_default(),
+    })
+}
+
+/// The amounts of a `<shipment-price>` or a `<non-contract-shipment-receipt>`, which
+/// name them alike; `None` when the due amount is missing or does not read. A receipt
+/// has no `due-amount`: what the card was charged (`cc-receipt-details/charge-amount`) is
+/// due, else the pre-tax amount plus the taxes.
+pub fn price_amounts(price: &Element) -> Option<Postage> {
+    let taxes = ["gst-amount", "pst-amount", "hst-amount"].map(|name| price.child_text(name));
+    let base = price.child_text("base-amount");
+    let charged = price
+        .child("cc-receipt-details")
+        .and_then(|card| card.child_text("charge-amount"));
+    if let Some(postage) =
+        Postage::from_texts(price.child_text("due-amount").or(charged), base, taxes)
+    {
+        return Some(postage);
+    }
+    // Neither amount: the pre-tax amount and the taxes, all of which must read.
+    let pre_tax = Postage::from_texts(price.child_text("pre-tax-amount"), base, taxes)?;
+    Some(Postage {
+        due: pre_tax.due.checked_add(pre_tax.taxes?)?,
+        ..pre_tax
     })
 }
 
@@ -229,6 +250,8 @@ pub struct ShipmentDetails {
     pub service_code: Option<String>,
     /// `references/customer-ref-1`: the order the label was bought for.
     pub customer_ref_1: Option<String>,
+    /// `references/customer-ref-2`: bbship writes the attempt's request id there.
+    pub customer_ref_2: Option<String>,
     pub paid_by_customer: Option<String>,
     pub contract_id: Option<String>,
 }
@@ -238,6 +261,8 @@ pub struct ShipmentDetails {
 /// links); a `delivery-spec` directly under the root is read too, as the older
 /// documentation draws it. Nothing is required here: the caller decides what it needs.
 pub fn shipment_details(root: &Element) -> Result<ShipmentDetails, String> {
+    // A non-contract `<non-contract-shipment-details>` has its delivery spec directly
+    // under the root too.
     let spec = root
         .child("shipment-detail")
         .and_then(|detail| detail.child("delivery-spec"))
@@ -255,6 +280,7 @@ pub fn shipment_details(root: &Element) -> Result<ShipmentDetails, String> {
         po_number: root.child_text("po-number").map(str::to_owned),
         service_code: in_spec(&["service-code"]),
         customer_ref_1: in_spec(&["references", "customer-ref-1"]),
+        customer_ref_2: in_spec(&["references", "customer-ref-2"]),
         paid_by_customer: in_spec(&["settlement-info", "paid-by-customer"]),
         contract_id: in_spec(&["settlement-info", "contract-id"]),
     })
@@ -265,7 +291,11 @@ pub fn shipment_details(root: &Element) -> Result<ShipmentDetails, String> {
 /// shipment's record: the caller looks the shipment up by its request id instead and
 /// reads what Canada Post really holds.
 pub fn created_shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
-    let info = shipment_info(root)?;
+    created(shipment_info(root)?)
+}
+
+/// A shipment read from a create answer: it must carry its PIN and a label link.
+pub fn created(info: ShipmentInfo) -> Result<ShipmentInfo, String> {
     if info.tracking_pin.is_none() {
         return Err("<shipment-info> has no <tracking-pin>".to_owned());
     }
@@ -273,6 +303,29 @@ pub fn created_shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
         return Err("<shipment-info> has no label <link>".to_owned());
     }
     Ok(info)
+}
+
+/// `<non-contract-shipment-info>`: shipment id, PIN and links, and no status (the
+/// schema has none): a non-contract shipment is charged to the card when it is made,
+/// with nothing left to transmit, so it reads as `PaidByCard`.
+pub fn non_contract_shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
+    let shipment_id = root
+        .child_text("shipment-id")
+        .ok_or("<non-contract-shipment-info> has no <shipment-id>")?;
+    Ok(ShipmentInfo {
+        shipment_id: ShipmentId::try_from(shipment_id.to_owned())?,
+        customer_request_id: None,
+        status: Some(ShipmentStatus::PaidByCard),
+        tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
+        po_number: None,
+        postage: None,
+        links: root.child("links").map(links).unwrap_or_default(),
+    })
+}
+
+/// Every `<link>` directly under `root`, whatever its rel.
+pub fn all_links(root: &Element) -> Vec<Link> {
+    links(root)
 }
 
 /// `<shipments>`: the `rel="shipment"` links (none means not found).
@@ -384,7 +437,7 @@ mod tests {
         assert_eq!(info.status, Some(ShipmentStatus::Transmitted));
         assert_eq!(info.tracking_pin.as_deref(), Some("1234567200001012"));
         assert_eq!(info.po_number.as_deref(), Some("P100000101"));
-        assert_eq!(info.due_amount, None, "not asked for pricing");
+        assert_eq!(info.postage, None, "not asked for pricing");
         for rel in ["self", "details", "price", "refund"] {
             assert!(info.link(rel).is_some(), "{rel}");
         }
@@ -392,7 +445,12 @@ mod tests {
 
         let body = production("create-shipment-response-priced.xml");
         let priced = expected(&body, "shipment-info", created_shipment_info);
-        assert_eq!(priced.due_amount.as_deref(), Some("31.58"));
+        let postage = priced.postage.unwrap();
+        assert_eq!(postage.due.to_string(), "31.58");
+        assert!(
+            postage.base.is_some() && postage.taxes.is_some(),
+            "{postage:?}"
+        );
         assert_eq!(priced.po_number.as_deref(), Some("P123456789"));
         assert_eq!(priced.customer_request_id, None);
     }
@@ -409,6 +467,7 @@ mod tests {
                 po_number: Some("P100000101".into()),
                 service_code: Some("DOM.EP".into()),
                 customer_ref_1: Some("261300101-A".into()),
+                customer_ref_2: None,
                 paid_by_customer: Some("0007654321".into()),
                 contract_id: Some("0040012345".into()),
             }

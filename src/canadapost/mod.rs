@@ -6,7 +6,9 @@
 
 pub mod answers;
 pub mod client;
+pub mod eastern;
 pub mod label_check;
+pub mod money;
 pub mod refund;
 pub mod shipment;
 pub mod types;

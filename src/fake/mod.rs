@@ -17,6 +17,7 @@ mod bestbuy;
 mod canadapost;
 mod http_server;
 pub mod label_pdf;
+mod ncshipment;
 mod orders;
 mod storm;
 
@@ -71,6 +72,10 @@ pub struct FakeOptions {
     /// as a stand-in for the network and the service's own time. Requests on different
     /// connections wait side by side, as they would on the real services.
     pub latency: Duration,
+    /// Canada Post's clock against this machine's: non-contract shipments are dated
+    /// this much later (negative: earlier) than now, as a server clock that is off would
+    /// date them. `None`: the same clock.
+    pub non_contract_clock_offset: Option<chrono::Duration>,
 }
 
 impl Default for FakeOptions {
@@ -89,6 +94,7 @@ impl Default for FakeOptions {
             canada_post_calls_per_minute: None,
             canada_post_tracking_calls_per_minute: None,
             latency: Duration::ZERO,
+            non_contract_clock_offset: None,
         }
     }
 }
@@ -114,6 +120,10 @@ pub enum Endpoint {
     TrackingSummary,
     /// Canada Post: POST …/shipment/{id}/refund (the `refund` link).
     Refund,
+    /// Canada Post, non-contract: GET …/ncshipment/{id}/receipt (the `receipt` link).
+    /// The non-contract create, list, shipment, details and refund count as the
+    /// contract endpoints of the same job.
+    Receipt,
     /// Anything under `/hooks/`: a stand-in for an alert webhook or a healthcheck, which
     /// answers 200 and keeps what it got.
     Hook,

@@ -479,6 +479,28 @@ impl Journal {
             .collect()
     }
 
+    /// The id of every shipment the journal holds, for any order: what a search for an
+    /// unknown attempt need not read again.
+    pub fn known_shipment_ids(&self) -> std::collections::BTreeSet<String> {
+        let state = self.lock();
+        let active = state.book.active.values().flat_map(|record| {
+            let label = &record.label;
+            label.shipment.iter().chain(&label.extra_shipments)
+        });
+        let mut ids: std::collections::BTreeSet<String> = active
+            .map(|shipment| shipment.shipment_id.as_str().to_owned())
+            .collect();
+        ids.extend(
+            state
+                .book
+                .settled
+                .values()
+                .filter_map(|settled| settled.shipment_id.as_ref())
+                .map(|id| id.as_str().to_owned()),
+        );
+        ids
+    }
+
     /// How many orders are in progress and how many settled.
     pub fn counts(&self) -> (usize, usize) {
         let state = self.lock();

@@ -103,6 +103,30 @@ pub struct PhaseReport {
     /// For each order listed as waiting for acceptance: bbship's estimate of its
     /// acceptance deadline (Best Buy publishes none).
     pub acceptance_deadlines: BTreeMap<String, DateTime<Utc>>,
+    /// The label phase: the postage this run bought.
+    pub postage: Option<RunPostage>,
+}
+
+/// The postage a run bought: the sum of the known prices, and how many labels' prices
+/// are unknown (never counted as zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunPostage {
+    pub known: crate::canadapost::money::Cad,
+    pub unknown: i64,
+}
+
+impl RunPostage {
+    /// `50.85 CAD`, or `50.85 CAD + 1 label of unknown price`.
+    pub fn describe(&self) -> String {
+        if self.unknown == 0 {
+            format!("{} CAD", self.known)
+        } else {
+            format!(
+                "{} CAD + {} label(s) of unknown price",
+                self.known, self.unknown
+            )
+        }
+    }
 }
 
 impl PhaseReport {
@@ -113,6 +137,7 @@ impl PhaseReport {
             outcomes: Vec::new(),
             problems: Vec::new(),
             acceptance_deadlines: BTreeMap::new(),
+            postage: None,
         }
     }
 
