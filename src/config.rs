@@ -32,6 +32,86 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub print: PrintConfig,
+}
+
+/// The packing desk: the slip written beside each new label, and the printer both go to.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintConfig {
+    /// The program and its arguments, run without a shell with the file's path appended;
+    /// none prints nothing.
+    #[serde(default)]
+    pub command: Option<PrintCommand>,
+    #[serde(default)]
+    pub packing_slip: SlipSize,
+    /// A printer that does not answer in this long is given up on until the next run.
+    #[serde(default = "default_print_timeout_secs")]
+    pub timeout_secs: NonZeroU64,
+}
+
+impl Default for PrintConfig {
+    fn default() -> Self {
+        PrintConfig {
+            command: None,
+            packing_slip: SlipSize::default(),
+            timeout_secs: default_print_timeout_secs(),
+        }
+    }
+}
+
+fn default_print_timeout_secs() -> NonZeroU64 {
+    NonZeroU64::new(30).unwrap_or(NonZeroU64::MIN)
+}
+
+/// A print command: at least the program, none of it empty or holding a NUL.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct PrintCommand(Vec<String>);
+
+impl PrintCommand {
+    pub fn program(&self) -> &str {
+        self.0.first().map_or("", String::as_str)
+    }
+
+    pub fn arguments(&self) -> &[String] {
+        self.0.get(1..).unwrap_or_default()
+    }
+}
+
+impl TryFrom<Vec<String>> for PrintCommand {
+    type Error = String;
+
+    fn try_from(parts: Vec<String>) -> Result<Self, Self::Error> {
+        match parts.first() {
+            None => Err("an empty list: give the program, e.g. [\"lp\", \"-d\", \"Zebra\"]".into()),
+            Some(program) if program.trim().is_empty() => Err("the program is empty".into()),
+            Some(_) if parts.iter().any(|part| part.contains('\0')) => {
+                Err("an argument holds a NUL character".into())
+            }
+            Some(_) => Ok(PrintCommand(parts)),
+        }
+    }
+}
+
+impl fmt::Display for PrintCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.join(" "))
+    }
+}
+
+/// The packing slip's page, or none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum SlipSize {
+    /// 4 x 6 inches, for the label's thermal printer.
+    #[default]
+    #[serde(rename = "4x6")]
+    FourBySix,
+    #[serde(rename = "letter")]
+    Letter,
+    #[serde(rename = "none")]
+    None,
 }
 
 /// Where to tell someone about a run, beyond cron's e-mail.

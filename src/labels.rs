@@ -48,7 +48,7 @@ pub fn save(
 /// Writes `bytes` as `base.pdf`, or `base-2.pdf`, … when that name is taken (a reprint
 /// within the same second, or anything planted there, a symbolic link included): an
 /// existing file is never replaced nor written through.
-fn write_under_free_name(directory: &Path, base: &str, bytes: &[u8]) -> Result<String> {
+pub fn write_under_free_name(directory: &Path, base: &str, bytes: &[u8]) -> Result<String> {
     for counter in 1..=MAX_NAME_TRIES {
         let candidate = if counter == 1 {
             format!("{base}.pdf")
