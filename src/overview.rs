@@ -142,6 +142,21 @@ pub fn orders(
             }
         }
     }
+    // A shipped order whose label has not printed is not done for the packer.
+    for (order_id, record) in journal.print_records() {
+        let waiting = matches!(
+            record.state(),
+            Some(PrintState::Failed { .. } | PrintState::NotPrinted)
+        );
+        let id = order_id.to_string();
+        if waiting
+            && !views.contains_key(&id)
+            && let Some(settled) = journal.settled(&order_id)
+        {
+            let history = runs.orders.get(&id).unwrap_or(&none);
+            views.insert(id.clone(), settled_view(id, &settled, history));
+        }
+    }
     for view in views.values_mut() {
         add_print_state(view, journal, alerts, now);
     }
