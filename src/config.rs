@@ -717,6 +717,46 @@ mod tests {
         Config::parse(text).unwrap_err()
     }
 
+    fn with_print(print: serde_json::Value) -> String {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["print"] = print;
+        json.to_string()
+    }
+
+    #[test]
+    fn print_defaults_to_a_4x6_slip_and_no_printer() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.print.command, None);
+        assert_eq!(config.print.packing_slip, SlipSize::FourBySix);
+        assert_eq!(config.print.timeout_secs.get(), 30);
+        let config = Config::parse(&with_print(serde_json::json!({
+            "command": ["lp", "-d", "Zebra"], "packing_slip": "letter", "timeout_secs": 5
+        })))
+        .unwrap();
+        let command = config.print.command.unwrap();
+        assert_eq!(command.program(), "lp");
+        assert_eq!(command.arguments(), ["-d", "Zebra"]);
+        assert_eq!(config.print.packing_slip, SlipSize::Letter);
+    }
+
+    #[test]
+    fn a_bad_print_key_is_named() {
+        for (print, key) in [
+            (serde_json::json!({"command": []}), "print.command"),
+            (serde_json::json!({"command": ""}), "print.command"),
+            (serde_json::json!({"command": [" "]}), "print.command"),
+            (
+                serde_json::json!({"packing_slip": "A4"}),
+                "print.packing_slip",
+            ),
+            (serde_json::json!({"timeout_secs": 0}), "print.timeout_secs"),
+            (serde_json::json!({"printer": "Zebra"}), "print"),
+        ] {
+            let error = error_of(&with_print(print.clone()));
+            assert!(error.contains(key), "{print}: {error}");
+        }
+    }
+
     #[test]
     fn a_minimal_config_gets_the_documented_defaults() {
         let config = Config::parse(MINIMAL).unwrap();

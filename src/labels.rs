@@ -186,7 +186,9 @@ mod tests {
         // No temporary file is left behind.
         let names: Vec<String> = std::fs::read_dir(data_dir.labels())
             .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .map(|entry| entry.unwrap())
+            .filter(|entry| !entry.file_type().unwrap().is_dir())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names.len(), 3, "{names:?}");
     }

@@ -94,7 +94,7 @@ impl Item {
             Item::Text { size, .. } => page.leading(*size),
             Item::Gap(gap) => *gap,
             Item::Rule => page.leading(page.body) * 0.6,
-            Item::Barcode(_) => page.barcode_height + 4.0,
+            Item::Barcode(_) => page.barcode_height + 8.0,
         }
     }
 }
