@@ -912,21 +912,36 @@ fn bbship_print_merges_labels_and_slips_into_one_checked_pdf_without_calling_an_
         "bbship print calls no API"
     );
 
-    let unknown = harness.bbship(&["print", "999999999-Z"]);
-    assert_eq!(unknown.code, 1, "{unknown:?}");
+    // With print.command set, the batch itself goes to the printer, once.
+    let printer = recorder(&harness);
+    let printed_batch = harness.bbship(&["print", orders[0].order_id()]);
+    assert_eq!(printed_batch.code, 0, "{printed_batch:?}");
+    let batch_file = printed_batch.stdout.trim().to_owned();
+    assert_eq!(
+        printed(&harness, &printer),
+        [batch_file
+            .strip_prefix(&format!("{}/", harness.data_dir.display()))
+            .unwrap()
+            .to_owned()]
+    );
     assert!(
-        unknown
-            .stderr
-            .contains("error: bbship has no label of order 999999999-Z"),
-        "{unknown:?}"
+        harness.fake.requests().is_empty(),
+        "bbship print calls no API"
+    );
+
+    assert_fails_saying(
+        &harness.bbship(&["print", "999999999-Z"]),
+        "error: bbship has no label of order 999999999-Z",
     );
     let empty = Harness::new(Vec::new());
-    let nothing = empty.bbship(&["print", "--since", "8h"]);
-    assert_eq!(nothing.code, 1, "{nothing:?}");
-    assert!(
-        nothing
-            .stderr
-            .contains("nothing to print: no label was saved in the last 8 h"),
-        "{nothing:?}"
+    assert_fails_saying(
+        &empty.bbship(&["print", "--since", "8h"]),
+        "error: nothing to print: no label was saved in the last 8 h",
     );
+}
+
+/// The run exited 1 with `line` on standard error.
+fn assert_fails_saying(run: &Run, line: &str) {
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(line), "{line:?}: {run:?}");
 }
