@@ -134,6 +134,56 @@ pub struct AlertsConfig {
     /// An order ready to ship without a label for this long is stuck.
     #[serde(default = "default_stuck_label_minutes")]
     pub stuck_label_minutes: u32,
+    /// An order that needs a person is reported again at least this often until it is
+    /// sorted.
+    #[serde(default)]
+    pub remind_every_hours: RemindEvery,
+}
+
+/// How often an order that needs a person is reported again: hours, fractions allowed,
+/// more than 0 and at most a year (beyond that it would never be reminded).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Deserialize, Serialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct RemindEvery(f64);
+
+impl RemindEvery {
+    const MAX_HOURS: f64 = 24.0 * 366.0;
+
+    pub fn hours(self) -> f64 {
+        self.0
+    }
+
+    pub fn duration(self) -> chrono::Duration {
+        // Proven invariant: at most a year of milliseconds fits an i64.
+        chrono::Duration::milliseconds((self.0 * 3_600_000.0).round() as i64)
+    }
+}
+
+impl Default for RemindEvery {
+    fn default() -> Self {
+        RemindEvery(24.0)
+    }
+}
+
+impl TryFrom<f64> for RemindEvery {
+    type Error = String;
+
+    fn try_from(value: f64) -> Result<Self, Self::Error> {
+        if value > 0.0 && value <= Self::MAX_HOURS {
+            Ok(RemindEvery(value))
+        } else {
+            Err(format!(
+                "{value} hours is out of range (more than 0, at most {})",
+                Self::MAX_HOURS
+            ))
+        }
+    }
+}
+
+impl From<RemindEvery> for f64 {
+    fn from(every: RemindEvery) -> f64 {
+        every.0
+    }
 }
 
 impl Default for AlertsConfig {
@@ -144,6 +194,7 @@ impl Default for AlertsConfig {
             timeout_secs: default_alert_timeout_secs(),
             acceptance_warning_hours: default_acceptance_warning_hours(),
             stuck_label_minutes: default_stuck_label_minutes(),
+            remind_every_hours: RemindEvery::default(),
         }
     }
 }
@@ -778,6 +829,29 @@ mod tests {
         assert_eq!(config.sender.postal_code.as_str(), "M5V2T6");
         assert_eq!(config.limits.concurrency.get(), 1);
         assert_eq!(config.limits.cycle_budget_secs.get(), 600);
+    }
+
+    #[test]
+    fn reminders_default_to_a_day_and_take_fractions_of_an_hour() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.alerts.remind_every_hours.hours(), 24.0);
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["alerts"] = serde_json::json!({"remind_every_hours": 0.5});
+        let config = Config::parse(&json.to_string()).unwrap();
+        assert_eq!(
+            config.alerts.remind_every_hours.duration(),
+            chrono::Duration::minutes(30)
+        );
+        for bad in [
+            serde_json::json!(0),
+            serde_json::json!(-1),
+            serde_json::json!(1e9),
+            serde_json::json!("24"),
+        ] {
+            json["alerts"] = serde_json::json!({ "remind_every_hours": bad });
+            let error = error_of(&json.to_string());
+            assert!(error.contains("alerts.remind_every_hours"), "{error}");
+        }
     }
 
     #[test]

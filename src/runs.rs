@@ -3,7 +3,7 @@
 //! for how long an order has been waiting, and what an alert sends. Orders that went
 //! through are only counted: their steps are in the history logs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
@@ -25,6 +25,9 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub phases: Vec<PhaseSummary>,
+    /// Orders that need a person and that this run reported again (`reminders`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminded: Vec<String>,
 }
 
 /// One phase of a run.
@@ -101,12 +104,24 @@ impl PhaseSummary {
 }
 
 impl RunRecord {
-    /// Failed orders plus problems plus an early end: what makes a run worth an alert.
+    /// The orders this run noted as failed (each had its `error:` line printed).
+    pub fn failed_orders(&self) -> BTreeSet<String> {
+        self.phases
+            .iter()
+            .flat_map(|phase| &phase.orders)
+            .filter(|note| note.outcome == NoteKind::Failed)
+            .map(|note| note.order.clone())
+            .collect()
+    }
+
+    /// Failed orders plus problems plus reminders plus an early end: what makes a run
+    /// worth an alert.
     pub fn failures(&self) -> usize {
         self.phases
             .iter()
             .map(|phase| phase.failed + phase.problems.len())
             .sum::<usize>()
+            + self.reminded.len()
             + usize::from(self.error.is_some())
     }
 }
@@ -147,29 +162,36 @@ pub fn history(path: &Path) -> Result<RunsHistory> {
         Position::default(),
         TornTail::Ignore,
         |run: RunRecord| {
-            for phase in &run.phases {
-                for note in &phase.orders {
-                    let order = history.orders.entry(note.order.clone()).or_default();
-                    order.first_noted.get_or_insert(run.started_at);
-                    order
-                        .first_noted_in
-                        .entry(phase.phase.clone())
-                        .or_insert(run.started_at);
-                    order.last_noted = Some((run.started_at, phase.phase.clone(), note.outcome));
-                    if note.outcome == NoteKind::Failed {
-                        order.last_error =
-                            Some((run.started_at, phase.phase.clone(), note.reason.clone()));
-                    }
-                    if note.acceptance_deadline.is_some() {
-                        order.acceptance_deadline = note.acceptance_deadline;
-                    }
-                }
-            }
-            history.last_run = Some(run);
+            history.add(run);
             Ok(())
         },
     )?;
     Ok(history)
+}
+
+impl RunsHistory {
+    /// Takes in one more run, as if it were the next line of the log.
+    pub fn add(&mut self, run: RunRecord) {
+        for phase in &run.phases {
+            for note in &phase.orders {
+                let order = self.orders.entry(note.order.clone()).or_default();
+                order.first_noted.get_or_insert(run.started_at);
+                order
+                    .first_noted_in
+                    .entry(phase.phase.clone())
+                    .or_insert(run.started_at);
+                order.last_noted = Some((run.started_at, phase.phase.clone(), note.outcome));
+                if note.outcome == NoteKind::Failed {
+                    order.last_error =
+                        Some((run.started_at, phase.phase.clone(), note.reason.clone()));
+                }
+                if note.acceptance_deadline.is_some() {
+                    order.acceptance_deadline = note.acceptance_deadline;
+                }
+            }
+        }
+        self.last_run = Some(run);
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +219,7 @@ mod tests {
             exit_code: 1,
             error: None,
             phases,
+            reminded: Vec::new(),
         }
     }
 

@@ -378,6 +378,7 @@ fn reprint_of_a_label_canada_post_no_longer_serves_says_links_expire() {
     let run = harness.bbship(&["reprint", orders[0].order_id()]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("90 days"), "{run:?}");
+    assert!(run.stderr.contains("9006 Artifact not found"), "{run:?}");
     assert!(run.stderr.contains("No shipment was created"), "{run:?}");
     assert_eq!(harness.label_files(), files);
     assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);

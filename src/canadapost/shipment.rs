@@ -53,6 +53,10 @@ struct ShipmentXml<'a> {
     transmit_shipment: bool,
     #[serde(rename = "requested-shipping-point")]
     requested_shipping_point: &'a str,
+    /// Asks for `shipment-price` in the answer, so each label's cost is known without
+    /// another call.
+    #[serde(rename = "provide-pricing-info")]
+    provide_pricing_info: bool,
     #[serde(rename = "delivery-spec")]
     delivery_spec: DeliverySpecXml<'a>,
 }
@@ -170,6 +174,7 @@ pub fn create_shipment_xml(spec: &ShipmentSpec) -> Result<String, quick_xml::SeE
         customer_request_id: spec.request_id.as_str(),
         transmit_shipment: true,
         requested_shipping_point: sender.postal_code.as_str(),
+        provide_pricing_info: true,
         delivery_spec: DeliverySpecXml {
             service_code: spec.service.as_str(),
             sender: SenderXml {
@@ -278,6 +283,7 @@ mod tests {
             "<transmit-shipment>true</transmit-shipment>",
             "<customer-request-id>ord-261300002-A-7f3a9c2e</customer-request-id>",
             "<requested-shipping-point>M1M1M1</requested-shipping-point>",
+            "<provide-pricing-info>true</provide-pricing-info>",
             "<company>Smith &amp; Sons &lt;Ltd&gt;</company>",
             "<address-line-2>Apt 4</address-line-2>",
             "<postal-zip-code>B3H0A1</postal-zip-code>",

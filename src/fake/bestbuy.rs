@@ -1,6 +1,8 @@
 //! The fake Best Buy (Mirakl seller API): OR11, OR21, OR23, OR24 and SH21 under `/api`,
 //! strict the way the real one is (exact key, states, page limits, 411 on a body-less PUT
-//! without a length) and with orders that move on by themselves after acceptance.
+//! without a length) and with orders that move on by themselves after acceptance. Orders
+//! have the shapes of production's: `""` for an absent `street_2` or `phone_secondary`,
+//! and `delivery_date` an `{earliest, latest}` object from SHIPPING on (null before).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -111,10 +113,11 @@ impl OrderEntry {
                 "firstname": address.firstname,
                 "lastname": address.lastname,
                 "phone": address.phone,
-                "phone_secondary": null,
+                "phone_secondary": "",
                 "state": address.state,
                 "street_1": address.street_1,
-                "street_2": address.street_2,
+                // Best Buy sends "" for an absent optional string.
+                "street_2": address.street_2.as_deref().unwrap_or(""),
                 "zip_code": address.zip_code,
             })
         });
@@ -151,6 +154,16 @@ impl OrderEntry {
             })
             .collect();
         let created = date(Some(order.created));
+        // Null until the order is accepted and paid; then the end of a Pacific-time day,
+        // with milliseconds, as Best Buy Canada writes its deadlines.
+        let delivery_date = shipping_visible.then(|| {
+            let end_of_day = |days: i64| {
+                (order.created.date_naive() + chrono::Duration::days(days))
+                    .and_hms_milli_opt(6, 59, 59, 999)
+                    .map(|at| at.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true))
+            };
+            json!({"earliest": end_of_day(7), "latest": end_of_day(18)})
+        });
         json!({
             "order_id": order.order_id,
             "commercial_id": order.commercial_id,
@@ -162,6 +175,7 @@ impl OrderEntry {
             "acceptance_decision_date": date(self.acceptance_decision_date),
             "customer_debited_date": date(self.debited_date),
             "shipping_deadline": date(Some(order.created + chrono::Duration::days(2))),
+            "delivery_date": delivery_date,
             "leadtime_to_ship": 2,
             "shipping_type_code": order.shipping_type_code,
             "shipping_type_label": order.shipping_type_label,

@@ -20,7 +20,7 @@ pub mod print;
 pub mod ship;
 pub mod shipments;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -295,7 +295,8 @@ struct JournalState {
 pub struct Journal {
     data_dir: DataDir,
     state: Mutex<JournalState>,
-    legacy_shipped: BTreeSet<String>,
+    /// The orders the replaced tool's log says it labelled.
+    legacy: BTreeMap<String, legacy::LegacyShipment>,
     /// The logs open for appending; empty when opened read-only.
     appenders: BTreeMap<HistoryLog, AppendLog>,
     /// The packing desk's own log, small and replayed whole (no checkpoint).
@@ -321,7 +322,7 @@ impl Journal {
             lines_since_checkpoint += end.lines - from.lines;
             positions.insert(log, end);
         }
-        let legacy_shipped = legacy::shipped_order_ids(&data_dir.legacy_shipping_history())?;
+        let legacy = legacy::read(&data_dir.legacy_shipping_history())?;
         let mut prints: BTreeMap<OrderId, PrintRecord> = BTreeMap::new();
         jsonl::replay(
             &data_dir.print_journal(),
@@ -350,7 +351,7 @@ impl Journal {
                 positions,
                 lines_since_checkpoint,
             }),
-            legacy_shipped,
+            legacy,
             appenders,
             prints: Mutex::new(prints),
             print_log,
@@ -506,9 +507,19 @@ impl Journal {
         (state.book.active.len(), state.book.settled.len())
     }
 
-    /// Whether the tool bbship replaced already shipped this order.
+    /// Whether the tool bbship replaced already labelled this order.
     pub fn shipped_by_legacy_tool(&self, order_id: &OrderId) -> bool {
-        self.legacy_shipped.contains(order_id.as_str())
+        self.legacy.contains_key(order_id.as_str())
+    }
+
+    /// What the replaced tool's log says about this order, if it names it.
+    pub fn legacy_shipment(&self, order_id: &str) -> Option<&legacy::LegacyShipment> {
+        self.legacy.get(order_id)
+    }
+
+    /// Every order the replaced tool's log names, by id.
+    pub fn legacy_shipments(&self) -> &BTreeMap<String, legacy::LegacyShipment> {
+        &self.legacy
     }
 
     /// Records an acceptance; returns once the line is on disk.

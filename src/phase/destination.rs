@@ -116,17 +116,13 @@ pub struct Prepared {
 
 /// Checks an order in SHIPPING and says what to send to Canada Post for it.
 pub fn prepare(order: &Order, config: &Config) -> Result<Prepared, PreflightError> {
-    let address = order
-        .customer
-        .as_ref()
-        .and_then(|customer| customer.shipping_address.as_ref())
-        .ok_or_else(|| {
-            PreflightError::new(
-                ADDRESS,
-                "",
-                "missing (Best Buy fills it when the order reaches SHIPPING)",
-            )
-        })?;
+    let address = order.shipping_address().ok_or_else(|| {
+        PreflightError::new(
+            ADDRESS,
+            "",
+            "missing (Best Buy fills it when the order reaches SHIPPING)",
+        )
+    })?;
     let (destination, mut notes) = destination(address)?;
     let lines = lines_to_ship(&order.lines, &mut notes)?;
     let parcel = parcel_for(&lines, &config.parcel)?;
@@ -666,6 +662,31 @@ mod tests {
             let (converted, _) = destination(&address).unwrap();
             assert_eq!(converted.postal_code.as_str(), "B3H0A1", "{iso}");
         }
+    }
+
+    #[test]
+    fn a_production_order_with_empty_strings_sends_no_empty_elements() {
+        let text = include_str!("../../tests/fixtures/production/best-buy/or11-shipping.json");
+        let page: Value = serde_json::from_str(text).unwrap();
+        let order = Order::from_json(&page["orders"][0]).unwrap();
+        let prepared = prepare(&order, &config()).unwrap();
+        let destination = &prepared.destination;
+        assert_eq!(destination.name.as_str(), "Alex Sample");
+        assert_eq!(destination.company, None, "\"\" is no company");
+        assert_eq!(destination.address_line_2, None, "\"\" is no second line");
+        assert_eq!(destination.postal_code.as_str(), "L5V0A1");
+        assert!(prepared.notes.is_empty(), "{:?}", prepared.notes);
+        let xml = crate::testing::shipment_xml_for(
+            &config(),
+            destination,
+            &crate::ids::RequestId::try_from("ord-261300101-A-0001".to_owned()).unwrap(),
+            &crate::address::BoundedText::try_from("261300101-A".to_owned()).unwrap(),
+        );
+        assert!(!xml.contains("address-line-2"), "{xml}");
+        assert!(
+            !xml.contains("<company></company>") && !xml.contains("<company/>"),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -169,6 +169,18 @@ impl Harness {
         files
     }
 
+    /// `bbship status`, and its line for `id`.
+    pub fn status_line(&self, id: &str) -> (Run, String) {
+        let status = self.bbship(&["status"]);
+        let line = status
+            .stdout
+            .lines()
+            .find(|line| line.contains(id))
+            .unwrap_or_else(|| panic!("no line for {id}: {status:?}"))
+            .to_owned();
+        (status, line)
+    }
+
     /// Starts the binary without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         self.command(args)
