@@ -27,6 +27,7 @@ pub mod lock;
 pub mod logging;
 pub mod overview;
 pub mod phase;
+pub mod print;
 pub mod rate;
 pub mod reminders;
 pub mod runs;
@@ -236,6 +237,10 @@ fn run_phases(
     }
     if command.runs_ship() && within_budget(cycle, Phase::Ship) {
         outcome.record(phase::ship::run(cycle, bestbuy)?);
+    }
+    // Last, so that a slow or broken printer never holds up a label or a shipment.
+    if canada_post.is_some() {
+        print::print_pending(cycle);
     }
     Ok(outcome)
 }

@@ -123,7 +123,7 @@ pub struct Order {
     pub raw: Value,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OrderLine {
     pub id: OrderLineId,
     pub state: Option<OrderState>,
