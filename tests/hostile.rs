@@ -760,7 +760,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "got <html>",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -782,7 +782,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "no <shipment-id>",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -804,7 +804,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "no <tracking-pin>",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -826,7 +826,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "truncated",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -841,7 +841,7 @@ fn corpus() -> Vec<Case> {
                 ));
             },
             0,
-            &["order 261300005-A", "looking it up by request id"],
+            &["order 261300005-A", "searching for the shipment of attempt"],
             AllThrough,
         ),
         // --- Canada Post: the lookup, the shipment, the label, the tracking -------------
