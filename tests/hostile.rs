@@ -863,7 +863,7 @@ fn corpus() -> Vec<Case> {
             1,
             &[
                 "order 261300005-A",
-                "looking it up failed too",
+                "searching for it failed too",
                 "not well-formed XML",
             ],
             VictimNextRun,
