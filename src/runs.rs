@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::journal::jsonl::{self, AppendLog, Position, TornTail};
-use crate::phase::{OrderOutcome, PhaseReport};
+use crate::phase::{OrderOutcome, PhaseReport, RunPostage};
 
 /// One run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +45,9 @@ pub struct PhaseSummary {
     /// Every order that did not go through, and why.
     #[serde(default)]
     pub orders: Vec<OrderNote>,
+    /// The label phase of a live run: the postage it bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postage: Option<RunPostage>,
 }
 
 /// An order that did not go through a phase.
@@ -99,11 +102,17 @@ impl PhaseSummary {
             deferred: count(|outcome| *outcome == OrderOutcome::Deferred),
             problems: report.problems.clone(),
             orders,
+            postage: report.postage,
         }
     }
 }
 
 impl RunRecord {
+    /// The postage the run bought, when it ran the label phase live.
+    pub fn postage(&self) -> Option<RunPostage> {
+        self.phases.iter().find_map(|phase| phase.postage)
+    }
+
     /// The orders this run noted as failed (each had its `error:` line printed).
     pub fn failed_orders(&self) -> BTreeSet<String> {
         self.phases
@@ -152,6 +161,8 @@ pub struct OrderHistory {
 pub struct RunsHistory {
     pub orders: BTreeMap<String, OrderHistory>,
     pub last_run: Option<RunRecord>,
+    /// The postage the runs bought, by the UTC day each started.
+    pub postage_by_day: BTreeMap<chrono::NaiveDate, RunPostage>,
 }
 
 /// Reads the runs log (read-only; a torn last line is ignored).
@@ -189,6 +200,13 @@ impl RunsHistory {
                     order.acceptance_deadline = note.acceptance_deadline;
                 }
             }
+        }
+        if let Some(postage) = run.postage() {
+            let day = self
+                .postage_by_day
+                .entry(run.started_at.date_naive())
+                .or_default();
+            *day = day.plus(postage);
         }
         self.last_run = Some(run);
     }

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::http_server::{HttpRequest, HttpResponse, percent_decode, query_pairs};
-use super::label_pdf::four_by_six_label_pdf;
+use super::label_pdf::{four_by_six_label_pdf, letter_page_label_pdf};
 use super::ncshipment;
 use super::{Endpoint, FakeOptions};
 use crate::canadapost::client::base64;
@@ -923,11 +923,13 @@ fn label(
     lines.push(format!("SHIPMENT {}", shipment.shipment_id));
     lines.push(format!("PIN {}", shipment.tracking_pin));
     lines.push("NOT POSTAGE - TEST LABEL".to_owned());
-    HttpResponse::new(
-        200,
-        "application/pdf",
-        four_by_six_label_pdf(&lines, &shipment.tracking_pin),
-    )
+    // A non-contract request has no print preferences: its label comes on a letter page.
+    let pdf = if shipment.non_contract {
+        letter_page_label_pdf(&lines, &shipment.tracking_pin)
+    } else {
+        four_by_six_label_pdf(&lines, &shipment.tracking_pin)
+    };
+    HttpResponse::new(200, "application/pdf", pdf)
 }
 
 fn tracking(

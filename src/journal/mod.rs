@@ -117,6 +117,13 @@ pub struct SettledOrder {
     pub tracking_pin: Option<String>,
     #[serde(default)]
     pub label_files: Vec<String>,
+    /// What its label cost; absent when unknown.
+    #[serde(
+        default,
+        deserialize_with = "crate::canadapost::money::lenient_postage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub postage: Option<crate::canadapost::money::Postage>,
 }
 
 impl SettledOrder {
@@ -126,6 +133,7 @@ impl SettledOrder {
             shipment_id: shipment.map(|shipment| shipment.shipment_id.clone()),
             tracking_pin: shipment.and_then(|shipment| shipment.tracking_pin.clone()),
             label_files: label_paths(record.label.labels.as_deref()),
+            postage: shipment.and_then(|shipment| shipment.postage),
         }
     }
 

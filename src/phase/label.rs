@@ -1121,6 +1121,20 @@ fn download_labels(
         };
         match label_check::inspect_label(&bytes) {
             Ok(inspection) => page_counts.push(inspection.pages),
+            Err(problem)
+                if problem.is_letter_page()
+                    && canada_post.account()
+                        == crate::canadapost::types::AccountKind::NonContract =>
+            {
+                // What a non-contract label is: its request cannot ask for 4x6, and it
+                // comes as a letter page holding the label. Print it on letter paper.
+                log::info!(
+                    "label: order {order_id}: the non-contract label of shipment {} is a letter page \
+                     ({problem})",
+                    shipment.shipment_id
+                );
+                page_counts.push(1);
+            }
             Err(problem @ LabelProblem::WrongPageSize { .. }) => {
                 // The label is paid for: keep it, and say loudly it is not 4x6.
                 warning = Some(format!(
