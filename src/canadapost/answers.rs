@@ -428,6 +428,89 @@ mod tests {
     }
 
     #[test]
+    fn the_non_contract_answers_read_their_shipment_links_price_and_order() {
+        let body = fixture("ncshipment-response.xml");
+        let info = expected(&body, "non-contract-shipment-info", |root| {
+            created(non_contract_shipment_info(root)?)
+        });
+        assert_eq!(info.shipment_id.as_str(), "406951321983787352");
+        assert_eq!(info.tracking_pin.as_deref(), Some("1234567200001012"));
+        assert_eq!(info.status, Some(ShipmentStatus::PaidByCard));
+        assert_eq!(info.postage, None, "the create answer has no price");
+        for rel in ["self", "details", "receipt", "refund"] {
+            assert!(info.link(rel).is_some(), "{rel}");
+        }
+
+        let receipt = expected(
+            &fixture("ncshipment-receipt.xml"),
+            "non-contract-shipment-receipt",
+            |root| Ok(price_amounts(root)),
+        )
+        .unwrap();
+        assert_eq!(
+            receipt.due.to_string(),
+            "21.99",
+            "what the card was charged"
+        );
+        assert_eq!(
+            receipt.base.map(|base| base.to_string()).as_deref(),
+            Some("18.10")
+        );
+        assert_eq!(
+            receipt.taxes.map(|taxes| taxes.to_string()).as_deref(),
+            Some("2.53")
+        );
+
+        let details = expected(
+            &fixture("ncshipment-details.xml"),
+            "non-contract-shipment-details",
+            shipment_details,
+        );
+        assert_eq!(details.customer_ref_1.as_deref(), Some("261300101-A"));
+        assert_eq!(
+            details.customer_ref_2.as_deref(),
+            Some("261300101-A-mx4zxjpj-1bf5")
+        );
+        assert_eq!(details.tracking_pin.as_deref(), Some("1234567200001012"));
+
+        let list = expected(
+            &fixture("ncshipments-list.xml"),
+            "non-contract-shipments",
+            |root| Ok(all_links(root)),
+        );
+        assert_eq!(list.len(), 2);
+        let ticket = expected(
+            &fixture("ncshipment-refund-response.xml"),
+            "non-contract-shipment-refund-request-info",
+            refund_request_info,
+        );
+        assert_eq!(ticket.service_ticket_id, "GT12345678RT");
+    }
+
+    #[test]
+    fn a_receipt_without_a_charge_is_priced_from_its_pre_tax_amount_and_taxes_or_unknown() {
+        let receipt = |inner: &str| {
+            let body =
+                format!("<non-contract-shipment-receipt>{inner}</non-contract-shipment-receipt>");
+            expected(body.as_bytes(), "non-contract-shipment-receipt", |root| {
+                Ok(price_amounts(root))
+            })
+        };
+        let priced = receipt(
+            "<base-amount>10.00</base-amount><pre-tax-amount>10.50</pre-tax-amount>\
+             <gst-amount>0.53</gst-amount><pst-amount>0.00</pst-amount><hst-amount>0.00</hst-amount>",
+        )
+        .unwrap();
+        assert_eq!(priced.due.to_string(), "11.03");
+        assert_eq!(
+            receipt("<base-amount>10.00</base-amount>"),
+            None,
+            "unknown, not 10 or 0"
+        );
+        assert_eq!(receipt("<charge-amount>x</charge-amount>"), None);
+    }
+
+    #[test]
     fn a_production_create_answer_needs_no_request_id() {
         // Captured from production: no customer-request-id, a po-number, a price link.
         let body = production("create-shipment-response.xml");

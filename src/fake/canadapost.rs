@@ -348,17 +348,10 @@ fn create(
                 .unwrap_or_default(),
         ),
         mailing_date: find(&root, &["expected-mailing-date"]).map_or(mailing_date, str::to_owned),
-        destination_lines: vec![
+        destination_lines: destination_lines(
             text(&["delivery-spec", "destination", "name"]),
-            destination("address-line-1"),
-            destination("address-line-2"),
-            format!(
-                "{} {} {}",
-                destination("city"),
-                destination("prov-state"),
-                destination("postal-zip-code")
-            ),
-        ],
+            destination,
+        ),
         label_downloads: 0,
         tracking_calls: 0,
         refund_requested: false,
@@ -477,17 +470,10 @@ fn non_contract_call(
                 shipping_point: text("requested-shipping-point"),
                 delivery_spec: Element::default(),
                 mailing_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-                destination_lines: vec![
+                destination_lines: destination_lines(
                     text("delivery-spec/destination/name"),
-                    destination("address-line-1"),
-                    destination("address-line-2"),
-                    format!(
-                        "{} {} {}",
-                        destination("city"),
-                        destination("prov-state"),
-                        destination("postal-zip-code")
-                    ),
-                ],
+                    destination,
+                ),
                 label_downloads: 0,
                 tracking_calls: 0,
                 refund_requested: false,
@@ -547,31 +533,29 @@ fn non_contract_call(
                 Ok(flat) => flat,
                 Err(refusal) => return refusal,
             };
-            let shipment = &mut state.shipments[index];
-            if shipment.refund_requested {
-                return messages(
-                    400,
-                    &[(
-                        "9010",
-                        "A refund request has already been submitted for this shipment.",
-                    )],
-                );
+            let email = flat.get("email").unwrap_or_default();
+            match register_refund(state, index, email, request) {
+                Ok((ticket_id, ticket_date)) => ncshipment::refund_info(&ticket_id, &ticket_date),
+                Err(refusal) => refusal,
             }
-            shipment.refund_requested = true;
-            let refund = FakeRefund {
-                shipment_id: shipment.shipment_id.clone(),
-                email: flat.get("email").unwrap_or_default().to_owned(),
-                service_ticket_id: format!("GT{:08}RT", state.refunds.len() + 1),
-                service_ticket_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-                body: request.body.clone(),
-            };
-            let response =
-                ncshipment::refund_info(&refund.service_ticket_id, &refund.service_ticket_date);
-            state.refunds.push(refund);
-            response
         }
         _ => messages(404, &[("9002", "Shipment not found")]),
     }
+}
+
+/// What a label shows of where it goes: the name, the address lines, the city line.
+fn destination_lines(name: String, address: impl Fn(&str) -> String) -> Vec<String> {
+    vec![
+        name,
+        address("address-line-1"),
+        address("address-line-2"),
+        format!(
+            "{} {} {}",
+            address("city"),
+            address("prov-state"),
+            address("postal-zip-code")
+        ),
+    ]
 }
 
 /// A body's root must be `<{expected}>` in the shipment namespace, declared on the root
@@ -811,32 +795,51 @@ fn refund(state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
         Ok(root) => root,
         Err(refusal) => return refusal,
     };
+    let email = find(&root, &["email"]).unwrap_or_default();
+    let (ticket_id, ticket_date) = match register_refund(state, position, email, request) {
+        Ok(ticket) => ticket,
+        Err(refusal) => return refusal,
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-refund-request-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
+         <service-ticket-date>{ticket_date}</service-ticket-date><service-ticket-id>{ticket_id}</service-ticket-id>\
+         </shipment-refund-request-info>"
+    );
+    HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+/// Registers the one refund a shipment may have: its service ticket id and date, or
+/// Canada Post's refusal of a second request.
+fn register_refund(
+    state: &mut CanadaPostState,
+    position: usize,
+    email: &str,
+    request: &HttpRequest,
+) -> Result<(String, String), HttpResponse> {
     let shipment = &mut state.shipments[position];
     if shipment.refund_requested {
-        return messages(
+        return Err(messages(
             400,
             &[(
                 "9010",
                 "A refund request has already been submitted for this shipment.",
             )],
-        );
+        ));
     }
     shipment.refund_requested = true;
     let refund = FakeRefund {
         shipment_id: shipment.shipment_id.clone(),
-        email: find(&root, &["email"]).unwrap_or_default().to_owned(),
+        email: email.to_owned(),
         service_ticket_id: format!("GT{:08}RT", state.refunds.len() + 1),
         service_ticket_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         body: request.body.clone(),
     };
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-refund-request-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
-         <service-ticket-date>{}</service-ticket-date><service-ticket-id>{}</service-ticket-id>\
-         </shipment-refund-request-info>",
-        refund.service_ticket_date, refund.service_ticket_id
+    let ticket = (
+        refund.service_ticket_id.clone(),
+        refund.service_ticket_date.clone(),
     );
     state.refunds.push(refund);
-    HttpResponse::new(200, SHIPMENT_TYPE, body)
+    Ok(ticket)
 }
 
 /// The refund request's schema, as the fake checks it: the root and its namespace, and
@@ -1177,7 +1180,7 @@ fn is_customer_number(value: &str) -> bool {
     (1..=10).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_postal_code(value: &str) -> bool {
+pub(super) fn is_postal_code(value: &str) -> bool {
     let bytes = value.as_bytes();
     bytes.len() == 6
         && bytes.iter().enumerate().all(|(index, byte)| {

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
 
+use super::canadapost::is_postal_code;
 use super::http_server::{HttpRequest, HttpResponse, query_pairs};
 
 pub const NC_TYPE: &str = "application/vnd.cpc.ncshipment-v4+xml";
@@ -274,18 +275,6 @@ fn root_problems(flat: &Flat, expected: &str) -> Vec<String> {
         problems.push(format!("cvc-elt.1: <{expected}> must be in {NC_NAMESPACE}"));
     }
     problems
-}
-
-fn is_postal_code(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    bytes.len() == 6
-        && bytes.iter().enumerate().all(|(index, byte)| {
-            if index % 2 == 0 {
-                byte.is_ascii_uppercase()
-            } else {
-                byte.is_ascii_digit()
-            }
-        })
 }
 
 /// The window of a Get Non-Contract Shipments request: `from` required, `to` defaulting
