@@ -594,4 +594,168 @@ mod canada_post {
             "{body}"
         );
     }
+
+    fn nc_post(
+        fake: &FakeServer,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let mut request = agent().post(format!("{}{path}", fake.base_url()));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body).unwrap();
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    }
+
+    /// Every answer of the fake's non-contract side validates against ncshipment.xsd.
+    fn assert_nc_valid(body: &str) {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("answer.xml");
+        std::fs::write(&path, body).unwrap();
+        let output = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema", "schemas/canadapost/ncshipment.xsd"])
+            .arg(&path)
+            .output()
+            .expect("xmllint runs");
+        assert!(
+            output.status.success(),
+            "{}\n{body}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    #[test]
+    fn the_fake_serves_non_contract_shipping_as_strictly_as_contract() {
+        use bbship::canadapost::answers::{self, Answer};
+        const NC: &str = "application/vnd.cpc.ncshipment-v4+xml";
+        let fake = fake(0, None);
+        let auth = basic();
+        let good = [
+            ("Authorization", auth.as_str()),
+            ("Accept", NC),
+            ("Content-Type", NC),
+            ("Accept-language", "en-CA"),
+        ];
+        let request = std::fs::read_to_string("tests/fixtures/canada-post/ncshipment-request.xml")
+            .unwrap()
+            .replace(
+                "</customer-ref-1>",
+                "</customer-ref-1><customer-ref-2>ORDER-1042-r1</customer-ref-2>",
+            );
+        let create = "/rs/1234567/ncshipment";
+        // Exact media types: the contract ones, or */*, are refused.
+        let mut contract_type = good;
+        contract_type[1].1 = "application/vnd.cpc.shipment-v8+xml";
+        assert_eq!(nc_post(&fake, create, &contract_type, &request).0, 406);
+        let mut any = good;
+        any[1].1 = "*/*";
+        assert_eq!(nc_post(&fake, create, &any, &request).0, 406);
+        let mut wrong_type = good;
+        wrong_type[2].1 = "application/vnd.cpc.shipment-v8+xml";
+        assert_eq!(nc_post(&fake, create, &wrong_type, &request).0, 415);
+        // A contract request, or contract elements in a non-contract one, are refused.
+        let (status, body) = nc_post(&fake, create, &good, &sample_request());
+        assert_eq!(status, 400, "{body}");
+        let with_contract = request.replace(
+            "<requested-shipping-point>",
+            "<transmit-shipment>true</transmit-shipment><requested-shipping-point>",
+        );
+        let (status, body) = nc_post(&fake, create, &good, &with_contract);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("transmit-shipment"), "{body}");
+        let sender_country = request.replace(
+            "<prov-state>ON</prov-state>",
+            "<prov-state>ON</prov-state><country-code>CA</country-code>",
+        );
+        let (status, body) = nc_post(&fake, create, &good, &sender_country);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("country-code"), "{body}");
+        assert!(fake.shipments().is_empty());
+
+        let (status, body) = nc_post(&fake, create, &good, &request);
+        assert_eq!(status, 200, "{body}");
+        assert_nc_valid(&body);
+        let Answer::Expected(info) =
+            answers::read(body.as_bytes(), "non-contract-shipment-info", |root| {
+                answers::created(answers::non_contract_shipment_info(root)?)
+            })
+            .unwrap()
+        else {
+            panic!("{body}")
+        };
+        assert!(bbship::ids::pin_check_digit_holds(
+            info.tracking_pin.as_deref().unwrap()
+        ));
+        for rel in ["details", "receipt", "refund"] {
+            let link = info.link(rel).unwrap_or_else(|| panic!("{rel}: {body}"));
+            if rel != "refund" {
+                let (status, answer) = get(&fake, &link.href, NC);
+                assert_eq!(status, 200, "{answer}");
+                assert_nc_valid(&answer);
+                let (status, _) = get(&fake, &link.href, "application/vnd.cpc.shipment-v8+xml");
+                assert_eq!(status, 406);
+            }
+        }
+
+        // The window is read in Eastern time: now, in Toronto, holds the shipment; the
+        // same digits read as UTC do not (unless they agree, which they never do).
+        let toronto = |at: chrono::DateTime<chrono::Utc>| {
+            let offset = if bbship::canadapost::eastern::offset_hours(at) == -4 {
+                4
+            } else {
+                5
+            };
+            (at - chrono::Duration::hours(offset))
+                .format("%Y%m%d%H%M")
+                .to_string()
+        };
+        let now = chrono::Utc::now();
+        let list = |from: String, to: String| {
+            get(
+                &fake,
+                &format!("{}{create}?from={from}&to={to}", fake.base_url()),
+                NC,
+            )
+        };
+        let (status, body) = list(
+            toronto(now - chrono::Duration::minutes(2)),
+            toronto(now + chrono::Duration::minutes(2)),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_nc_valid(&body);
+        assert_eq!(body.matches("rel=\"shipment\"").count(), 1, "{body}");
+        let utc = |at: chrono::DateTime<chrono::Utc>| at.format("%Y%m%d%H%M").to_string();
+        let (_, body) = list(
+            utc(now - chrono::Duration::minutes(2)),
+            utc(now + chrono::Duration::minutes(2)),
+        );
+        assert_eq!(body.matches("rel=\"shipment\"").count(), 0, "{body}");
+        // A search without `from`, or a malformed one, is refused with messages.
+        let (status, body) = get(&fake, &format!("{}{create}", fake.base_url()), NC);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("<messages"), "{body}");
+        assert_eq!(list("2026".to_owned(), "2027".to_owned()).0, 400);
+
+        // Refund: the ncshipment body, once.
+        let refund = info.link("refund").unwrap().href.clone();
+        let refund_path = refund.trim_start_matches(&fake.base_url()).to_owned();
+        let body =
+            std::fs::read_to_string("tests/fixtures/canada-post/shipment-refund-request.xml")
+                .unwrap();
+        assert_eq!(
+            nc_post(&fake, &refund_path, &good, &body).0,
+            400,
+            "a contract refund body"
+        );
+        let nc_refund = "<non-contract-shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/ncshipment-v4\"><email>a@example.com</email></non-contract-shipment-refund-request>";
+        let (status, answer) = nc_post(&fake, &refund_path, &good, nc_refund);
+        assert_eq!(status, 200, "{answer}");
+        assert_nc_valid(&answer);
+        let (status, answer) = nc_post(&fake, &refund_path, &good, nc_refund);
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.contains("already been submitted"), "{answer}");
+    }
 }

@@ -77,6 +77,8 @@ pub struct FakeShipment {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// `parcel-characteristics/weight` as sent (the non-contract receipt's price).
     weight: String,
+    /// A non-contract request's `<delivery-spec>` as sent, which its details give back.
+    nc_delivery_spec: String,
 }
 
 /// One refund request the fake registered.
@@ -358,6 +360,7 @@ fn create(
         non_contract: false,
         created_at: chrono::Utc::now(),
         weight: text(&["delivery-spec", "parcel-characteristics", "weight"]),
+        nc_delivery_spec: String::new(),
     };
     let response = shipment_info(base_url, &shipment);
     state.shipments.push(shipment);
@@ -482,6 +485,7 @@ fn non_contract_call(
                     .non_contract_clock_offset
                     .map_or_else(chrono::Utc::now, |offset| chrono::Utc::now() + offset),
                 weight: text("delivery-spec/parcel-characteristics/weight"),
+                nc_delivery_spec: ncshipment::delivery_spec_text(&request.body),
             };
             let response = view(&shipment, &self_href(&shipment), &label_href(&shipment));
             state.shipments.push(shipment);
@@ -514,9 +518,7 @@ fn non_contract_call(
             ncshipment::shipment_details(
                 &shipment.shipping_point,
                 &shipment.tracking_pin,
-                &shipment.service_code,
-                &shipment.order_reference,
-                &shipment.request_id,
+                &shipment.nc_delivery_spec,
             )
         }
         (Endpoint::Receipt, Some(index)) => {

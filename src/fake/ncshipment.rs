@@ -355,29 +355,33 @@ pub(crate) fn shipment_info(view: &NcView) -> HttpResponse {
     )
 }
 
+/// The request's `<delivery-spec>` element as it was sent (its text, already escaped),
+/// for the details to give back; empty when the body holds none.
+pub(crate) fn delivery_spec_text(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    match (text.find("<delivery-spec"), text.rfind("</delivery-spec>")) {
+        (Some(start), Some(end)) if start < end => {
+            text[start..end + "</delivery-spec>".len()].to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
 /// `<non-contract-shipment-details>`: the shipping point, the PIN and the delivery spec
 /// as requested (service and references included), no id or links.
 pub(crate) fn shipment_details(
     shipping_point: &str,
     tracking_pin: &str,
-    service_code: &str,
-    order_reference: &str,
-    request_id: &str,
+    delivery_spec: &str,
 ) -> HttpResponse {
-    let escape = |text: &str| quick_xml::escape::escape(text).into_owned();
     HttpResponse::new(
         200,
         NC_TYPE,
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<non-contract-shipment-details xmlns=\"{NC_NAMESPACE}\">\
              <final-shipping-point>{}</final-shipping-point><tracking-pin>{tracking_pin}</tracking-pin>\
-             <delivery-spec><service-code>{}</service-code>\
-             <references><customer-ref-1>{}</customer-ref-1><customer-ref-2>{}</customer-ref-2></references>\
-             </delivery-spec></non-contract-shipment-details>",
-            escape(shipping_point),
-            escape(service_code),
-            escape(order_reference),
-            escape(request_id)
+             {delivery_spec}</non-contract-shipment-details>",
+            quick_xml::escape::escape(shipping_point),
         ),
     )
 }
