@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 pub fn shipment_xsd() -> PathBuf {
     let dir = std::env::var_os("BBSHIP_XSD_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost"));
     let xsd = dir.join("shipment.xsd");
     assert!(
         xsd.exists(),

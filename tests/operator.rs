@@ -415,9 +415,7 @@ fn journal_events(harness: &Harness, event: &str) -> Vec<serde_json::Value> {
 fn shipment_xsd() -> PathBuf {
     let dir = std::env::var_os("BBSHIP_XSD_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost"));
     let xsd = dir.join("shipment.xsd");
     assert!(
         xsd.exists(),
