@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,18 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// What monitoring reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A Prometheus text-format file rewritten after each writing run (for
+    /// node_exporter's textfile collector); its directory must exist.
+    #[serde(default)]
+    pub textfile: Option<PathBuf>,
 }
 
 /// Where to tell someone about a run, beyond cron's e-mail.

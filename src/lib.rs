@@ -25,6 +25,7 @@ pub mod journal;
 pub mod labels;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod overview;
 pub mod phase;
 pub mod rate;
@@ -272,17 +273,49 @@ fn after_run(
     }
     let wants_alerts =
         config.alerts.webhook_url.is_some() || config.alerts.healthcheck_url.is_some();
-    if !wants_alerts {
+    if !wants_alerts && config.metrics.textfile.is_none() {
         return;
     }
-    let orders = match runs::history(&runs_log) {
-        Ok(history) => overview::orders(journal, &history, &config.alerts, false, Utc::now()),
-        Err(error) => {
-            log::warn!("cannot read {}: {error:#}", runs_log.display());
-            Vec::new()
-        }
+    let mut history = runs::history(&runs_log).unwrap_or_else(|error| {
+        log::warn!("cannot read {}: {error:#}", runs_log.display());
+        runs::RunsHistory::default()
+    });
+    // This run counts even if the runs log could not take it.
+    history.note_run(&record);
+    let orders = overview::orders(journal, &history, &config.alerts, false, Utc::now());
+    if let Some(path) = &config.metrics.textfile {
+        write_metrics(path, data_dir, journal, &history, &record, &orders);
+    }
+    if wants_alerts {
+        alerts::after_run(&config.alerts, &record, &orders, result.is_ok());
+    }
+}
+
+/// Rewrites the metrics file; a failure is only a warning.
+fn write_metrics(
+    path: &std::path::Path,
+    data_dir: &DataDir,
+    journal: &Journal,
+    history: &runs::RunsHistory,
+    record: &runs::RunRecord,
+    orders: &[overview::OrderView],
+) {
+    let journal_bytes = data_dir
+        .journal_files()
+        .iter()
+        .filter_map(|log| std::fs::symlink_metadata(log).ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    let input = metrics::MetricsInput {
+        commands: &history.commands,
+        last_run: record,
+        needing_person: orders.iter().filter(|order| order.stuck.is_some()).count(),
+        totals: journal.totals(),
+        journal_bytes,
     };
-    alerts::after_run(&config.alerts, &record, &orders, result.is_ok());
+    if let Err(error) = metrics::write(path, &input) {
+        log::warn!("metrics.textfile not updated: {error:#}");
+    }
 }
 
 /// Whether a phase may start: once the cycle's time budget is spent, later phases wait
