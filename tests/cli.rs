@@ -31,6 +31,39 @@ fn the_example_configuration_is_complete_and_loads() {
     }
 }
 
+/// The `bbship.json` a Kubernetes ConfigMap holds as a literal block (`bbship.json: |`).
+fn config_map_json(manifest: &str) -> String {
+    let mut lines = manifest
+        .lines()
+        .skip_while(|line| line.trim() != "bbship.json: |");
+    lines.next().expect("a bbship.json block");
+    lines
+        .take_while(|line| line.starts_with("    ") || line.is_empty())
+        .map(|line| format!("{}\n", line.get(4..).unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn the_kubernetes_config_maps_hold_a_bbship_json_that_loads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let temp = tempfile::tempdir().unwrap();
+    for manifest in [
+        "base/configmap.yaml",
+        "overlays/second-seller/configmap.yaml",
+    ] {
+        let text = std::fs::read_to_string(root.join(manifest)).unwrap();
+        let path = temp.path().join("bbship.json");
+        std::fs::write(&path, config_map_json(&text)).unwrap();
+        let config = bbship::config::Config::load(&path)
+            .unwrap_or_else(|error| panic!("{manifest}: {error:#}"));
+        assert_eq!(
+            config.canada_post.service_code.as_str(),
+            "DOM.EP",
+            "{manifest}"
+        );
+    }
+}
+
 #[test]
 fn an_unknown_config_key_exits_2_naming_the_key_and_file() {
     let harness = Harness::new(Vec::new());
