@@ -1,5 +1,5 @@
-//! Validated pieces of a Canadian postal address: province codes, postal codes and
-//! length-bounded single-line text.
+//! Validated pieces of a Canadian postal address: province codes, postal codes (and the
+//! province a postal code's first letter names) and length-bounded single-line text.
 //!
 //! They are shared by the configuration (the sender) and by the Canada Post shipment
 //! builder (the destination), so both refuse the same bad values the same way.
@@ -43,6 +43,27 @@ impl Province {
         Province::SK,
         Province::YT,
     ];
+
+    /// The provinces and territories whose postal codes begin with `letter` (Canada
+    /// Post's forward sortation areas): none for D, F, I, O, Q, U, W and Z, which never
+    /// begin one, and both territories for X.
+    pub fn of_postal_letter(letter: char) -> &'static [Province] {
+        match letter.to_ascii_uppercase() {
+            'A' => &[Province::NL],
+            'B' => &[Province::NS],
+            'C' => &[Province::PE],
+            'E' => &[Province::NB],
+            'G' | 'H' | 'J' => &[Province::QC],
+            'K' | 'L' | 'M' | 'N' | 'P' => &[Province::ON],
+            'R' => &[Province::MB],
+            'S' => &[Province::SK],
+            'T' => &[Province::AB],
+            'V' => &[Province::BC],
+            'X' => &[Province::NT, Province::NU],
+            'Y' => &[Province::YT],
+            _ => &[],
+        }
+    }
 
     pub fn code(self) -> &'static str {
         match self {
@@ -101,6 +122,34 @@ pub struct PostalCode(String);
 impl PostalCode {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether this postal code can be in `province`, by its first letter. Canada Post
+    /// does not check that the city, province and postal code agree: it bills a label
+    /// whose parts disagree and the parcel then cannot be delivered, so bbship checks
+    /// before buying. The reason names both values.
+    pub fn check_province(&self, province: Province) -> Result<(), String> {
+        let letter = self.0.chars().next().unwrap_or_default();
+        let provinces = Province::of_postal_letter(letter);
+        if provinces.contains(&province) {
+            return Ok(());
+        }
+        let code = &self.0;
+        let found = match provinces {
+            [] => format!("begins with {letter}, which no Canadian postal code begins with"),
+            several => format!(
+                "is in {} (first letter {letter})",
+                several
+                    .iter()
+                    .map(|province| province.code())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        };
+        Err(format!(
+            "postal code {code} {found}, but the province is {province}; Canada Post would \
+             bill a label it cannot deliver"
+        ))
     }
 }
 
@@ -218,6 +267,77 @@ mod tests {
             "", "K1A0B", "K1A0B1X", "11A0B1", "KKA0B1", "90210", "K1A 0É1",
         ] {
             assert!(PostalCode::try_from(input.to_owned()).is_err(), "{input}");
+        }
+    }
+
+    fn postal(code: &str) -> PostalCode {
+        PostalCode::try_from(code.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn the_first_letter_of_a_postal_code_names_its_province() {
+        let table = [
+            ("A1C5M2", Province::NL),
+            ("B3H0A1", Province::NS),
+            ("C1A4P3", Province::PE),
+            ("E1C4M3", Province::NB),
+            ("G1R4P5", Province::QC),
+            ("H2X1Y4", Province::QC),
+            ("J4K2T1", Province::QC),
+            ("K1A0B1", Province::ON),
+            ("L5B3C2", Province::ON),
+            ("M5V2T6", Province::ON),
+            ("N2L3G1", Province::ON),
+            ("P3E4N1", Province::ON),
+            ("R3C4T3", Province::MB),
+            ("S4P3Y2", Province::SK),
+            ("T2P1J9", Province::AB),
+            ("V6B1A1", Province::BC),
+            ("X1A2P7", Province::NT),
+            ("X0A0H0", Province::NU),
+            ("Y1A2C6", Province::YT),
+        ];
+        for (code, province) in table {
+            let code = postal(code);
+            assert_eq!(code.check_province(province), Ok(()), "{code} {province}");
+            // Every other province is refused, naming both values.
+            for other in Province::ALL.into_iter().filter(|other| *other != province) {
+                if code.as_str().starts_with('X') && matches!(other, Province::NT | Province::NU) {
+                    continue;
+                }
+                let refusal = code.check_province(other).unwrap_err();
+                assert!(
+                    refusal.contains(code.as_str()) && refusal.contains(other.code()),
+                    "{refusal}"
+                );
+            }
+        }
+        // Both territories share X.
+        assert_eq!(postal("X1A2P7").check_province(Province::NU), Ok(()));
+        assert_eq!(postal("X0A0H0").check_province(Province::NT), Ok(()));
+        let refusal = postal("H2X1Y4").check_province(Province::ON).unwrap_err();
+        assert!(
+            refusal.contains("H2X1Y4") && refusal.contains("QC") && refusal.contains("ON"),
+            "{refusal}"
+        );
+    }
+
+    #[test]
+    fn letters_that_never_begin_a_postal_code_belong_to_no_province() {
+        for letter in ['D', 'F', 'I', 'O', 'Q', 'U', 'W', 'Z'] {
+            assert!(Province::of_postal_letter(letter).is_empty(), "{letter}");
+            let code = postal(&format!("{letter}1A1A1"));
+            for province in Province::ALL {
+                let refusal = code.check_province(province).unwrap_err();
+                assert!(refusal.contains("no Canadian postal code"), "{refusal}");
+            }
+        }
+        // Every province and territory has at least one letter.
+        for province in Province::ALL {
+            assert!(
+                ('A'..='Z').any(|letter| Province::of_postal_letter(letter).contains(&province)),
+                "{province}"
+            );
         }
     }
 

@@ -1,5 +1,5 @@
 //! Alerts beyond cron's e-mail: a JSON summary POSTed to `alerts.webhook_url` after a run
-//! with failures or stuck orders, and a ping of `alerts.healthcheck_url` after every run
+//! with failures or with orders that need a person whose reminder came due, and a ping of `alerts.healthcheck_url` after every run
 //! that completed, so an outside dead-man's switch notices when cron stops running
 //! bbship. Both are best effort: short timeouts, one try, and a failure is a warning,
 //! never a failed run.
@@ -19,22 +19,37 @@ struct Summary<'a> {
     tool: &'static str,
     version: &'static str,
     run: &'a RunRecord,
+    /// Every order that needs a person now.
     stuck: Vec<&'a OrderView>,
+    /// The orders among them whose reminder came due in this run.
+    reminded: &'a [&'a str],
 }
 
-/// Sends what `config` asks for after a run. `completed` is false when the run ended
-/// early on an error (the healthcheck is then not pinged: the switch should notice).
-pub fn after_run(config: &AlertsConfig, record: &RunRecord, orders: &[OrderView], completed: bool) {
+/// Sends what `config` asks for after a run: the webhook when the run had failures or a
+/// reminder came due (`reminded`), the healthcheck when it `completed` (false when the
+/// run ended early on an error: the switch should notice).
+pub fn after_run(
+    config: &AlertsConfig,
+    record: &RunRecord,
+    orders: &[OrderView],
+    reminded: &[&str],
+    completed: bool,
+) {
+    let wanted = config.webhook_url.is_some() || config.healthcheck_url.is_some();
+    if !wanted {
+        return;
+    }
     let agent = agent(Duration::from_secs(config.timeout_secs.get()));
     let stuck: Vec<&OrderView> = orders.iter().filter(|view| view.stuck.is_some()).collect();
     if let Some(url) = &config.webhook_url
-        && (record.failures() > 0 || !stuck.is_empty())
+        && (record.failures() > 0 || !reminded.is_empty())
     {
         let summary = Summary {
             tool: "bbship",
             version: env!("CARGO_PKG_VERSION"),
             run: record,
             stuck,
+            reminded,
         };
         match serde_json::to_string(&summary) {
             Ok(body) => {

@@ -66,6 +66,56 @@ pub struct AlertsConfig {
     /// An order ready to ship without a label for this long is stuck.
     #[serde(default = "default_stuck_label_minutes")]
     pub stuck_label_minutes: u32,
+    /// An order that needs a person is reported again at least this often until it is
+    /// sorted.
+    #[serde(default)]
+    pub remind_every_hours: RemindEvery,
+}
+
+/// How often an order that needs a person is reported again: hours, fractions allowed,
+/// more than 0 and at most a year (beyond that it would never be reminded).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Deserialize, Serialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct RemindEvery(f64);
+
+impl RemindEvery {
+    const MAX_HOURS: f64 = 24.0 * 366.0;
+
+    pub fn hours(self) -> f64 {
+        self.0
+    }
+
+    pub fn duration(self) -> chrono::Duration {
+        // Proven invariant: at most a year of milliseconds fits an i64.
+        chrono::Duration::milliseconds((self.0 * 3_600_000.0).round() as i64)
+    }
+}
+
+impl Default for RemindEvery {
+    fn default() -> Self {
+        RemindEvery(24.0)
+    }
+}
+
+impl TryFrom<f64> for RemindEvery {
+    type Error = String;
+
+    fn try_from(value: f64) -> Result<Self, Self::Error> {
+        if value > 0.0 && value <= Self::MAX_HOURS {
+            Ok(RemindEvery(value))
+        } else {
+            Err(format!(
+                "{value} hours is out of range (more than 0, at most {})",
+                Self::MAX_HOURS
+            ))
+        }
+    }
+}
+
+impl From<RemindEvery> for f64 {
+    fn from(every: RemindEvery) -> f64 {
+        every.0
+    }
 }
 
 impl Default for AlertsConfig {
@@ -76,6 +126,7 @@ impl Default for AlertsConfig {
             timeout_secs: default_alert_timeout_secs(),
             acceptance_warning_hours: default_acceptance_warning_hours(),
             stuck_label_minutes: default_stuck_label_minutes(),
+            remind_every_hours: RemindEvery::default(),
         }
     }
 }
@@ -114,6 +165,11 @@ pub struct BestBuyConfig {
     /// waits this long first so that lag is not reported as a failure.
     #[serde(default = "default_accept_recheck_delay_secs")]
     pub accept_recheck_delay_secs: u64,
+    /// An accepted order still listed as waiting is read again, with waits that double
+    /// from `accept_recheck_delay_secs`, until this long after the accepts; only then is
+    /// it an error.
+    #[serde(default = "default_accept_recheck_max_secs")]
+    pub accept_recheck_max_secs: u64,
 }
 
 impl Default for BestBuyConfig {
@@ -126,6 +182,7 @@ impl Default for BestBuyConfig {
             carrier_url: None,
             acceptance_window_hours: default_acceptance_window_hours(),
             accept_recheck_delay_secs: default_accept_recheck_delay_secs(),
+            accept_recheck_max_secs: default_accept_recheck_max_secs(),
         }
     }
 }
@@ -140,6 +197,11 @@ pub struct CanadaPostConfig {
     /// The customer shipped for; a merchant shipping for itself repeats its own number.
     #[serde(default)]
     pub mobo: Option<CustomerNumber>,
+    /// The customer number that pays (`settlement-info/paid-by-customer`). Contract
+    /// accounts often mail under one number and pay under another, whose contract
+    /// `contract_id` then is.
+    #[serde(default)]
+    pub paid_by_customer: Option<CustomerNumber>,
     #[serde(default = "default_service_code")]
     pub service_code: ServiceCode,
     /// Best Buy `shipping_type_code` → Canada Post service.
@@ -156,6 +218,12 @@ pub struct CanadaPostConfig {
 impl CanadaPostConfig {
     pub fn mobo(&self) -> &CustomerNumber {
         self.mobo.as_ref().unwrap_or(&self.customer_number)
+    }
+
+    pub fn paid_by_customer(&self) -> &CustomerNumber {
+        self.paid_by_customer
+            .as_ref()
+            .unwrap_or(&self.customer_number)
     }
 }
 
@@ -509,7 +577,26 @@ impl Config {
         deserializer
             .end()
             .map_err(|error| format!("trailing text after the configuration: {error}"))?;
+        config.check_across_keys()?;
         Ok(config)
+    }
+
+    /// What no single key's type can refuse: values that are each valid but disagree.
+    fn check_across_keys(&self) -> Result<(), String> {
+        let sender = &self.sender;
+        sender
+            .postal_code
+            .check_province(sender.province)
+            .map_err(|reason| format!("key `sender.postal_code`: {reason}"))?;
+        let bestbuy = &self.bestbuy;
+        if bestbuy.carrier_code.is_none() && bestbuy.carrier_name.is_none() {
+            return Err(
+                "key `bestbuy.carrier_code`: the tracking upload needs a carrier: set \
+                 carrier_code (a carrier Best Buy knows, such as CPCL) or carrier_name"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -530,6 +617,9 @@ fn default_acceptance_window_hours() -> NonZeroU32 {
 }
 fn default_accept_recheck_delay_secs() -> u64 {
     5
+}
+fn default_accept_recheck_max_secs() -> u64 {
+    30
 }
 fn default_service_code() -> ServiceCode {
     ServiceCode::try_from("DOM.EP".to_owned()).unwrap_or_else(|_| unreachable!())
@@ -623,9 +713,37 @@ mod tests {
             config.canada_post.mobo(),
             &config.canada_post.customer_number
         );
+        assert_eq!(
+            config.canada_post.paid_by_customer(),
+            &config.canada_post.customer_number
+        );
+        assert_eq!(config.bestbuy.accept_recheck_max_secs, 30);
         assert_eq!(config.sender.postal_code.as_str(), "M5V2T6");
         assert_eq!(config.limits.concurrency.get(), 1);
         assert_eq!(config.limits.cycle_budget_secs.get(), 600);
+    }
+
+    #[test]
+    fn reminders_default_to_a_day_and_take_fractions_of_an_hour() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.alerts.remind_every_hours.hours(), 24.0);
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["alerts"] = serde_json::json!({"remind_every_hours": 0.5});
+        let config = Config::parse(&json.to_string()).unwrap();
+        assert_eq!(
+            config.alerts.remind_every_hours.duration(),
+            chrono::Duration::minutes(30)
+        );
+        for bad in [
+            serde_json::json!(0),
+            serde_json::json!(-1),
+            serde_json::json!(1e9),
+            serde_json::json!("24"),
+        ] {
+            json["alerts"] = serde_json::json!({ "remind_every_hours": bad });
+            let error = error_of(&json.to_string());
+            assert!(error.contains("alerts.remind_every_hours"), "{error}");
+        }
     }
 
     #[test]
@@ -727,6 +845,66 @@ mod tests {
             config.canada_post.refund_email.unwrap().as_str(),
             "seller@example.com"
         );
+    }
+
+    #[test]
+    fn the_paying_customer_is_its_own_number_when_set() {
+        let config = Config::parse(&with(
+            "/canada_post",
+            serde_json::json!({"customer_number": "1234567", "contract_id": "42708517",
+                               "paid_by_customer": "7654321"}),
+        ))
+        .unwrap();
+        assert_eq!(config.canada_post.paid_by_customer().as_str(), "7654321");
+        assert_eq!(config.canada_post.mobo().as_str(), "1234567");
+        for bad in ["", "12345678901", "12a4", "-1"] {
+            let error = error_of(&with(
+                "/canada_post",
+                serde_json::json!({"customer_number": "1234567", "contract_id": "42708517",
+                                   "paid_by_customer": bad}),
+            ));
+            assert!(
+                error.contains("canada_post.paid_by_customer"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sender_postal_code_outside_its_province_is_refused() {
+        let error = error_of(&with("/sender/province", serde_json::json!("QC")));
+        assert!(error.contains("sender.postal_code"), "{error}");
+        assert!(
+            error.contains("M5V2T6") && error.contains("ON") && error.contains("QC"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_carrier_is_needed_by_code_or_by_name() {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["bestbuy"] = serde_json::json!({"carrier_code": null, "carrier_name": null});
+        let error = error_of(&json.to_string());
+        assert!(error.contains("bestbuy.carrier_code"), "{error}");
+        json["bestbuy"] = serde_json::json!({"carrier_code": null});
+        assert!(Config::parse(&json.to_string()).is_ok(), "the default name");
+    }
+
+    #[test]
+    fn the_example_maps_best_buy_ground_regular_to_expedited_parcel() {
+        // What a real Best Buy Canada seller shipped its `M` orders with.
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bbship.example.json");
+        let config = Config::load(&example).unwrap();
+        assert_eq!(config.canada_post.services["M"].as_str(), "DOM.EP");
+        assert_eq!(
+            config
+                .bestbuy
+                .carrier_code
+                .as_ref()
+                .map(BoundedText::as_str),
+            Some("CPCL")
+        );
+        assert_eq!(config.canada_post.paid_by_customer().as_str(), "1234567");
     }
 
     #[test]

@@ -82,6 +82,11 @@ impl DataDir {
         self.logs().join("runs.jsonl")
     }
 
+    /// When each order that needs a person was last reported (`reminders`).
+    pub fn reminders(&self) -> PathBuf {
+        self.logs().join("reminders.json")
+    }
+
     /// What the history logs said up to a known point (`journal::checkpoint`).
     pub fn journal_checkpoint(&self) -> PathBuf {
         self.logs().join("journal_checkpoint.json")

@@ -241,14 +241,17 @@ impl fmt::Display for RequestId {
 
 /// Cuts a hostile value down to something that fits in an error message.
 pub fn shorten(value: &str) -> String {
-    const KEEP: usize = 80;
+    shorten_to(value, 80)
+}
+
+fn shorten_to(value: &str, keep: usize) -> String {
     // Redacted before it is cut: a secret cut in half is no longer recognised, and half of
     // one is still a leak.
     let value = crate::secret::redact(value);
-    if value.chars().count() <= KEEP {
+    if value.chars().count() <= keep {
         value
     } else {
-        let kept: String = value.chars().take(KEEP).collect();
+        let kept: String = value.chars().take(keep).collect();
         format!("{kept}… ({} characters)", value.chars().count())
     }
 }
@@ -258,8 +261,14 @@ pub fn shorten(value: &str) -> String {
 /// escape (`\n`, `\u{1b}`), so a hostile value can neither forge a log line nor drive the
 /// reader's terminal. Everything else, quotes and accents included, is kept as it is.
 pub fn printable(value: &str) -> String {
+    printable_within(value, 80)
+}
+
+/// `printable`, keeping up to `keep` characters: for a service's own sentence (a Canada
+/// Post message quotes a whole URL), which is the news in an error and must be read whole.
+pub fn printable_within(value: &str, keep: usize) -> String {
     let mut shown = String::with_capacity(value.len());
-    for c in shorten(value).chars() {
+    for c in shorten_to(value, keep).chars() {
         if c.is_control() {
             shown.extend(c.escape_debug());
         } else {

@@ -29,12 +29,13 @@ pub mod metrics;
 pub mod overview;
 pub mod phase;
 pub mod rate;
+pub mod reminders;
 pub mod runs;
 pub mod secret;
 #[cfg(test)]
 mod testing;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -103,11 +104,14 @@ pub struct Invocation {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub phases: Vec<PhaseReport>,
+    /// Orders that need a person and were reported again by this run (an `error:` line
+    /// each), beyond the phases' own failures.
+    pub reminders: usize,
 }
 
 impl Outcome {
     pub fn failures(&self) -> usize {
-        self.phases.iter().map(PhaseReport::failures).sum()
+        self.phases.iter().map(PhaseReport::failures).sum::<usize>() + self.reminders
     }
 
     /// Logs a phase's summary (and any orders the time budget left over) and keeps it.
@@ -175,7 +179,7 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
     };
 
     let started_at = Utc::now();
-    let result = run_phases(invocation.command, &cycle, &bestbuy, canada_post.as_ref());
+    let mut result = run_phases(invocation.command, &cycle, &bestbuy, canada_post.as_ref());
     // Only a speed-up for the next run: the logs are already complete without it.
     if let Err(error) = journal.write_checkpoint_if_due() {
         log::warn!("the next run replays the history logs in full: {error:#}");
@@ -187,7 +191,7 @@ pub fn run(invocation: &Invocation, secrets: &Secrets) -> Result<Outcome> {
             &data_dir,
             &journal,
             started_at,
-            &result,
+            &mut result,
         );
     }
     result
@@ -237,17 +241,19 @@ fn run_phases(
     Ok(outcome)
 }
 
-/// Records a writing run in the runs log and sends the alerts it calls for. Neither may
-/// change the run's result: a failure here is a warning.
+/// Reminds of the orders that need a person, records a writing run in the runs log and
+/// sends the alerts it calls for. A reminder printed makes the run's exit code 1 (it is
+/// an `error:` line); nothing else here may change the run's result: a failure here is a
+/// warning.
 fn after_run(
     command: Command,
     config: &Config,
     data_dir: &DataDir,
     journal: &Journal,
     started_at: chrono::DateTime<Utc>,
-    result: &Result<Outcome>,
+    result: &mut Result<Outcome>,
 ) {
-    let record = runs::RunRecord {
+    let mut record = runs::RunRecord {
         started_at,
         finished_at: Utc::now(),
         command: command.name().to_owned(),
@@ -263,32 +269,45 @@ fn after_run(
             .as_ref()
             .map(|outcome| outcome.phases.iter().map(runs::PhaseSummary::of).collect())
             .unwrap_or_default(),
+        reminded: Vec::new(),
     };
     let runs_log = data_dir.runs_log();
+    // The orders as `status` will show them once this run is in the log.
+    let mut history = runs::history(&runs_log).unwrap_or_else(|error| {
+        log::warn!("cannot read {}: {error:#}", runs_log.display());
+        runs::RunsHistory::default()
+    });
+    // Each command's runs before this one: the metrics add this run once its exit code is
+    // final.
+    let mut earlier_commands = history.commands.clone();
+    history.add(record.clone());
+    let now = Utc::now();
+    let orders = overview::orders(journal, &history, &config.alerts, false, now);
+    let reminded = remind(config, data_dir, &record, &orders, now);
+    record.reminded = reminded
+        .iter()
+        .filter(|due| !due.already_reported)
+        .map(|due| due.view.order_id.clone())
+        .collect();
+    if let Ok(outcome) = result {
+        outcome.reminders = record.reminded.len();
+        record.exit_code = outcome.exit_code();
+    }
     if let Err(error) = runs::append(&runs_log, &record) {
         log::warn!(
             "cannot record this run in {}: {error:#}",
             runs_log.display()
         );
     }
-    let wants_alerts =
-        config.alerts.webhook_url.is_some() || config.alerts.healthcheck_url.is_some();
-    if !wants_alerts && config.metrics.textfile.is_none() {
-        return;
-    }
-    let mut history = runs::history(&runs_log).unwrap_or_else(|error| {
-        log::warn!("cannot read {}: {error:#}", runs_log.display());
-        runs::RunsHistory::default()
-    });
-    // This run counts even if the runs log could not take it.
-    history.note_run(&record);
-    let orders = overview::orders(journal, &history, &config.alerts, false, Utc::now());
     if let Some(path) = &config.metrics.textfile {
-        write_metrics(path, data_dir, journal, &history, &record, &orders);
+        runs::note_command(&mut earlier_commands, &record);
+        write_metrics(path, data_dir, journal, &earlier_commands, &record, &orders);
     }
-    if wants_alerts {
-        alerts::after_run(&config.alerts, &record, &orders, result.is_ok());
-    }
+    let reminded: Vec<&str> = reminded
+        .iter()
+        .map(|due| due.view.order_id.as_str())
+        .collect();
+    alerts::after_run(&config.alerts, &record, &orders, &reminded, result.is_ok());
 }
 
 /// Rewrites the metrics file; a failure is only a warning.
@@ -296,7 +315,7 @@ fn write_metrics(
     path: &std::path::Path,
     data_dir: &DataDir,
     journal: &Journal,
-    history: &runs::RunsHistory,
+    commands: &BTreeMap<String, runs::CommandHistory>,
     record: &runs::RunRecord,
     orders: &[overview::OrderView],
 ) {
@@ -307,7 +326,7 @@ fn write_metrics(
         .map(|metadata| metadata.len())
         .sum();
     let input = metrics::MetricsInput {
-        commands: &history.commands,
+        commands,
         last_run: record,
         needing_person: orders.iter().filter(|order| order.stuck.is_some()).count(),
         totals: journal.totals(),
@@ -316,6 +335,33 @@ fn write_metrics(
     if let Err(error) = metrics::write(path, &input) {
         log::warn!("metrics.textfile not updated: {error:#}");
     }
+}
+
+/// Prints the reminders that are due (one `error:` line per order this run has not
+/// already reported) and keeps when they were given.
+fn remind<'a>(
+    config: &Config,
+    data_dir: &DataDir,
+    record: &runs::RunRecord,
+    orders: &'a [overview::OrderView],
+    now: chrono::DateTime<Utc>,
+) -> Vec<reminders::Due<'a>> {
+    let path = data_dir.reminders();
+    let previous = reminders::load(&path);
+    let (due, next) = reminders::plan(
+        &previous,
+        orders,
+        &record.failed_orders(),
+        now,
+        config.alerts.remind_every_hours.duration(),
+    );
+    for reminder in due.iter().filter(|due| !due.already_reported) {
+        log::error!("{}", reminder.line(now));
+    }
+    if let Err(error) = reminders::save(&path, &previous, &next) {
+        log::warn!("the next run may repeat these reminders: {error:#}");
+    }
+    due
 }
 
 /// Whether a phase may start: once the cycle's time budget is spent, later phases wait

@@ -255,6 +255,7 @@ mod tests {
                 problems: Vec::new(),
                 orders: Vec::new(),
             }],
+            reminded: Vec::new(),
         };
         let commands = BTreeMap::from([(
             "run-all".to_owned(),

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::canadapost::types::ShipmentStatus;
 use crate::config::AlertsConfig;
+use crate::journal::legacy::{self, LegacyShipment};
 use crate::journal::{Journal, OrderRecord, PinVerdict, RefundProgress, SettledOrder};
 use crate::runs::{NoteKind, OrderHistory, RunsHistory};
 
@@ -24,6 +26,8 @@ pub enum Step {
     /// The shipment exists; its PIN check or label download is not finished.
     ShipmentCreated,
     Labelled,
+    /// The replaced tool's log says it labelled the order; bbship never labels it again.
+    LabelledByOldTool,
     TrackingUploaded,
     MarkedShipped,
     /// Read back SHIPPED: done.
@@ -42,6 +46,7 @@ impl Step {
             Step::CreateOutcomeUnknown => "create unknown",
             Step::ShipmentCreated => "shipment created",
             Step::Labelled => "labelled",
+            Step::LabelledByOldTool => "labelled by the old tool",
             Step::TrackingUploaded => "tracking uploaded",
             Step::MarkedShipped => "marked shipped",
             Step::Shipped => "shipped",
@@ -108,7 +113,11 @@ pub fn orders(
     for (order_id, record) in journal.active_orders() {
         let id = order_id.to_string();
         let history = runs.orders.get(&id).unwrap_or(&none);
-        views.insert(id.clone(), active_view(id, &record, history, alerts, now));
+        let legacy = journal.legacy_shipment(&id);
+        views.insert(
+            id.clone(),
+            active_view(id, &record, legacy, history, alerts, now),
+        );
     }
     for (id, history) in &runs.orders {
         if views.contains_key(id) {
@@ -123,11 +132,37 @@ pub fn orders(
                 views.insert(id.clone(), settled_view(id.clone(), &settled, history));
             }
             Some(_) => {}
+            None if journal.legacy_shipment(id).is_some() && !include_settled => {}
             None => {
+                let legacy = journal.legacy_shipment(id);
                 views.insert(
                     id.clone(),
-                    active_view(id.clone(), &OrderRecord::default(), history, alerts, now),
+                    active_view(
+                        id.clone(),
+                        &OrderRecord::default(),
+                        legacy,
+                        history,
+                        alerts,
+                        now,
+                    ),
                 );
+            }
+        }
+    }
+    // The old tool's orders are finished unless held: listed with the settled ones.
+    if include_settled {
+        for (id, legacy) in journal.legacy_shipments() {
+            if !views.contains_key(id) {
+                let history = runs.orders.get(id).unwrap_or(&none);
+                let view = active_view(
+                    id.clone(),
+                    &OrderRecord::default(),
+                    Some(legacy),
+                    history,
+                    alerts,
+                    now,
+                );
+                views.insert(id.clone(), view);
             }
         }
     }
@@ -158,12 +193,19 @@ fn settled_view(order_id: String, settled: &SettledOrder, history: &OrderHistory
 fn active_view(
     order_id: String,
     record: &OrderRecord,
+    legacy: Option<&LegacyShipment>,
     history: &OrderHistory,
     alerts: &AlertsConfig,
     now: DateTime<Utc>,
 ) -> OrderView {
-    let step = Step::of(record);
     let label = &record.label;
+    // bbship never labels an order the old tool labelled, so its own steps stop short of
+    // a shipment and the old tool's label is the one to show.
+    let by_old_tool = legacy.filter(|_| !label.has_shipment());
+    let step = match by_old_tool {
+        Some(_) => Step::LabelledByOldTool,
+        None => Step::of(record),
+    };
     let since = [
         record
             .accepted
@@ -187,14 +229,15 @@ fn active_view(
                 .is_some_and(|(noted, _, kind)| noted == at && *kind == NoteKind::Failed)
         })
         .map(|(at, phase, reason)| format!("{phase} at {}: {reason}", at.format("%Y-%m-%d %H:%M")));
-    let stuck = stuck_reason(&order_id, record, step, history, alerts, now);
+    let stuck = stuck_reason(&order_id, record, by_old_tool, step, history, alerts, now);
     OrderView {
         order_id,
         step,
         pin: label
             .shipment
             .as_ref()
-            .and_then(|shipment| shipment.tracking_pin.clone()),
+            .and_then(|shipment| shipment.tracking_pin.clone())
+            .or_else(|| by_old_tool.and_then(LegacyShipment::pins_text)),
         label_file: label
             .labels
             .as_ref()
@@ -209,12 +252,20 @@ fn active_view(
 fn stuck_reason(
     order_id: &str,
     record: &OrderRecord,
+    by_old_tool: Option<&LegacyShipment>,
     step: Step,
     history: &OrderHistory,
     alerts: &AlertsConfig,
     now: DateTime<Utc>,
 ) -> Option<String> {
     let label = &record.label;
+    if let Some(legacy) = by_old_tool {
+        // Held by the label phase while Best Buy listed it ready to ship; otherwise the
+        // old tool's label is all there is to say, and nothing here is bbship's to do.
+        return label
+            .legacy_still_shipping
+            .map(|_| legacy::still_shipping_reason(order_id, &legacy.pins));
+    }
     if let Some(RefundProgress::Failed { reason, .. }) = &label.refund
         && step == Step::CancelledAfterLabel
     {
@@ -245,6 +296,18 @@ fn stuck_reason(
             "its tracking PIN was flagged ({reason}); it is not shipped on Best Buy until a person looks"
         ));
     }
+    if step == Step::ShipmentCreated
+        && let Some(shipment) = &label.shipment
+        && !ShipmentStatus::allows_shipping(shipment.status.as_ref())
+    {
+        return Some(format!(
+            "shipment {} (PIN {}) came back with status {}, not `transmitted`: it is not shipped \
+             on Best Buy until a person transmits (manifests) or voids it on Canada Post's website",
+            shipment.shipment_id,
+            shipment.tracking_pin.as_deref().unwrap_or("none"),
+            ShipmentStatus::describe(shipment.status.as_ref())
+        ));
+    }
     if step < Step::Labelled {
         // Ready to ship since: the first run that tried to label it, or its shipment.
         let ready_since = [
@@ -258,10 +321,16 @@ fn stuck_reason(
         if let Some(ready_since) = ready_since
             && now - ready_since > limit
         {
-            return Some(format!(
-                "ready to ship for {} without a label",
-                describe(now - ready_since)
-            ));
+            let waited = describe(now - ready_since);
+            return Some(match &label.shipment {
+                // The postage is paid: what is missing is only the file.
+                Some(shipment) => format!(
+                    "shipment {} was bought but its label could not be obtained for {waited}: \
+                     get it with `bbship reprint {order_id}`, or download it from Canada Post's website",
+                    shipment.shipment_id
+                ),
+                None => format!("ready to ship for {waited} without a label"),
+            });
         }
     }
     if step == Step::WaitingAcceptance
@@ -309,6 +378,7 @@ mod tests {
         active_view(
             "1-A".into(),
             record,
+            None,
             history,
             &AlertsConfig::default(),
             now(),
@@ -374,6 +444,46 @@ mod tests {
         assert_eq!(view(&labelled, &history).stuck, None);
     }
 
+    fn with_shipment(status: Option<ShipmentStatus>) -> OrderRecord {
+        OrderRecord {
+            label: LabelProgress {
+                shipment: Some(crate::journal::ShipmentRecord {
+                    shipment_id: "347881315400000001".to_owned().try_into().unwrap(),
+                    request_id: "1-A-r1".to_owned().try_into().unwrap(),
+                    tracking_pin: Some("7023210039414604".into()),
+                    status,
+                    due_amount: None,
+                    links: Vec::new(),
+                }),
+                created_at: Some(now() - Duration::minutes(5)),
+                ..LabelProgress::default()
+            },
+            ..OrderRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_shipment_that_is_not_transmitted_needs_a_person_at_once() {
+        for status in [Some(ShipmentStatus::Created), None] {
+            let shown = view(&with_shipment(status.clone()), &OrderHistory::default());
+            assert_eq!(shown.step, Step::ShipmentCreated);
+            let stuck = shown.stuck.unwrap();
+            assert!(stuck.contains("347881315400000001"), "{stuck}");
+            assert!(stuck.contains("not `transmitted`"), "{stuck}");
+        }
+        let transmitted = with_shipment(Some(ShipmentStatus::Transmitted));
+        assert_eq!(view(&transmitted, &OrderHistory::default()).stuck, None);
+    }
+
+    #[test]
+    fn a_bought_label_not_obtained_past_its_limit_says_how_to_get_it() {
+        let mut record = with_shipment(Some(ShipmentStatus::Transmitted));
+        record.label.created_at = Some(now() - Duration::minutes(61));
+        let stuck = view(&record, &OrderHistory::default()).stuck.unwrap();
+        assert!(stuck.contains("bbship reprint 1-A"), "{stuck}");
+        assert!(stuck.contains("Canada Post's website"), "{stuck}");
+    }
+
     #[test]
     fn an_order_near_its_acceptance_deadline_is_stuck() {
         let mut history = OrderHistory {
@@ -384,6 +494,39 @@ mod tests {
         assert!(stuck.contains("2 h 0 min before"), "{stuck}");
         history.acceptance_deadline = Some(now() + Duration::hours(30));
         assert_eq!(view(&OrderRecord::default(), &history).stuck, None);
+    }
+
+    #[test]
+    fn an_order_the_old_tool_labelled_needs_a_person_only_while_held() {
+        let legacy = LegacyShipment {
+            pins: vec!["1234567200001012".into()],
+            recorded_at: None,
+        };
+        let mut history = OrderHistory::default();
+        // Long listed ready to ship without a label of bbship's own: not that complaint.
+        history
+            .first_noted_in
+            .insert("label".into(), now() - Duration::hours(5));
+        let shown = |record: &OrderRecord| {
+            active_view(
+                "1-A".into(),
+                record,
+                Some(&legacy),
+                &history,
+                &AlertsConfig::default(),
+                now(),
+            )
+        };
+        let finished = shown(&OrderRecord::default());
+        assert_eq!(finished.step, Step::LabelledByOldTool);
+        assert_eq!(finished.pin.as_deref(), Some("1234567200001012"));
+        assert_eq!(finished.stuck, None);
+
+        let mut held = OrderRecord::default();
+        held.label.legacy_still_shipping = Some(now());
+        let stuck = shown(&held).stuck.unwrap();
+        assert!(stuck.contains("PIN 1234567200001012"), "{stuck}");
+        assert!(stuck.contains("may have been voided"), "{stuck}");
     }
 
     #[test]

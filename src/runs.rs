@@ -3,7 +3,7 @@
 //! for how long an order has been waiting, and what an alert sends. Orders that went
 //! through are only counted: their steps are in the history logs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
@@ -26,6 +26,9 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub phases: Vec<PhaseSummary>,
+    /// Orders that need a person and that this run reported again (`reminders`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminded: Vec<String>,
 }
 
 /// One phase of a run.
@@ -102,12 +105,24 @@ impl PhaseSummary {
 }
 
 impl RunRecord {
-    /// Failed orders plus problems plus an early end: what makes a run worth an alert.
+    /// The orders this run noted as failed (each had its `error:` line printed).
+    pub fn failed_orders(&self) -> BTreeSet<String> {
+        self.phases
+            .iter()
+            .flat_map(|phase| &phase.orders)
+            .filter(|note| note.outcome == NoteKind::Failed)
+            .map(|note| note.order.clone())
+            .collect()
+    }
+
+    /// Failed orders plus problems plus reminders plus an early end: what makes a run
+    /// worth an alert.
     pub fn failures(&self) -> usize {
         self.phases
             .iter()
             .map(|phase| phase.failed + phase.problems.len())
             .sum::<usize>()
+            + self.reminded.len()
             + usize::from(self.error.is_some())
     }
 }
@@ -153,27 +168,24 @@ pub struct CommandHistory {
     pub last_success_at: Option<DateTime<Utc>>,
 }
 
-impl RunsHistory {
-    /// Adds `run`, the latest run, to each command's history.
-    pub fn note_run(&mut self, run: &RunRecord) {
-        let earlier_success = self
-            .commands
-            .get(&run.command)
-            .and_then(|command| command.last_success_at);
-        self.commands.insert(
-            run.command.clone(),
-            CommandHistory {
-                last_started_at: run.started_at,
-                last_finished_at: run.finished_at,
-                last_exit_code: run.exit_code,
-                last_success_at: if run.exit_code == EXIT_OK {
-                    Some(run.finished_at)
-                } else {
-                    earlier_success
-                },
+/// Adds `run`, the latest run of its command, to `commands`.
+pub fn note_command(commands: &mut BTreeMap<String, CommandHistory>, run: &RunRecord) {
+    let earlier_success = commands
+        .get(&run.command)
+        .and_then(|command| command.last_success_at);
+    commands.insert(
+        run.command.clone(),
+        CommandHistory {
+            last_started_at: run.started_at,
+            last_finished_at: run.finished_at,
+            last_exit_code: run.exit_code,
+            last_success_at: if run.exit_code == EXIT_OK {
+                Some(run.finished_at)
+            } else {
+                earlier_success
             },
-        );
-    }
+        },
+    );
 }
 
 /// Reads the runs log (read-only; a torn last line is ignored).
@@ -184,30 +196,37 @@ pub fn history(path: &Path) -> Result<RunsHistory> {
         Position::default(),
         TornTail::Ignore,
         |run: RunRecord| {
-            for phase in &run.phases {
-                for note in &phase.orders {
-                    let order = history.orders.entry(note.order.clone()).or_default();
-                    order.first_noted.get_or_insert(run.started_at);
-                    order
-                        .first_noted_in
-                        .entry(phase.phase.clone())
-                        .or_insert(run.started_at);
-                    order.last_noted = Some((run.started_at, phase.phase.clone(), note.outcome));
-                    if note.outcome == NoteKind::Failed {
-                        order.last_error =
-                            Some((run.started_at, phase.phase.clone(), note.reason.clone()));
-                    }
-                    if note.acceptance_deadline.is_some() {
-                        order.acceptance_deadline = note.acceptance_deadline;
-                    }
-                }
-            }
-            history.note_run(&run);
-            history.last_run = Some(run);
+            history.add(run);
             Ok(())
         },
     )?;
     Ok(history)
+}
+
+impl RunsHistory {
+    /// Takes in one more run, as if it were the next line of the log.
+    pub fn add(&mut self, run: RunRecord) {
+        for phase in &run.phases {
+            for note in &phase.orders {
+                let order = self.orders.entry(note.order.clone()).or_default();
+                order.first_noted.get_or_insert(run.started_at);
+                order
+                    .first_noted_in
+                    .entry(phase.phase.clone())
+                    .or_insert(run.started_at);
+                order.last_noted = Some((run.started_at, phase.phase.clone(), note.outcome));
+                if note.outcome == NoteKind::Failed {
+                    order.last_error =
+                        Some((run.started_at, phase.phase.clone(), note.reason.clone()));
+                }
+                if note.acceptance_deadline.is_some() {
+                    order.acceptance_deadline = note.acceptance_deadline;
+                }
+            }
+        }
+        note_command(&mut self.commands, &run);
+        self.last_run = Some(run);
+    }
 }
 
 #[cfg(test)]
@@ -235,6 +254,7 @@ mod tests {
             exit_code: 1,
             error: None,
             phases,
+            reminded: Vec::new(),
         }
     }
 
@@ -286,15 +306,15 @@ mod tests {
 
     #[test]
     fn each_command_keeps_its_last_run_and_its_last_success() {
-        let mut history = RunsHistory::default();
+        let mut commands = BTreeMap::new();
         let mut ok = run("2026-01-01T00:00:00Z", Vec::new());
         ok.exit_code = 0;
-        history.note_run(&ok);
-        history.note_run(&run("2026-01-01T00:15:00Z", Vec::new()));
+        note_command(&mut commands, &ok);
+        note_command(&mut commands, &run("2026-01-01T00:15:00Z", Vec::new()));
         let mut other = run("2026-01-01T00:20:00Z", Vec::new());
         other.command = "ship".into();
-        history.note_run(&other);
-        let run_all = &history.commands["run-all"];
+        note_command(&mut commands, &other);
+        let run_all = &commands["run-all"];
         assert_eq!(run_all.last_exit_code, 1);
         assert_eq!(
             run_all.last_started_at.to_rfc3339(),
@@ -304,6 +324,6 @@ mod tests {
             run_all.last_success_at.unwrap().to_rfc3339(),
             "2026-01-01T00:00:00+00:00"
         );
-        assert_eq!(history.commands["ship"].last_success_at, None);
+        assert_eq!(commands["ship"].last_success_at, None);
     }
 }

@@ -208,7 +208,7 @@ pub fn shipment_xml_for(
         sender: &config.sender,
         destination,
         parcel: &config.parcel.default,
-        customer_number: &config.canada_post.customer_number,
+        paid_by_customer: config.canada_post.paid_by_customer(),
         contract_id: &config.canada_post.contract_id,
     })
     .unwrap_or_else(|error| panic!("the shipment XML builds: {error}"))

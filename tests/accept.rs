@@ -120,25 +120,58 @@ fn an_idle_cycle_costs_one_list_call_per_phase_and_prints_nothing() {
 }
 
 #[test]
-fn an_order_still_waiting_after_its_accept_is_reported_and_exits_1() {
-    // Best Buy keeps listing an accepted order as waiting for a while.
+fn an_order_still_waiting_after_the_recheck_window_is_an_error_and_exits_1() {
+    // Best Buy keeps listing an accepted order as waiting for longer than the window.
     let options = FakeOptions {
         accept_lag: Duration::from_secs(60),
         ..FakeOptions::default()
     };
     let harness = Harness::with_options(options, waiting_orders(2));
+    harness.write_config(|config| {
+        config["bestbuy"]["accept_recheck_max_secs"] = serde_json::json!(2);
+    });
+    let started = std::time::Instant::now();
     let run = harness.bbship(&["accept"]);
     assert_eq!(run.code, 1, "{run:?}");
     for index in 0..2 {
         let id = FakeOrder::generated(index).order_id().to_owned();
-        assert!(
-            run.stderr
-                .contains(&format!("order {id} is still waiting for acceptance")),
-            "{run:?}"
-        );
+        let line = run
+            .stderr
+            .lines()
+            .find(|line| line.contains(&format!("order {id} is still waiting for acceptance")))
+            .unwrap_or_else(|| panic!("no line for {id}: {run:?}"));
+        assert!(line.starts_with("bbship: error: "), "{line}");
     }
+    assert!(!run.stderr.contains("warning:"), "{run:?}");
+    // It was read again with backoff for the whole window before it was called an error:
+    // the listing after the accepts, then the two orders by id at 0.5, 1.5 and 2 s.
+    assert!(started.elapsed() >= Duration::from_secs(2), "{run:?}");
+    assert_eq!(harness.reads_by_ids(), 3, "{run:?}");
     // The accepts themselves were recorded.
     assert_eq!(harness.accepted_log().len(), 2);
+}
+
+#[test]
+fn an_order_that_leaves_waiting_within_the_recheck_window_is_no_error() {
+    // The first two listings after the accept still show the order as waiting; the
+    // third does not.
+    let options = FakeOptions {
+        accept_lag_reads: 2,
+        ..FakeOptions::default()
+    };
+    let harness = Harness::with_options(options, waiting_orders(1));
+    harness.write_config(|config| {
+        config["bestbuy"]["accept_recheck_max_secs"] = serde_json::json!(30);
+    });
+    let started = std::time::Instant::now();
+    let run = harness.bbship(&["accept"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+    // Listed after the accepts, read again by id twice (at 0.5 and 1.5 s), well inside
+    // the window.
+    assert_eq!(harness.fake.count(Endpoint::ListOrders), 4, "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(harness.accepted_log().len(), 1);
 }
 
 #[test]

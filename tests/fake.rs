@@ -152,6 +152,40 @@ fn accept_moves_the_order_on_and_the_address_appears_only_in_shipping() {
 }
 
 #[test]
+fn orders_have_the_production_shapes() {
+    let fake = fake(0, None);
+    fake.add_orders([
+        FakeOrder::new("261300001-A"),
+        FakeOrder::new("261300002-A").with_state("SHIPPING"),
+        FakeOrder::new("261300003-A").with_state("SHIPPED"),
+    ]);
+    let (_, page) = get(
+        &fake,
+        "/orders?order_ids=261300001-A,261300002-A,261300003-A",
+        KEY,
+    );
+    let orders = page["orders"].as_array().unwrap();
+    let order = |id: &str| {
+        orders
+            .iter()
+            .find(|order| order["order_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert!(order("261300001-A")["delivery_date"].is_null());
+    for id in ["261300002-A", "261300003-A"] {
+        let listed = order(id);
+        for bound in ["earliest", "latest"] {
+            let date = listed["delivery_date"][bound].as_str().unwrap();
+            assert!(date.ends_with("T06:59:59.999Z"), "{id} {bound}: {date}");
+        }
+        let address = &listed["customer"]["shipping_address"];
+        assert_eq!(address["street_2"], "", "{id}");
+        assert_eq!(address["phone_secondary"], "", "{id}");
+    }
+}
+
+#[test]
 fn the_payment_delay_passes_by_itself() {
     let fake = fake(1, Some(Duration::from_millis(1500)));
     let order = FakeOrder::generated(0);
@@ -217,6 +251,27 @@ fn a_put_without_a_length_gets_411_and_ship_needs_tracking_first() {
 
     // With Content-Length: 0 it is understood, and refused until tracking is sent.
     assert_eq!(put(&fake, &format!("/orders/{id}/ship"), None), 400);
+    // OR23 needs a carrier Best Buy knows by code, or a name for one it does not.
+    for refused in [
+        r#"{"tracking_number":"4017968200000009"}"#,
+        r#"{"carrier_name":"","tracking_number":"4017968200000009"}"#,
+        r#"{"carrier_code":"NOPE","tracking_number":"4017968200000009"}"#,
+        r#"{"carrier_code":"CPCL"}"#,
+    ] {
+        assert_eq!(
+            put(&fake, &format!("/orders/{id}/tracking"), Some(refused)),
+            400,
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        put(
+            &fake,
+            &format!("/orders/{id}/tracking"),
+            Some(r#"{"carrier_name":"Other Post","tracking_number":"4017968200000009"}"#)
+        ),
+        204
+    );
     let tracking = r#"{"carrier_code":"CPCL","tracking_number":"4017968200000009"}"#;
     assert_eq!(
         put(&fake, &format!("/orders/{id}/tracking"), Some(tracking)),
@@ -440,5 +495,99 @@ mod canada_post {
             &shipments[0].tracking_pin
         ));
         assert!(body.contains(&shipments[0].tracking_pin));
+    }
+
+    fn get(fake: &FakeServer, url: &str, accept: &str) -> (u16, String) {
+        let mut response = agent()
+            .get(url)
+            .header("Authorization", basic())
+            .header("Accept", accept)
+            .header("Accept-language", "en-CA")
+            .call()
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(url.starts_with(&fake.base_url()), "{url}");
+        (status, response.body_mut().read_to_string().unwrap())
+    }
+
+    #[test]
+    fn create_answers_and_details_have_the_production_shapes() {
+        use bbship::canadapost::answers::{self, Answer};
+        const SHIPMENT: &str = "application/vnd.cpc.shipment-v8+xml";
+        let fake = fake(0, None);
+        let auth = basic();
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Accept", SHIPMENT),
+            ("Content-Type", SHIPMENT),
+            ("Accept-language", "en-CA"),
+        ];
+        let (status, body) = post(&fake, &headers, &sample_request());
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("customer-request-id"), "{body}");
+        let Answer::Expected(info) = answers::read(
+            body.as_bytes(),
+            "shipment-info",
+            answers::created_shipment_info,
+        )
+        .unwrap() else {
+            panic!("{body}")
+        };
+        assert_eq!(info.customer_request_id, None);
+        assert!(info.po_number.as_deref().unwrap().starts_with('P'));
+        assert!(info.link("price").is_some(), "{body}");
+        // 12.50 + 2.00 × 1.25 kg = 15.00, and 13 % HST.
+        assert_eq!(info.due_amount.as_deref(), Some("16.95"), "{body}");
+        for part in [
+            "<base-amount>15.00</base-amount>",
+            "<hst-amount>1.95</hst-amount>",
+        ] {
+            assert!(body.contains(part), "{part} missing from {body}");
+        }
+        let pin = info.tracking_pin.clone().unwrap();
+        assert!(pin.len() == 16 && pin.starts_with("1234567"), "{pin}");
+        assert!(bbship::ids::pin_check_digit_holds(&pin));
+
+        let details_url = info.link("details").unwrap().href.clone();
+        let (status, details_body) = get(&fake, &details_url, SHIPMENT);
+        assert_eq!(status, 200, "{details_body}");
+        let Answer::Expected(details) = answers::read(
+            details_body.as_bytes(),
+            "shipment-details",
+            answers::shipment_details,
+        )
+        .unwrap() else {
+            panic!("{details_body}")
+        };
+        assert_eq!(details.customer_ref_1.as_deref(), Some("ORDER-1042"));
+        assert_eq!(details.tracking_pin.as_deref(), Some(pin.as_str()));
+        assert_eq!(details.status.as_deref(), Some("transmitted"));
+        assert_eq!(details.po_number, info.po_number);
+        for part in [
+            "<shipment-detail><transmit-shipment>true</transmit-shipment><expected-mailing-date>2026-01-15</expected-mailing-date><delivery-spec>",
+            "<final-shipping-point>K2B8J6</final-shipping-point>",
+            "<weight>1.250</weight>",
+            "<unpackaged>false</unpackaged><mailing-tube>false</mailing-tube><oversized>false</oversized>",
+        ] {
+            assert!(
+                details_body.contains(part),
+                "{part} missing from {details_body}"
+            );
+        }
+        for absent in ["<shipment-id>", "<links>", "customer-request-id"] {
+            assert!(!details_body.contains(absent), "{absent} in {details_body}");
+        }
+        let (status, _) = get(&fake, &format!("{details_url}x"), SHIPMENT);
+        assert_eq!(status, 404);
+
+        // Without provide-pricing-info the answer has no price, as Canada Post's.
+        let unpriced =
+            sample_request().replace("<provide-pricing-info>true</provide-pricing-info>", "");
+        let (status, body) = post(&fake, &headers, &unpriced);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            !body.contains("shipment-price") && body.contains("<po-number>"),
+            "{body}"
+        );
     }
 }

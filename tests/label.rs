@@ -63,6 +63,22 @@ fn every_order_ready_to_ship_gets_one_shipment_a_checked_pin_a_4x6_label_and_a_h
         assert_eq!(mode, 0o600, "{name}");
     }
 
+    // Each label's price, as Canada Post's answer gave it, is journaled with its shipment.
+    let created: Vec<serde_json::Value> = harness
+        .label_journal()
+        .into_iter()
+        .filter(|event| event["event"] == "created")
+        .collect();
+    assert_eq!(created.len(), orders.len());
+    for event in &created {
+        let due = event["shipment"]["due_amount"].as_str().unwrap_or_default();
+        let (units, cents) = due.split_once('.').unwrap_or_default();
+        assert!(
+            !units.is_empty() && cents.len() == 2 && due.parse::<f64>().is_ok_and(|d| d > 0.0),
+            "{event}"
+        );
+    }
+
     // A second run buys nothing and writes nothing.
     harness.fake.reset_log();
     let again = harness.bbship(&["label"]);
@@ -111,6 +127,115 @@ fn the_create_request_carries_what_canada_post_needs() {
     ] {
         assert!(body.contains(expected), "{expected} missing from {body}");
     }
+}
+
+#[test]
+fn the_mailer_is_in_the_url_and_the_payer_in_the_settlement() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    // By default the mailed-by customer pays.
+    let first = harness.bbship(&["label", "--order", orders[0].order_id()]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let shipment = &harness.fake.shipments_for(orders[0].order_id())[0];
+    assert_eq!(
+        (shipment.mailed_by.as_str(), shipment.mobo.as_str()),
+        ("1234567", "1234567")
+    );
+    assert_eq!(shipment.paid_by_customer, "1234567");
+    assert_eq!(shipment.contract_id, "42708517");
+
+    // A contract account that pays under another number, with that payer's contract.
+    harness.write_config(|config| {
+        config["canada_post"]["paid_by_customer"] = serde_json::json!("0007654321");
+        config["canada_post"]["contract_id"] = serde_json::json!("0098765432");
+    });
+    let second = harness.bbship(&["label", "--order", orders[1].order_id()]);
+    assert_eq!(second.code, 0, "{second:?}");
+    let shipment = &harness.fake.shipments_for(orders[1].order_id())[0];
+    assert_eq!(
+        (shipment.mailed_by.as_str(), shipment.mobo.as_str()),
+        ("1234567", "1234567"),
+        "the URL keeps the mailer"
+    );
+    assert_eq!(shipment.paid_by_customer, "0007654321");
+    assert_eq!(shipment.contract_id, "0098765432");
+}
+
+#[test]
+fn a_postal_code_of_another_province_holds_the_order_and_the_others_go_through() {
+    let orders = shipping_orders(3);
+    // A Montréal postal code with an Ontario province: Canada Post would bill it.
+    let mismatched = orders[1]
+        .clone()
+        .edit_address(|address| address.state = "ON".to_owned());
+    assert_eq!(mismatched.order_id(), orders[1].order_id());
+    let id = mismatched.order_id().to_owned();
+    let harness = Harness::new(vec![orders[0].clone(), mismatched, orders[2].clone()]);
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run
+        .stderr
+        .lines()
+        .find(|line| line.contains(&id))
+        .unwrap_or_else(|| panic!("no line for {id}: {run:?}"));
+    assert!(line.starts_with("bbship: error: "), "{line}");
+    assert!(
+        line.contains("H2X1Y4") && line.contains("QC") && line.contains("the province is ON"),
+        "{line}"
+    );
+    assert!(harness.fake.shipments_for(&id).is_empty(), "nothing bought");
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 2);
+    for order in [&orders[0], &orders[2]] {
+        assert_eq!(harness.fake.shipments_for(order.order_id()).len(), 1);
+    }
+    // No intent either: the order never got near Canada Post.
+    assert!(
+        harness
+            .label_journal()
+            .iter()
+            .all(|event| event["order_id"] != id.as_str()),
+        "{:?}",
+        harness.label_journal()
+    );
+}
+
+#[test]
+fn a_sender_postal_code_of_another_province_stops_the_run_with_exit_2() {
+    let harness = Harness::new(shipping_orders(1));
+    harness.write_config(|config| {
+        config["sender"]["province"] = serde_json::json!("QC");
+    });
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("sender.postal_code")
+            && run.stderr.contains("M1M1M1")
+            && run.stderr.contains("the province is QC"),
+        "{run:?}"
+    );
+    assert!(harness.fake.requests().is_empty());
+}
+
+#[test]
+fn a_throttled_label_download_waits_warns_and_still_exits_0() {
+    let orders = shipping_orders(1);
+    let harness = Harness::new(orders.clone());
+    harness.fake.inject(rule(
+        Endpoint::Label,
+        1,
+        answer(503, "application/vnd.cpc.shipment-v8+xml", slm_body()),
+    ));
+    let run = harness.bbship(&["label"]);
+    // A throttle that was waited out is worth a warning, never a failure.
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|line| line.starts_with("bbship: warning: ") && line.contains("SLM")),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("error:"), "{run:?}");
+    assert_eq!(harness.label_files().len(), 1);
 }
 
 #[test]
@@ -355,6 +480,27 @@ fn an_overlong_first_address_line_is_split_at_a_word_and_the_change_is_logged() 
     );
 }
 
+/// The old tool's history as it wrote it (`tests/fixtures/production/legacy/`), copied
+/// into the data directory where bbship looks for it.
+fn install_legacy_log(harness: &Harness, fixture: &str) {
+    let dir = harness.data_dir.join("logs/canada_post");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        format!("tests/fixtures/production/legacy/{fixture}"),
+        dir.join("cp_shipping_history_log.json"),
+    )
+    .unwrap();
+}
+
+/// The line `status` prints for an order.
+fn status_line(run: &Run, order_id: &str) -> String {
+    run.stdout
+        .lines()
+        .find(|line| line.contains(order_id))
+        .unwrap_or_else(|| panic!("{order_id} not in {run:?}"))
+        .to_owned()
+}
+
 #[test]
 fn orders_in_the_legacy_json_log_are_never_shipped_again() {
     let orders = shipping_orders(2);
@@ -370,10 +516,205 @@ fn orders_in_the_legacy_json_log_are_never_shipped_again() {
         ),
     )
     .unwrap();
-    let run = harness.bbship(&["label"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    let run = harness.bbship(&["run-all"]);
+    // Best Buy still shows it ready to ship: held for a person, never labelled.
+    assert_eq!(run.code, 1, "{run:?}");
     assert!(harness.fake.shipments_for(orders[0].order_id()).is_empty());
     assert_eq!(harness.fake.shipments_for(orders[1].order_id()).len(), 1);
+}
+
+#[test]
+fn the_old_tools_history_in_every_real_shape_is_read_and_never_labelled_again() {
+    for (fixture, legacy_orders) in [
+        (
+            "cp_shipping_history_log.details.json",
+            vec![
+                ("261300101-A", "1234567200001012"),
+                ("261300102-A", "1234567200001029"),
+                ("261300103-A", "1234567200001036"),
+                ("261300104-A", "1234567200001043"),
+            ],
+        ),
+        (
+            "cp_shipping_history_log.details-2.json",
+            vec![
+                ("261300105-A", "1234567200001050"),
+                ("261300106-A", "1234567200001067"),
+                ("261300107-A", "1234567200001074"),
+            ],
+        ),
+        (
+            "cp_shipping_history_log.test-order.json",
+            vec![("TEST-ORDER-123", "1234567200001081")],
+        ),
+        (
+            "cp_shipping_history_log.shipment-info.json",
+            vec![("261300108-A", "1234567890123456")],
+        ),
+    ] {
+        // The old tool's orders went out: Best Buy shows them shipped. One new order is
+        // ready to ship.
+        let mut orders: Vec<FakeOrder> = legacy_orders
+            .iter()
+            .map(|(id, _)| FakeOrder::new(id).with_state("SHIPPED"))
+            .collect();
+        orders.push(FakeOrder::new("261300200-A").with_state("SHIPPING"));
+        let harness = Harness::new(orders);
+        install_legacy_log(&harness, fixture);
+        let run = harness.bbship(&["run-all"]);
+        assert_eq!(run.code, 0, "{fixture}: {run:?}");
+        assert_eq!(harness.fake.shipments().len(), 1, "{fixture}");
+        assert_eq!(harness.fake.shipments_for("261300200-A").len(), 1);
+
+        let status = harness.bbship(&["status", "--all"]);
+        assert_eq!(status.code, 0, "{status:?}");
+        for (order_id, pin) in &legacy_orders {
+            let line = status_line(&status, order_id);
+            assert!(
+                line.contains("labelled by the old tool"),
+                "{fixture}: {line}"
+            );
+            assert!(line.contains(pin), "{fixture}: {line}");
+            assert!(!line.starts_with('!'), "{fixture}: {line}");
+        }
+        // Finished orders: not listed without --all.
+        let status = harness.bbship(&["status"]);
+        assert!(
+            !status.stdout.contains(legacy_orders[0].0),
+            "{fixture}: {status:?}"
+        );
+    }
+}
+
+#[test]
+fn an_old_tool_order_still_ready_to_ship_is_held_for_a_person_until_it_is_sorted() {
+    let orders = vec![
+        FakeOrder::new("261300101-A").with_state("SHIPPING"),
+        FakeOrder::new("261300102-A").with_state("SHIPPED"),
+    ];
+    let harness = Harness::new(orders);
+    install_legacy_log(&harness, "cp_shipping_history_log.details.json");
+
+    let first = harness.bbship(&["run-all"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    let error = first
+        .stderr
+        .lines()
+        .find(|line| line.contains("261300101-A"))
+        .unwrap_or_else(|| panic!("{first:?}"));
+    assert!(error.contains("error"), "{error}");
+    assert!(error.contains("PIN 1234567200001012"), "{error}");
+    assert!(error.contains("still shows it ready to ship"), "{error}");
+    // Never relabelled, never uploaded blind.
+    assert!(harness.fake.shipments().is_empty());
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 0);
+    assert_eq!(harness.fake.count(Endpoint::Tracking), 0);
+    assert_eq!(harness.fake.count(Endpoint::Ship), 0);
+
+    let status = harness.bbship(&["status"]);
+    let line = status_line(&status, "261300101-A");
+    assert!(line.starts_with("! 261300101-A"), "{line}");
+    assert!(line.contains("labelled by the old tool"), "{line}");
+    assert!(line.contains("1234567200001012"), "{line}");
+    let json = harness.bbship(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let held = json["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|view| view["order_id"] == "261300101-A")
+        .unwrap();
+    assert_eq!(held["step"], "labelled_by_old_tool");
+    assert!(
+        held["stuck"].as_str().unwrap().contains(
+            "remove order 261300101-A from logs/canada_post/cp_shipping_history_log.json"
+        ),
+        "{held}"
+    );
+
+    // Reported once; still held, still never labelled.
+    let second = harness.bbship(&["run-all"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(harness.fake.shipments().is_empty());
+    assert_eq!(harness.fake.count(Endpoint::Tracking), 0);
+    let status = harness.bbship(&["status"]);
+    assert!(
+        status_line(&status, "261300101-A").starts_with('!'),
+        "{status:?}"
+    );
+
+    // A person shipped it on Best Buy by hand: the hold is lifted.
+    harness.fake.set_order_state("261300101-A", "SHIPPED");
+    let third = harness.bbship(&["run-all"]);
+    assert_eq!(third.code, 0, "{third:?}");
+    let status = harness.bbship(&["status", "--all"]);
+    let line = status_line(&status, "261300101-A");
+    assert!(!line.starts_with('!'), "{line}");
+    assert!(line.contains("labelled by the old tool"), "{line}");
+    assert!(harness.fake.shipments().is_empty());
+}
+
+#[test]
+fn an_old_tool_entry_that_names_no_order_stops_every_run() {
+    let harness = Harness::new(shipping_orders(1));
+    let mut entries: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            "tests/fixtures/production/legacy/cp_shipping_history_log.details.json",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let details = entries[2]["shipment_details"].as_str().unwrap().to_owned();
+    entries[2]["shipment_details"] = serde_json::Value::String(
+        details.replace("<customer-ref-1>261300103-A</customer-ref-1>", ""),
+    );
+    let dir = harness.data_dir.join("logs/canada_post");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cp_shipping_history_log.json"),
+        entries.to_string(),
+    )
+    .unwrap();
+    for command in [&["run-all"][..], &["status", "--all"]] {
+        let run = harness.bbship(command);
+        assert_ne!(run.code, 0, "{command:?}: {run:?}");
+        assert!(
+            run.stderr.contains("entry 2 has no order_id"),
+            "{command:?}: {run:?}"
+        );
+    }
+    assert!(harness.fake.shipments().is_empty());
+}
+
+#[test]
+fn no_pin_history_validates_in_either_namespace_over_200_or_404() {
+    for fixture in [
+        "tracking-004-messages-namespace.xml",
+        "tracking-004-track-namespace.xml",
+    ] {
+        for status in [200, 404] {
+            let options = FakeOptions {
+                no_pin_history_calls: 0,
+                ..FakeOptions::default()
+            };
+            let harness = Harness::with_options(options, shipping_orders(1));
+            let body =
+                std::fs::read_to_string(format!("tests/fixtures/production/canada-post/{fixture}"))
+                    .unwrap();
+            harness.fake.inject(rule(
+                Endpoint::TrackingSummary,
+                1,
+                answer(status, "application/vnd.cpc.track-v2+xml", body),
+            ));
+            let run = harness.bbship(&["label"]);
+            assert_eq!(run.code, 0, "{fixture} over {status}: {run:?}");
+            let history = harness.history_log();
+            assert_eq!(
+                history[0]["pin_validation"]["result"], "no_history_yet",
+                "{fixture} over {status}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -544,4 +885,122 @@ fn several_workers_still_buy_exactly_one_label_per_order() {
     assert_one_shipment_each(&harness, &orders);
     assert_eq!(harness.history_log().len(), 12);
     assert_eq!(harness.label_files().len(), 12);
+}
+
+/// Two `run-all`s against a fake whose shipments come back with `status` (`None`: no
+/// `<shipment-status>` at all), `prepare` setting up faults first. Whatever the status
+/// says, the order is held for a person: one shipment, journaled, an error naming the
+/// order, the shipment and the status, exit 1, nothing sent to Best Buy, never created
+/// again, and `!` in `status`.
+fn assert_held_for_a_person(
+    status: Option<&str>,
+    prepare: impl FnOnce(&Harness, &str),
+) -> (Harness, String) {
+    let options = FakeOptions {
+        shipment_status: status.map(str::to_owned),
+        ..FakeOptions::default()
+    };
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::with_options(options, orders);
+    prepare(&harness, &id);
+
+    let first = harness.bbship(&["run-all"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    let shipment = &harness.fake.shipments_for(&id)[0];
+    let said = status.map_or_else(|| "no status".to_owned(), |status| format!("`{status}`"));
+    let error = first
+        .stderr
+        .lines()
+        .find(|line| line.contains(&shipment.shipment_id))
+        .unwrap_or_else(|| panic!("no line names the shipment: {first:?}"));
+    assert!(error.starts_with("bbship: error: "), "{first:?}");
+    assert!(error.contains(&format!("order {id}")), "{error}");
+    assert!(error.contains(&format!("status {said}")), "{error}");
+    assert!(
+        harness
+            .label_journal()
+            .iter()
+            .any(|event| event["event"] == "created"
+                && event["shipment"]["shipment_id"] == shipment.shipment_id.as_str()),
+        "the shipment is journaled"
+    );
+
+    let second = harness.bbship(&["run-all"]);
+    assert_eq!(harness.fake.shipments_for(&id).len(), 1, "{second:?}");
+    assert_eq!(
+        harness.fake.count(Endpoint::CreateShipment),
+        1,
+        "{second:?}"
+    );
+    assert_eq!(harness.fake.count(Endpoint::Tracking), 0);
+    assert_eq!(harness.fake.count(Endpoint::Ship), 0);
+    assert!(harness.history_log().is_empty());
+    assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPING"));
+
+    let (status_run, line) = harness.status_line(&id);
+    assert!(line.trim_start().starts_with('!'), "{status_run:?}");
+    assert!(line.contains(&format!("status {said}")), "{status_run:?}");
+    (harness, id)
+}
+
+#[test]
+fn a_created_shipment_is_held_for_a_person_and_never_shipped_or_bought_again() {
+    let (harness, id) = assert_held_for_a_person(Some("created"), |_, _| {});
+    // A person transmits it on Canada Post's website: the next run finishes and ships it.
+    let shipment = harness.fake.shipments_for(&id)[0].shipment_id.clone();
+    harness
+        .fake
+        .set_shipment_status(&shipment, Some("transmitted"));
+    let released = harness.bbship(&["run-all"]);
+    assert_eq!(released.code, 0, "{released:?}");
+    assert_eq!(harness.fake.shipments().len(), 1);
+    assert_eq!(harness.history_log().len(), 1);
+    assert_eq!(harness.fake.count(Endpoint::Tracking), 1);
+    assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPED"));
+}
+
+#[test]
+fn a_shipment_answered_without_a_status_is_held_for_a_person() {
+    assert_held_for_a_person(None, |_, _| {});
+}
+
+#[test]
+fn an_adopted_shipment_that_is_not_transmitted_is_held_for_a_person() {
+    assert_held_for_a_person(Some("suspended"), |harness, _| {
+        // The create's answer is lost: the shipment is found by its request id.
+        harness
+            .fake
+            .inject(rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing));
+    });
+}
+
+#[test]
+fn a_label_link_canada_post_does_not_know_shows_its_description_and_is_marked_after_its_limit() {
+    let options = FakeOptions {
+        labels_gone: true,
+        ..FakeOptions::default()
+    };
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::with_options(options, orders);
+    harness.write_config(|config| config["alerts"]["stuck_label_minutes"] = 0.into());
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("was not found on this server."),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("/rs/artifact/"), "{run:?}");
+    assert!(!run.stderr.contains("not ready"), "{run:?}");
+    // Asked once: waiting does not make a label Canada Post does not know appear.
+    assert_eq!(harness.fake.count(Endpoint::Label), 1);
+    assert_eq!(harness.fake.shipments().len(), 1);
+
+    let (status, line) = harness.status_line(&id);
+    assert!(line.trim_start().starts_with('!'), "{status:?}");
+    assert!(
+        line.contains(&format!("bbship reprint {id}")) && line.contains("Canada Post's website"),
+        "{status:?}"
+    );
 }

@@ -78,9 +78,17 @@ fn check_passes_every_point_with_read_only_calls_and_exits_0() {
     let run = harness.bbship(&["check"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines = check_lines(&run);
-    assert_eq!(lines.len(), 6, "{run:?}");
+    assert_eq!(lines.len(), 7, "{run:?}");
     assert!(lines.iter().all(|line| line.starts_with("✓ ")), "{run:?}");
     assert!(line_with(&run, "configuration").contains("bbship.json"));
+    // One number mails, is mailed for and pays, by default.
+    assert_eq!(
+        line_with(&run, "account numbers"),
+        "✓ account numbers: mails as 1234567 (mailed-by, in the URL), for 1234567 (mobo, in \
+         the URL, the default: customer_number), paid by 1234567 \
+         (settlement-info/paid-by-customer, the default: customer_number) under contract \
+         42708517 (settlement-info/contract-id)"
+    );
     for variable in [
         "BESTBUY_API_KEY",
         "CANADAPOST_USERNAME",
@@ -104,6 +112,24 @@ fn check_passes_every_point_with_read_only_calls_and_exits_0() {
     let _held = RunLock::acquire(&DataDir::new(&harness.data_dir)).unwrap();
     let beside = harness.bbship(&["check"]);
     assert_eq!(beside.code, 0, "{beside:?}");
+}
+
+#[test]
+fn check_shows_which_customer_number_mails_and_which_pays() {
+    let harness = Harness::new(Vec::new());
+    harness.write_config(|config| {
+        config["canada_post"]["paid_by_customer"] = serde_json::json!("7654321");
+    });
+    let run = harness.bbship(&["check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = line_with(&run, "account numbers");
+    assert!(
+        line.contains("mails as 1234567 (mailed-by, in the URL)")
+            && line.contains("paid by 7654321 (settlement-info/paid-by-customer)")
+            && line.contains("under contract 42708517"),
+        "{line}"
+    );
+    assert_no_secret(&run);
 }
 
 #[test]
@@ -352,6 +378,7 @@ fn reprint_of_a_label_canada_post_no_longer_serves_says_links_expire() {
     let run = harness.bbship(&["reprint", orders[0].order_id()]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("90 days"), "{run:?}");
+    assert!(run.stderr.contains("9006 Artifact not found"), "{run:?}");
     assert!(run.stderr.contains("No shipment was created"), "{run:?}");
     assert_eq!(harness.label_files(), files);
     assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);

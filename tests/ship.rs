@@ -37,7 +37,8 @@ fn a_full_cycle_takes_every_order_from_waiting_acceptance_to_shipped() {
         let pin = &harness.fake.shipments_for(id)[0].tracking_pin;
         assert_eq!(line["order"]["shipping_tracking"], pin.as_str(), "{id}");
     }
-    // OR23 carries the configured carrier and the PIN.
+    // OR23 carries the carrier's code and the PIN, and nothing else: the body Best Buy
+    // answered 204 to in production (the default carrier name stays home).
     let upload = harness
         .fake
         .requests()
@@ -45,22 +46,16 @@ fn a_full_cycle_takes_every_order_from_waiting_acceptance_to_shipped() {
         .find(|request| request.endpoint == Endpoint::Tracking)
         .unwrap();
     let body: serde_json::Value = serde_json::from_slice(&upload.body).unwrap();
-    assert_eq!(body["carrier_code"], "CPCL");
     let pin = &harness
         .fake
         .shipments_for(upload.order_id.as_deref().unwrap())[0]
         .tracking_pin;
-    assert_eq!(body["tracking_number"], pin.as_str());
+    assert_eq!(
+        body,
+        serde_json::json!({"carrier_code": "CPCL", "tracking_number": pin})
+    );
     // States were read in batches: one OR11 by ids for the states, one for the read-back.
-    let by_ids = harness
-        .fake
-        .requests()
-        .iter()
-        .filter(|request| {
-            request.endpoint == Endpoint::ListOrders && request.query.contains("order_ids=")
-        })
-        .count();
-    assert_eq!(by_ids, 2);
+    assert_eq!(harness.reads_by_ids(), 2);
 
     // Three more cycles write nothing at all.
     harness.fake.reset_log();
@@ -180,6 +175,84 @@ fn a_dropped_answer_to_the_ship_is_settled_by_reading_the_state() {
         "no second OR24 once SHIPPED"
     );
     assert_eq!(shipped_log(&harness)[0]["order_state"], "SHIPPED");
+}
+
+/// The OR23 bodies the fake received, in order.
+fn tracking_bodies(harness: &Harness) -> Vec<serde_json::Value> {
+    harness
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.endpoint == Endpoint::Tracking)
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect()
+}
+
+/// Ships one order with the carrier keys `edit` sets; returns the harness and the PIN.
+fn ship_one_with(edit: impl FnOnce(&mut serde_json::Value)) -> (Harness, String) {
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::new(orders);
+    harness.write_config(|config| edit(&mut config["bestbuy"]));
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(harness.fake.order_state(&id).as_deref(), Some("SHIPPED"));
+    let pin = harness.fake.shipments_for(&id)[0].tracking_pin.clone();
+    (harness, pin)
+}
+
+#[test]
+fn a_known_carrier_gets_its_code_only_and_best_buy_builds_the_link() {
+    // A name and a link configured beside the code are not sent: Best Buy knows the
+    // carrier by its code.
+    let (harness, pin) = ship_one_with(|bestbuy| {
+        bestbuy["carrier_code"] = serde_json::json!("CPCL");
+        bestbuy["carrier_name"] = serde_json::json!("Canada Post");
+        bestbuy["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
+    });
+    assert_eq!(
+        tracking_bodies(&harness),
+        [serde_json::json!({"carrier_code": "CPCL", "tracking_number": pin})]
+    );
+    let shipped = shipped_log(&harness);
+    let order = &shipped[0]["order"];
+    assert_eq!(order["shipping_carrier_code"], "CPCL");
+    assert_eq!(order["shipping_company"], "Canada Post");
+    let url = order["shipping_tracking_url"].as_str().unwrap();
+    assert!(
+        url.ends_with(&pin) && !url.contains("tracking.example.com"),
+        "{url}"
+    );
+}
+
+#[test]
+fn a_carrier_best_buy_does_not_know_gets_its_name_and_link() {
+    let (harness, pin) = ship_one_with(|bestbuy| {
+        bestbuy["carrier_code"] = serde_json::Value::Null;
+        bestbuy["carrier_name"] = serde_json::json!("Postes Canada");
+        bestbuy["carrier_url"] = serde_json::json!("https://tracking.example.com/{pin}");
+    });
+    assert_eq!(
+        tracking_bodies(&harness),
+        [serde_json::json!({
+            "carrier_name": "Postes Canada",
+            "carrier_url": format!("https://tracking.example.com/{pin}"),
+            "tracking_number": pin,
+        })]
+    );
+}
+
+#[test]
+fn no_carrier_at_all_is_a_configuration_error_before_any_call() {
+    let harness = Harness::new(shipping_orders(1));
+    harness.write_config(|config| {
+        config["bestbuy"]["carrier_code"] = serde_json::Value::Null;
+        config["bestbuy"]["carrier_name"] = serde_json::Value::Null;
+    });
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("bestbuy.carrier_code"), "{run:?}");
+    assert!(harness.fake.requests().is_empty());
 }
 
 #[test]

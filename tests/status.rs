@@ -106,7 +106,7 @@ fn status_shows_each_order_step_pin_label_last_error_and_marks_the_stuck() {
     });
     let refund = harness.bbship(&["refund", &cancelled, "--yes"]);
     assert_eq!(refund.code, 0, "{refund:?}");
-    let (status, line) = status_line(&harness, &cancelled);
+    let (status, line) = harness.status_line(&cancelled);
     assert!(line.contains("refund requested"), "{status:?}");
     assert!(!line.trim_start().starts_with('!'), "{status:?}");
     assert!(status.stdout.contains("0 stuck"), "{status:?}");
@@ -159,7 +159,7 @@ fn an_order_ready_to_ship_without_a_label_for_over_an_hour_is_stuck() {
 
     let run = harness.bbship(&["run-all"]);
     assert_eq!(run.code, 1, "{run:?}");
-    let (status, line) = status_line(&harness, &id);
+    let (status, line) = harness.status_line(&id);
     assert!(line.trim_start().starts_with('!'), "{status:?}");
     assert!(line.contains("ready to ship for 1 h 1"), "{status:?}");
 }
@@ -184,18 +184,6 @@ fn every_writing_run_is_recorded_in_the_runs_log_and_a_dry_run_is_not() {
     assert_eq!(phases, ["accept", "label", "ship"]);
     assert_eq!(runs[0]["phases"][1]["done"], 2);
     assert_eq!(runs[1]["command"], "accept");
-}
-
-/// `bbship status`, and its line for `id`.
-fn status_line(harness: &Harness, id: &str) -> (support::Run, String) {
-    let status = harness.bbship(&["status"]);
-    let line = status
-        .stdout
-        .lines()
-        .find(|line| line.contains(id))
-        .unwrap_or_else(|| panic!("no line for {id}: {status:?}"))
-        .to_owned();
-    (status, line)
 }
 
 fn with_alerts(harness: &Harness) {
@@ -305,7 +293,7 @@ fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
         run.stderr.contains("is in 3 h 59 min") || run.stderr.contains("is in 4 h 0 min"),
         "{run:?}"
     );
-    let (status, line) = status_line(&harness, &id);
+    let (status, line) = harness.status_line(&id);
     assert!(line.trim_start().starts_with('!'), "{status:?}");
     assert!(
         line.contains("before its estimated acceptance deadline"),
@@ -486,4 +474,136 @@ fn a_metrics_file_that_cannot_be_written_is_a_warning_and_keeps_the_exit_code() 
         )
         .is_some()
     );
+}
+
+/// Alerts to the fake's hooks, reminders every `hours`, and a refund e-mail.
+fn with_reminders(harness: &Harness, hours: f64) {
+    let base = harness.fake.base_url();
+    harness.write_config(|config| {
+        config["alerts"] = serde_json::json!({
+            "webhook_url": format!("{base}/hooks/alert"),
+            "healthcheck_url": format!("{base}/hooks/ping"),
+            "remind_every_hours": hours,
+        });
+        config["canada_post"]["refund_email"] = "seller@example.com".into();
+    });
+}
+
+/// What `logs/reminders.json` holds for `id`.
+fn reminder_of(harness: &Harness, id: &str) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(harness.data_dir.join("logs/reminders.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["orders"].get(id).cloned()
+}
+
+#[test]
+fn an_order_that_needs_a_person_is_reminded_every_window_until_it_is_sorted() {
+    let orders = shipping_orders(1);
+    let id = orders[0].order_id().to_owned();
+    let harness = Harness::new(orders);
+    with_reminders(&harness, 24.0);
+    assert_eq!(harness.bbship(&["label"]).code, 0);
+    harness.fake.set_order_state(&id, "CANCELED");
+    let needs_refund = format!("request the refund (bbship refund {id})");
+
+    // First report: the phase's own error line, and the webhook.
+    let first = harness.bbship(&["run-all"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains("cancelled after label"), "{first:?}");
+    assert_eq!(
+        first.stderr.lines().count(),
+        1,
+        "one line per order: {first:?}"
+    );
+    assert_eq!(hooks(&harness, "/hooks/alert").len(), 1);
+    let reported = reminder_of(&harness, &id).expect("the report is kept");
+
+    // Inside the window: nothing on stderr, no alert, exit 0.
+    let quiet = harness.bbship(&["run-all"]);
+    assert_eq!(quiet.code, 0, "{quiet:?}");
+    assert!(quiet.stderr.is_empty(), "{quiet:?}");
+    assert_eq!(hooks(&harness, "/hooks/alert").len(), 1);
+    assert_eq!(reminder_of(&harness, &id), Some(reported.clone()));
+
+    // After the window: one error line, exit 1, and the webhook again.
+    with_reminders(&harness, 0.0001);
+    std::thread::sleep(Duration::from_millis(400));
+    // A dry run neither reminds nor records.
+    let dry = harness.bbship(&["--dry-run", "run-all"]);
+    assert!(!dry.stderr.contains("needs a person"), "{dry:?}");
+    assert_eq!(reminder_of(&harness, &id), Some(reported.clone()));
+    let reminded = harness.bbship(&["run-all"]);
+    assert_eq!(reminded.code, 1, "{reminded:?}");
+    let lines: Vec<&str> = reminded.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{reminded:?}");
+    assert!(
+        lines[0].starts_with(&format!("bbship: error: order {id} still needs a person")),
+        "{reminded:?}"
+    );
+    assert!(lines[0].contains(&needs_refund), "{reminded:?}");
+    let posted = hooks(&harness, "/hooks/alert");
+    assert_eq!(posted.len(), 2);
+    let summary: serde_json::Value = serde_json::from_slice(&posted[1].body).unwrap();
+    assert_eq!(summary["reminded"][0], id.as_str(), "{summary}");
+    assert_eq!(summary["stuck"][0]["order_id"], id.as_str(), "{summary}");
+    assert_eq!(summary["run"]["exit_code"], 1, "{summary}");
+    assert_eq!(summary["run"]["reminded"][0], id.as_str(), "{summary}");
+    let kept = reminder_of(&harness, &id).unwrap();
+    assert_eq!(kept["first_at"], reported["first_at"]);
+    assert_ne!(kept["last_at"], reported["last_at"]);
+
+    // Sorted: its refund is requested. Never reminded again, and forgotten.
+    let refund = harness.bbship(&["refund", &id, "--yes"]);
+    assert_eq!(refund.code, 0, "{refund:?}");
+    std::thread::sleep(Duration::from_millis(400));
+    let sorted = harness.bbship(&["run-all"]);
+    assert_eq!(sorted.code, 0, "{sorted:?}");
+    assert!(sorted.stderr.is_empty(), "{sorted:?}");
+    assert_eq!(hooks(&harness, "/hooks/alert").len(), 2);
+    assert_eq!(reminder_of(&harness, &id), None);
+}
+
+#[test]
+fn a_held_shipment_and_a_flagged_pin_are_reminded_too() {
+    let held = bbship::fake::FakeOptions {
+        shipment_status: Some("created".to_owned()),
+        ..bbship::fake::FakeOptions::default()
+    };
+    for (options, flag_pin) in [(held, false), (bbship::fake::FakeOptions::default(), true)] {
+        let orders = shipping_orders(1);
+        let id = orders[0].order_id().to_owned();
+        let harness = Harness::with_options(options, orders);
+        with_reminders(&harness, 24.0);
+        if flag_pin {
+            harness.fake.inject(rule(
+                Endpoint::TrackingSummary,
+                100,
+                answer(
+                    404,
+                    "application/vnd.cpc.messages+xml",
+                    "<messages xmlns=\"http://www.canadapost.ca/ws/messages\"><message><code>002</code>\
+                     <description>No Pin Found</description></message></messages>",
+                ),
+            ));
+        }
+        let first = harness.bbship(&["run-all"]);
+        assert_eq!(first.code, 1, "{first:?}");
+        let quiet = harness.bbship(&["run-all"]);
+        assert_eq!(quiet.code, 0, "{quiet:?}");
+        assert!(quiet.stderr.is_empty(), "{quiet:?}");
+
+        with_reminders(&harness, 0.0001);
+        std::thread::sleep(Duration::from_millis(400));
+        let reminded = harness.bbship(&["run-all"]);
+        assert_eq!(reminded.code, 1, "{reminded:?}");
+        assert_eq!(reminded.stderr.lines().count(), 1, "{reminded:?}");
+        assert!(
+            reminded
+                .stderr
+                .starts_with(&format!("bbship: error: order {id} still needs a person")),
+            "{reminded:?}"
+        );
+        assert_eq!(hooks(&harness, "/hooks/alert").len(), 2, "{reminded:?}");
+        assert_eq!(harness.fake.shipments().len(), 1);
+    }
 }

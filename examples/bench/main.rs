@@ -474,6 +474,7 @@ fn describe(endpoint: Endpoint) -> (usize, &'static str) {
         Endpoint::CreateShipment => (2, "Canada Post create shipment"),
         Endpoint::FindShipment => (3, "Canada Post find shipment by request id"),
         Endpoint::GetShipment => (4, "Canada Post get shipment"),
+        Endpoint::ShipmentDetails => (4, "Canada Post shipment details"),
         Endpoint::TrackingSummary => (5, "Canada Post tracking summary"),
         Endpoint::Label => (6, "Canada Post label download"),
         Endpoint::Carriers => (7, "Best Buy carriers (SH21)"),

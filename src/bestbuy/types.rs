@@ -256,6 +256,13 @@ fn claimed_name(value: Option<&Value>) -> Option<String> {
 }
 
 impl Order {
+    /// The shipping address, once Best Buy fills it in (from SHIPPING on).
+    pub fn shipping_address(&self) -> Option<&ShippingAddress> {
+        self.customer
+            .as_ref()
+            .and_then(|customer| customer.shipping_address.as_ref())
+    }
+
     /// Checks one order of an OR11 answer.
     pub fn from_json(value: &Value) -> Result<Order, UnreadableOrder> {
         let fail = |reason: String| UnreadableOrder {
@@ -373,15 +380,61 @@ mod tests {
 
         assert_eq!(orders[1].state, OrderState::Shipping);
         assert_eq!(orders[1].lines[0].quantity, 2);
-        let address = orders[1]
-            .customer
-            .as_ref()
-            .unwrap()
-            .shipping_address
-            .as_ref()
-            .unwrap();
+        let address = orders[1].shipping_address().unwrap();
         assert_eq!(address.street_2.as_deref(), Some("Apt 4"));
         assert_eq!(address.country_iso_code, None);
+    }
+
+    /// Every order of an OR11 answer captured from production (personal values replaced).
+    fn production_orders(name: &str) -> Vec<Order> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/production/best-buy")
+            .join(name);
+        let page: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        page["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|order| Order::from_json(order).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn production_orders_parse_in_every_state() {
+        let waiting = production_orders("or11-waiting-acceptance.json");
+        assert_eq!(waiting.len(), 2);
+        assert!(waiting.iter().all(|order| {
+            order.state == OrderState::WaitingAcceptance
+                && order.customer.as_ref().unwrap().shipping_address.is_none()
+        }));
+
+        let shipping = production_orders("or11-shipping.json");
+        assert_eq!(shipping[0].id.as_str(), "261300101-A");
+        assert_eq!(shipping[0].state, OrderState::Shipping);
+        assert_eq!(shipping[0].shipping_type_code.as_deref(), Some("M"));
+        assert_eq!(shipping[0].shipping_tracking, None);
+        assert_eq!(
+            shipping[0].shipping_deadline.unwrap().to_rfc3339(),
+            "2025-09-06T06:59:59.999+00:00"
+        );
+        // `delivery_date` is an object on one and null on the other; neither matters.
+        assert!(shipping[0].raw["delivery_date"]["earliest"].is_string());
+        assert!(shipping[1].raw["delivery_date"].is_null());
+        let address = shipping[0].shipping_address().unwrap();
+        assert_eq!(address.street_2.as_deref(), Some(""));
+        assert_eq!(address.country_iso_code, None);
+        assert_eq!(
+            shipping[0].lines[0].offer_sku.as_deref(),
+            Some("P52-32-512-FP-FL-BL-Mouse")
+        );
+
+        let shipped = production_orders("or11-shipped.json");
+        assert_eq!(shipped[0].state, OrderState::Shipped);
+        assert_eq!(
+            shipped[0].shipping_tracking.as_deref(),
+            Some("1234567200001012")
+        );
+        assert_eq!(shipped[0].raw["shipping_carrier_code"], "CPCL");
     }
 
     #[test]

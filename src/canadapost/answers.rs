@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::canadapost::types::ShipmentId;
+use crate::canadapost::types::{ShipmentId, ShipmentStatus};
 use crate::canadapost::xml::{self, Element};
 
 /// One `<message>` of a `<messages>` body.
@@ -50,6 +50,10 @@ impl Messages {
     }
 }
 
+/// How much of one message's description an error shows: Canada Post's sentences run
+/// past the usual 80 characters (its 404 quotes the whole path).
+const MESSAGE_KEEP: usize = 240;
+
 impl fmt::Display for Messages {
     /// `2695 Contact Phone number is a required field.; 1151 …`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,7 +68,7 @@ impl fmt::Display for Messages {
                 f,
                 "{} {}",
                 crate::ids::printable(&message.code),
-                crate::ids::printable(&message.description)
+                crate::ids::printable_within(&message.description, MESSAGE_KEEP)
             )?;
         }
         Ok(())
@@ -94,9 +98,15 @@ pub fn label_links(links: &[Link]) -> Vec<&Link> {
 pub struct ShipmentInfo {
     pub shipment_id: ShipmentId,
     pub customer_request_id: Option<String>,
-    pub status: Option<String>,
+    /// `None` when the answer had no `<shipment-status>`.
+    pub status: Option<ShipmentStatus>,
     /// As Canada Post sent it; the phase checks its format and check digit.
     pub tracking_pin: Option<String>,
+    /// Canada Post's purchase order number for the label (`P344547877`), on invoices.
+    pub po_number: Option<String>,
+    /// `shipment-price/due-amount` (CAD, as written), present when the request asked for
+    /// pricing information.
+    pub due_amount: Option<String>,
     pub links: Vec<Link>,
 }
 
@@ -197,9 +207,56 @@ pub fn shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
     Ok(ShipmentInfo {
         shipment_id,
         customer_request_id: root.child_text("customer-request-id").map(str::to_owned),
+        status: root
+            .child_text("shipment-status")
+            .map(|status| ShipmentStatus::from(status.to_owned())),
+        tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
+        po_number: root.child_text("po-number").map(str::to_owned),
+        due_amount: root
+            .child("shipment-price")
+            .and_then(|price| price.child_text("due-amount"))
+            .map(str::to_owned),
+        links: root.child("links").map(links).unwrap_or_default(),
+    })
+}
+
+/// The parts of `<shipment-details>` (Get Shipment Details) bbship reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShipmentDetails {
+    pub status: Option<String>,
+    pub tracking_pin: Option<String>,
+    pub po_number: Option<String>,
+    pub service_code: Option<String>,
+    /// `references/customer-ref-1`: the order the label was bought for.
+    pub customer_ref_1: Option<String>,
+    pub paid_by_customer: Option<String>,
+    pub contract_id: Option<String>,
+}
+
+/// `<shipment-details>`. Production nests the specification one level down
+/// (`shipment-detail/delivery-spec`, beside the status and PIN, with no shipment id or
+/// links); a `delivery-spec` directly under the root is read too, as the older
+/// documentation draws it. Nothing is required here: the caller decides what it needs.
+pub fn shipment_details(root: &Element) -> Result<ShipmentDetails, String> {
+    let spec = root
+        .child("shipment-detail")
+        .and_then(|detail| detail.child("delivery-spec"))
+        .or_else(|| root.child("delivery-spec"));
+    let in_spec = |path: &[&str]| {
+        let (last, parents) = path.split_last()?;
+        let parent = parents
+            .iter()
+            .try_fold(spec?, |element, name| element.child(name))?;
+        parent.child_text(last).map(str::to_owned)
+    };
+    Ok(ShipmentDetails {
         status: root.child_text("shipment-status").map(str::to_owned),
         tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
-        links: root.child("links").map(links).unwrap_or_default(),
+        po_number: root.child_text("po-number").map(str::to_owned),
+        service_code: in_spec(&["service-code"]),
+        customer_ref_1: in_spec(&["references", "customer-ref-1"]),
+        paid_by_customer: in_spec(&["settlement-info", "paid-by-customer"]),
+        contract_id: in_spec(&["settlement-info", "contract-id"]),
     })
 }
 
@@ -292,6 +349,101 @@ mod tests {
         assert!(info.link("refund").is_some());
     }
 
+    fn production(name: &str) -> Vec<u8> {
+        fixture(&format!("../production/canada-post/{name}"))
+    }
+
+    /// The value `reader` makes of `body`, which must hold the root `root`.
+    fn expected<T>(
+        body: &[u8],
+        root: &str,
+        reader: impl FnOnce(&Element) -> Result<T, String>,
+    ) -> T {
+        match read(body, root, reader) {
+            Ok(Answer::Expected(value)) => value,
+            Ok(Answer::Messages(messages)) => panic!("expected <{root}>, got {messages}"),
+            Err(problem) => panic!("{problem}"),
+        }
+    }
+
+    /// The `<messages>` of `body`, which must hold them.
+    fn messages_of(body: &[u8]) -> Messages {
+        match read(body, "shipment-info", shipment_info) {
+            Ok(Answer::Messages(messages)) => messages,
+            other => panic!("expected <messages>, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_production_create_answer_needs_no_request_id() {
+        // Captured from production: no customer-request-id, a po-number, a price link.
+        let body = production("create-shipment-response.xml");
+        let info = expected(&body, "shipment-info", created_shipment_info);
+        assert_eq!(info.shipment_id.as_str(), "100000000000000101");
+        assert_eq!(info.customer_request_id, None);
+        assert_eq!(info.status, Some(ShipmentStatus::Transmitted));
+        assert_eq!(info.tracking_pin.as_deref(), Some("1234567200001012"));
+        assert_eq!(info.po_number.as_deref(), Some("P100000101"));
+        assert_eq!(info.due_amount, None, "not asked for pricing");
+        for rel in ["self", "details", "price", "refund"] {
+            assert!(info.link(rel).is_some(), "{rel}");
+        }
+        assert_eq!(info.label_links()[0].index, Some(0));
+
+        let body = production("create-shipment-response-priced.xml");
+        let priced = expected(&body, "shipment-info", created_shipment_info);
+        assert_eq!(priced.due_amount.as_deref(), Some("31.58"));
+        assert_eq!(priced.po_number.as_deref(), Some("P123456789"));
+        assert_eq!(priced.customer_request_id, None);
+    }
+
+    #[test]
+    fn production_shipment_details_are_read_through_shipment_detail() {
+        let body = production("shipment-details.xml");
+        let details = expected(&body, "shipment-details", shipment_details);
+        assert_eq!(
+            details,
+            ShipmentDetails {
+                status: Some("transmitted".into()),
+                tracking_pin: Some("1234567200001012".into()),
+                po_number: Some("P100000101".into()),
+                service_code: Some("DOM.EP".into()),
+                customer_ref_1: Some("261300101-A".into()),
+                paid_by_customer: Some("0007654321".into()),
+                contract_id: Some("0040012345".into()),
+            }
+        );
+        // The flat shape of the older documentation is read the same way.
+        let flat = br#"<shipment-details><delivery-spec><references><customer-ref-1>1-A</customer-ref-1></references></delivery-spec></shipment-details>"#;
+        let flat = expected(flat, "shipment-details", shipment_details);
+        assert_eq!(flat.customer_ref_1.as_deref(), Some("1-A"));
+    }
+
+    #[test]
+    fn no_pin_history_is_read_in_either_namespace() {
+        for name in [
+            "tracking-004-messages-namespace.xml",
+            "tracking-004-track-namespace.xml",
+        ] {
+            assert!(messages_of(&production(name)).has_code("004"), "{name}");
+        }
+    }
+
+    #[test]
+    fn production_errors_and_refunds_are_read() {
+        let gone = messages_of(&production("label-404-url-not-found.xml"));
+        assert!(gone.has_code("404"));
+        assert!(
+            gone.0[0]
+                .description
+                .ends_with("was not found on this server.")
+        );
+        // No namespace at all on this refund answer.
+        let body = production("shipment-refund-response.xml");
+        let ticket = expected(&body, "shipment-refund-request-info", refund_request_info);
+        assert_eq!(ticket.service_ticket_id, "GT12345678RT");
+    }
+
     #[test]
     fn several_messages_are_all_kept() {
         let Answer::Messages(messages) = read(
@@ -374,6 +526,30 @@ mod tests {
             panic!("expected messages")
         };
         assert!(messages.has_code("004"));
+    }
+
+    #[test]
+    fn canada_posts_own_404_description_is_shown_whole_and_escaped() {
+        let path = format!("/rs/artifact/76108cb5192002d5/{}/0", "1".repeat(40));
+        let body = format!(
+            "<messages xmlns=\"http://www.canadapost.ca/ws/messages\"><message><code>404</code>\
+             <description>The requested URL {path} was not found on this server.</description>\
+             </message></messages>"
+        );
+        let shown = messages_in(body.as_bytes()).unwrap().to_string();
+        assert_eq!(
+            shown,
+            format!("404 The requested URL {path} was not found on this server.")
+        );
+        let hostile = Messages(vec![Message {
+            code: "404".into(),
+            description: format!("{}\nbbship: error: forged", "x".repeat(300)),
+        }]);
+        let shown = hostile.to_string();
+        assert!(
+            !shown.contains('\n') && shown.ends_with("(322 characters)"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub enum CanadaPostError {
     /// A `<messages>` answer to a request Canada Post understood and refused; for a
     /// create, nothing was bought.
     Rejected { status: u16, messages: Messages },
-    /// 404: the resource (or its link, after 90 days) is gone.
-    NotFound { url: String },
+    /// 404: the resource (or its link, after 90 days) is gone; `detail` is what Canada
+    /// Post said about it (its `<messages>`, sanitised), when it said anything.
+    NotFound { detail: String },
     /// 5xx, after the retries a read gets.
     Unavailable { status: u16, detail: String },
     /// A create that got no decisive answer: a shipment may exist.
@@ -73,8 +74,8 @@ impl fmt::Display for CanadaPostError {
             CanadaPostError::Rejected { status, messages } => {
                 write!(f, "Canada Post refused the request (HTTP {status}): {messages}")
             }
-            CanadaPostError::NotFound { url } => {
-                write!(f, "Canada Post has no such resource (HTTP 404): {url}")
+            CanadaPostError::NotFound { detail } => {
+                write!(f, "Canada Post has no such resource (HTTP 404): {detail}")
             }
             CanadaPostError::Unavailable { status, detail } => {
                 write!(f, "Canada Post is unavailable (HTTP {status}): {detail}")
@@ -319,9 +320,16 @@ impl CanadaPostClient {
         if response.status == 202 {
             return Ok(LabelDownload::NotReady("HTTP 202".to_owned()));
         }
+        if response.status == 404
+            && answers::messages_in(&response.body).is_some_and(|messages| !messages.0.is_empty())
+        {
+            // Canada Post's own "The requested URL … was not found on this server": it
+            // does not know the artifact. Say what it said; waiting will not change it.
+            return Err(self.failure(&response));
+        }
         if response.status == 404 {
-            // Right after a create this means "not yet"; 90 days later, "expired". The
-            // caller's bounded wait covers the first, and a person the second.
+            // A bare 404 right after a create may mean "not yet"; 90 days later,
+            // "expired". The caller's bounded wait covers the first, a person the second.
             return Ok(LabelDownload::NotReady(
                 "HTTP 404 (not ready yet, or the link has expired)".to_owned(),
             ));
@@ -423,7 +431,9 @@ impl CanadaPostClient {
         match response.status {
             401 | 403 => unauthorized(response.status, &messages.unwrap_or_default()),
             404 => CanadaPostError::NotFound {
-                url: "(the requested resource)".to_owned(),
+                detail: messages
+                    .filter(|messages| !messages.0.is_empty())
+                    .map_or_else(|| "(the requested resource)".to_owned(), |m| m.to_string()),
             },
             500..=599 => CanadaPostError::Unavailable {
                 status: response.status,

@@ -36,7 +36,8 @@ pub struct ShipmentSpec<'a> {
     pub sender: &'a SenderConfig,
     pub destination: &'a Destination,
     pub parcel: &'a ParcelSpec,
-    pub customer_number: &'a CustomerNumber,
+    /// `paid-by-customer`: who pays, which may not be the mailed-by customer of the URL.
+    pub paid_by_customer: &'a CustomerNumber,
     pub contract_id: &'a ContractId,
 }
 
@@ -52,6 +53,10 @@ struct ShipmentXml<'a> {
     transmit_shipment: bool,
     #[serde(rename = "requested-shipping-point")]
     requested_shipping_point: &'a str,
+    /// Asks for `shipment-price` in the answer, so each label's cost is known without
+    /// another call.
+    #[serde(rename = "provide-pricing-info")]
+    provide_pricing_info: bool,
     #[serde(rename = "delivery-spec")]
     delivery_spec: DeliverySpecXml<'a>,
 }
@@ -169,6 +174,7 @@ pub fn create_shipment_xml(spec: &ShipmentSpec) -> Result<String, quick_xml::SeE
         customer_request_id: spec.request_id.as_str(),
         transmit_shipment: true,
         requested_shipping_point: sender.postal_code.as_str(),
+        provide_pricing_info: true,
         delivery_spec: DeliverySpecXml {
             service_code: spec.service.as_str(),
             sender: SenderXml {
@@ -220,7 +226,7 @@ pub fn create_shipment_xml(spec: &ShipmentSpec) -> Result<String, quick_xml::SeE
                 customer_ref_2: spec.request_id.as_str(),
             },
             settlement_info: SettlementXml {
-                paid_by_customer: spec.customer_number.as_str(),
+                paid_by_customer: spec.paid_by_customer.as_str(),
                 contract_id: spec.contract_id.as_str(),
                 intended_method_of_payment: "Account",
             },
@@ -277,6 +283,7 @@ mod tests {
             "<transmit-shipment>true</transmit-shipment>",
             "<customer-request-id>ord-261300002-A-7f3a9c2e</customer-request-id>",
             "<requested-shipping-point>M1M1M1</requested-shipping-point>",
+            "<provide-pricing-info>true</provide-pricing-info>",
             "<company>Smith &amp; Sons &lt;Ltd&gt;</company>",
             "<address-line-2>Apt 4</address-line-2>",
             "<postal-zip-code>B3H0A1</postal-zip-code>",
@@ -290,6 +297,40 @@ mod tests {
             assert!(xml.contains(expected), "{expected} missing from\n{xml}");
         }
         assert!(!xml.contains("group-id"));
+    }
+
+    #[test]
+    fn the_payer_is_the_paying_customer_not_the_mailer() {
+        // The example mails and pays as one customer: the payer defaults to it.
+        let config = config();
+        let xml = build(&config, &destination());
+        assert!(
+            xml.contains(
+                "<settlement-info><paid-by-customer>1234567</paid-by-customer>\
+                 <contract-id>0042708517</contract-id>"
+            ),
+            "{xml}"
+        );
+        // A contract account that pays under another number sends that number, beside
+        // the payer's contract, and the request still validates.
+        let mut config = config;
+        config.canada_post.paid_by_customer =
+            Some(CustomerNumber::try_from("0009876543".to_owned()).unwrap());
+        let xml = build(&config, &destination());
+        xmllint(std::slice::from_ref(&xml)).unwrap();
+        assert!(
+            xml.contains(
+                "<settlement-info><paid-by-customer>0009876543</paid-by-customer>\
+                 <contract-id>0042708517</contract-id>\
+                 <intended-method-of-payment>Account</intended-method-of-payment>\
+                 </settlement-info>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("1234567"),
+            "the mailer is in the URL only: {xml}"
+        );
     }
 
     #[test]

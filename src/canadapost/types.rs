@@ -170,6 +170,64 @@ impl fmt::Display for ShipmentId {
     }
 }
 
+/// A shipment's `shipment-status`. Only `transmitted` means the shipment went out with
+/// its manifest and is billed at the contract rate: a `created` one waits for a manifest
+/// (and is billed in full without one), so no other status may ship an order. Unknown
+/// words are kept as sent so a person can see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum ShipmentStatus {
+    Transmitted,
+    Created,
+    Other(String),
+}
+
+impl ShipmentStatus {
+    pub fn is_transmitted(&self) -> bool {
+        *self == ShipmentStatus::Transmitted
+    }
+
+    /// Whether `status` (absent when the answer had none) lets an order ship.
+    pub fn allows_shipping(status: Option<&ShipmentStatus>) -> bool {
+        status.is_some_and(ShipmentStatus::is_transmitted)
+    }
+
+    /// `created`, or `no status` when the answer had none, for messages.
+    pub fn describe(status: Option<&ShipmentStatus>) -> String {
+        status.map_or_else(|| "no status".to_owned(), |status| format!("`{status}`"))
+    }
+}
+
+impl From<String> for ShipmentStatus {
+    fn from(value: String) -> ShipmentStatus {
+        match value.trim() {
+            "transmitted" => ShipmentStatus::Transmitted,
+            "created" => ShipmentStatus::Created,
+            _ => ShipmentStatus::Other(value),
+        }
+    }
+}
+
+impl From<ShipmentStatus> for String {
+    fn from(status: ShipmentStatus) -> String {
+        match status {
+            ShipmentStatus::Transmitted => "transmitted".to_owned(),
+            ShipmentStatus::Created => "created".to_owned(),
+            ShipmentStatus::Other(value) => value,
+        }
+    }
+}
+
+impl fmt::Display for ShipmentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShipmentStatus::Transmitted => f.write_str("transmitted"),
+            ShipmentStatus::Created => f.write_str("created"),
+            ShipmentStatus::Other(value) => f.write_str(&crate::ids::printable(value)),
+        }
+    }
+}
+
 /// The e-mail address a refund request gives Canada Post (`<email>` of
 /// `<shipment-refund-request>`): at most 60 characters matching shipment.xsd's
 /// `EmailType` pattern, checked here so a request bbship sends always validates.
@@ -293,6 +351,33 @@ mod tests {
         ] {
             assert!(Email::try_from(bad.to_owned()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_transmitted_allows_shipping() {
+        let status = |text: &str| ShipmentStatus::from(text.to_owned());
+        assert!(ShipmentStatus::allows_shipping(Some(&status(
+            "transmitted"
+        ))));
+        for held in ["created", "suspended", "", "TRANSMITTED"] {
+            assert!(
+                !ShipmentStatus::allows_shipping(Some(&status(held))),
+                "{held}"
+            );
+        }
+        assert!(!ShipmentStatus::allows_shipping(None));
+        assert_eq!(status("created"), ShipmentStatus::Created);
+        assert_eq!(ShipmentStatus::describe(None), "no status");
+        assert_eq!(
+            ShipmentStatus::describe(Some(&status("odd\nline"))),
+            "`odd\\nline`"
+        );
+        let json = serde_json::to_string(&status("created")).unwrap();
+        assert_eq!(json, "\"created\"");
+        assert_eq!(
+            serde_json::from_str::<ShipmentStatus>("\"transmitted\"").unwrap(),
+            ShipmentStatus::Transmitted
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `bbship check`: is this installation able to run? One line per point, `✓` or `✗`:
-//! the configuration loads, each secret is set, and each API accepts its credentials
+//! the configuration loads (and which Canada Post customer number is used for what),
+//! each secret is set, and each API accepts its credentials
 //! through a read-only call (Best Buy: OR11 for one order; Canada Post: the request-id
 //! lookup for an id no shipment has, which checks the key, the host and the account
 //! numbers and buys nothing).
@@ -52,6 +53,7 @@ pub fn run(paths: &Paths, secrets: &Secrets, out: &mut dyn Write) -> Result<u8> 
                 true,
                 &format!("configuration {}", paths.config_path.display()),
             )?;
+            report.line(true, &account_numbers(&config))?;
             // One attempt per probe: a check that retries for a minute helps nobody.
             let mut config = config;
             config.limits.max_retries = 0;
@@ -112,6 +114,31 @@ pub fn run(paths: &Paths, secrets: &Secrets, out: &mut dyn Write) -> Result<u8> 
     } else {
         EXIT_OK
     })
+}
+
+/// Which customer number goes where in a Create Shipment, so a person can match them with
+/// the Canada Post account (an AA003 or AA004 names the mailed-by or mobo, a billing
+/// problem the payer). None of them is a secret.
+fn account_numbers(config: &Config) -> String {
+    let canada_post = &config.canada_post;
+    let defaulted = |set: bool| {
+        if set {
+            ""
+        } else {
+            ", the default: customer_number"
+        }
+    };
+    format!(
+        "account numbers: mails as {} (mailed-by, in the URL), for {} (mobo, in the URL{}), \
+         paid by {} (settlement-info/paid-by-customer{}) under contract {} \
+         (settlement-info/contract-id)",
+        canada_post.customer_number,
+        canada_post.mobo(),
+        defaulted(canada_post.mobo.is_some()),
+        canada_post.paid_by_customer(),
+        defaulted(canada_post.paid_by_customer.is_some()),
+        canada_post.contract_id.as_str(),
+    )
 }
 
 fn deadline(config: &Config) -> Instant {

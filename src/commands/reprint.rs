@@ -19,6 +19,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 
 use super::Paths;
+use crate::canadapost::client::CanadaPostError;
 use crate::canadapost::label_check::{self, LabelProblem};
 use crate::canadapost::types::ShipmentId;
 use crate::canadapost::{CanadaPostClient, LabelDownload, Link};
@@ -198,16 +199,14 @@ fn download(
                 if started.elapsed().saturating_add(wait)
                     > Duration::from_secs(limits.label_wait_secs)
                 {
-                    bail!(
-                        "Canada Post did not serve the label of shipment {} ({why}). Label links \
-                         live {LINK_LIFETIME_DAYS} days after the shipment is created{}; past \
-                         that, print the label from Canada Post's website. No shipment was created",
-                        existing.shipment_id,
-                        age(existing.created_at)
-                    );
+                    bail!(not_served(existing, &why));
                 }
                 std::thread::sleep(wait);
                 wait = wait.saturating_mul(2).min(MAX_LABEL_BACKOFF);
+            }
+            // Canada Post's own "not found": what it said, and where else to get the label.
+            Err(error @ CanadaPostError::NotFound { .. }) => {
+                bail!(not_served(existing, &error.to_string()));
             }
             Err(error) => {
                 // Kept as the source, so a refused credential still exits 2.
@@ -218,6 +217,16 @@ fn download(
             }
         }
     }
+}
+
+fn not_served(existing: &Existing, why: &str) -> String {
+    format!(
+        "Canada Post did not serve the label of shipment {} ({why}). Label links live \
+         {LINK_LIFETIME_DAYS} days after the shipment is created{}; past that, print the label \
+         from Canada Post's website. No shipment was created",
+        existing.shipment_id,
+        age(existing.created_at)
+    )
 }
 
 /// ` (this one was created 2026-01-15, 97 days ago)`, or nothing when unknown.

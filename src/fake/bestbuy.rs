@@ -1,6 +1,8 @@
 //! The fake Best Buy (Mirakl seller API): OR11, OR21, OR23, OR24 and SH21 under `/api`,
 //! strict the way the real one is (exact key, states, page limits, 411 on a body-less PUT
-//! without a length) and with orders that move on by themselves after acceptance.
+//! without a length) and with orders that move on by themselves after acceptance. Orders
+//! have the shapes of production's: `""` for an absent `street_2` or `phone_secondary`,
+//! and `delivery_date` an `{earliest, latest}` object from SHIPPING on (null before).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -26,6 +28,8 @@ pub(crate) struct OrderEntry {
     pub(crate) order: FakeOrder,
     pub(crate) state: String,
     accepted_at: Option<Instant>,
+    /// Listings still to show the order as waiting after its accept.
+    lagging_reads: usize,
     acceptance_decision_date: Option<DateTime<Utc>>,
     debited_date: Option<DateTime<Utc>>,
     tracking: Option<Tracking>,
@@ -40,6 +44,7 @@ impl OrderEntry {
             order,
             state,
             accepted_at: None,
+            lagging_reads: 0,
             acceptance_decision_date: reached_shipping.then(Utc::now),
             debited_date: reached_shipping.then(Utc::now),
             tracking: None,
@@ -68,6 +73,9 @@ impl OrderEntry {
 
     /// The state a listing shows: an order accepted moments ago may still show as waiting.
     fn listed_state(&self, options: &FakeOptions, now: Instant) -> &str {
+        if self.lagging_reads > 0 {
+            return "WAITING_ACCEPTANCE";
+        }
         match self.accepted_at {
             Some(accepted_at) if now < accepted_at + options.accept_lag => "WAITING_ACCEPTANCE",
             _ => &self.state,
@@ -105,10 +113,11 @@ impl OrderEntry {
                 "firstname": address.firstname,
                 "lastname": address.lastname,
                 "phone": address.phone,
-                "phone_secondary": null,
+                "phone_secondary": "",
                 "state": address.state,
                 "street_1": address.street_1,
-                "street_2": address.street_2,
+                // Best Buy sends "" for an absent optional string.
+                "street_2": address.street_2.as_deref().unwrap_or(""),
                 "zip_code": address.zip_code,
             })
         });
@@ -145,6 +154,16 @@ impl OrderEntry {
             })
             .collect();
         let created = date(Some(order.created));
+        // Null until the order is accepted and paid; then the end of a Pacific-time day,
+        // with milliseconds, as Best Buy Canada writes its deadlines.
+        let delivery_date = shipping_visible.then(|| {
+            let end_of_day = |days: i64| {
+                (order.created.date_naive() + chrono::Duration::days(days))
+                    .and_hms_milli_opt(6, 59, 59, 999)
+                    .map(|at| at.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true))
+            };
+            json!({"earliest": end_of_day(7), "latest": end_of_day(18)})
+        });
         json!({
             "order_id": order.order_id,
             "commercial_id": order.commercial_id,
@@ -156,6 +175,7 @@ impl OrderEntry {
             "acceptance_decision_date": date(self.acceptance_decision_date),
             "customer_debited_date": date(self.debited_date),
             "shipping_deadline": date(Some(order.created + chrono::Duration::days(2))),
+            "delivery_date": delivery_date,
             "leadtime_to_ship": 2,
             "shipping_type_code": order.shipping_type_code,
             "shipping_type_label": order.shipping_type_label,
@@ -182,6 +202,12 @@ impl OrderEntry {
         })
     }
 }
+
+/// Canada Post as Best Buy registers it (SH21): OR23 with this code needs nothing else,
+/// and Best Buy builds the tracking link from its own template.
+const CANADA_POST_CODE: &str = "CPCL";
+const CANADA_POST_TRACKING_URL: &str =
+    "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={trackingId}";
 
 fn error(status: u16, message: &str) -> HttpResponse {
     HttpResponse::json(status, &json!({"message": message, "status": status}))
@@ -239,11 +265,17 @@ pub(crate) fn handle(
         entry.settle(options, now);
     }
     match (endpoint, order_id) {
-        (Endpoint::ListOrders, _) => list(options, orders, request, now),
+        (Endpoint::ListOrders, _) => {
+            let response = list(options, orders, request, now);
+            for entry in orders.values_mut() {
+                entry.lagging_reads = entry.lagging_reads.saturating_sub(1);
+            }
+            response
+        }
         (Endpoint::Carriers, _) => HttpResponse::json(
             200,
-            &json!({"carriers": [{"code": "CPCL", "label": "Canada Post", "standard_code": "ca-post",
-                "tracking_url": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={trackingId}"}]}),
+            &json!({"carriers": [{"code": CANADA_POST_CODE, "label": "Canada Post", "standard_code": "ca-post",
+                "tracking_url": CANADA_POST_TRACKING_URL}]}),
         ),
         (Endpoint::Accept | Endpoint::Tracking | Endpoint::Ship, Some(id)) => {
             if request.method != "PUT" {
@@ -253,7 +285,7 @@ pub(crate) fn handle(
                 return error(404, &format!("Order {id} not found"));
             };
             match endpoint {
-                Endpoint::Accept => accept(entry, request, now),
+                Endpoint::Accept => accept(options, entry, request, now),
                 Endpoint::Tracking => tracking(entry, request),
                 _ => ship(entry),
             }
@@ -334,7 +366,12 @@ fn json_body(request: &HttpRequest) -> Result<Value, HttpResponse> {
     serde_json::from_slice(&request.body).map_err(|_| error(400, "VALIDATION_ERROR: invalid JSON"))
 }
 
-fn accept(entry: &mut OrderEntry, request: &HttpRequest, now: Instant) -> HttpResponse {
+fn accept(
+    options: &FakeOptions,
+    entry: &mut OrderEntry,
+    request: &HttpRequest,
+    now: Instant,
+) -> HttpResponse {
     let body = match json_body(request) {
         Ok(body) => body,
         Err(response) => return response,
@@ -380,6 +417,7 @@ fn accept(entry: &mut OrderEntry, request: &HttpRequest, now: Instant) -> HttpRe
     if accepted.iter().all(|flag| *flag) {
         entry.state = "WAITING_DEBIT_PAYMENT".to_owned();
         entry.accepted_at = Some(now);
+        entry.lagging_reads = options.accept_lag_reads;
         entry.acceptance_decision_date = Some(Utc::now());
     } else if accepted.iter().all(|flag| !*flag) {
         entry.state = "REFUSED".to_owned();
@@ -405,13 +443,17 @@ fn tracking(entry: &mut OrderEntry, request: &HttpRequest) -> HttpResponse {
         return error(400, "tracking_number is required");
     };
     let carrier_code = text("carrier_code");
-    let company = match (&carrier_code, text("carrier_name")) {
-        (Some(code), _) if code == "CPCL" => "Canada Post".to_owned(),
-        (_, Some(name)) => name,
-        (Some(code), None) => return error(400, &format!("unknown carrier_code {code}")),
-        (None, None) => return error(400, "carrier_code or carrier_name is required"),
+    // A registered carrier's name and link are Best Buy's own (Mirakl ignores
+    // `carrier_url` for it); an unregistered one is known only by what the body says.
+    let (company, url) = match (&carrier_code, text("carrier_name")) {
+        (Some(code), _) if code == CANADA_POST_CODE => (
+            "Canada Post".to_owned(),
+            Some(CANADA_POST_TRACKING_URL.replace("{trackingId}", &number)),
+        ),
+        (Some(code), _) => return error(400, &format!("unknown carrier_code {code}")),
+        (None, Some(name)) if !name.is_empty() => (name, text("carrier_url")),
+        (None, _) => return error(400, "carrier_code or carrier_name is required"),
     };
-    let url = text("carrier_url");
     entry.tracking = Some(Tracking {
         carrier_code,
         company,

@@ -1,6 +1,12 @@
-//! The fake Canada Post: Create Shipment, Get Shipments by request id, Get Shipment, the
-//! label artifact, Get Tracking Summary and Request Shipment Refund, under `/rs` and
-//! `/vis` beside the fake Best Buy.
+//! The fake Canada Post: Create Shipment, Get Shipments by request id, Get Shipment, Get
+//! Shipment Details, the label artifact, Get Tracking Summary and Request Shipment Refund,
+//! under `/rs` and `/vis` beside the fake Best Buy.
+//!
+//! Its answers have the shapes production sends: a create answer without
+//! `customer-request-id` (production echoes none), with a `po-number`, a `price` link and,
+//! when the request asks for it, `shipment-price`; details nested as
+//! `shipment-details/shipment-detail/delivery-spec` with the defaults production fills in;
+//! 16-digit PINs that begin with the mailed-by customer number.
 //!
 //! It is strict where the real service is (Basic credentials, versioned media types,
 //! `transmit-shipment` xor `group-id`, field limits, decimals, postal code shapes, a
@@ -10,9 +16,11 @@
 //! ("already submitted"), and the shipment's `refund` link is gone from then on. The
 //! request-id lookup answers an empty `<shipments/>` for an id it never saw, which is the
 //! read-only call `bbship check` makes to prove the credentials. It also behaves like the real one at its
-//! worst, on request: a label not ready for its first K downloads, `004 No Pin History`
+//! worst, on request: a label not ready for its first K downloads, every label link gone
+//! (404 with Canada Post's own "The requested URL … was not found on this server."), a
+//! `<shipment-status>` other than `transmitted` (or none), `004 No Pin History`
 //! for the first K tracking calls of a fresh PIN, and "Rejected by SLM Monitor" above R
-//! calls of one throttle group in a rolling minute. Its PINs are 16 digits with a valid check digit, and its
+//! calls of one throttle group in a rolling minute. Its PINs pass the check digit, and its
 //! labels are real one-page 4x6 PDFs a person can open.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -39,7 +47,23 @@ pub struct FakeShipment {
     pub service_code: String,
     pub mailed_by: String,
     pub mobo: String,
+    /// `settlement-info/paid-by-customer` as sent (empty when left out).
+    pub paid_by_customer: String,
+    /// `settlement-info/contract-id` as sent.
+    pub contract_id: String,
     pub artifact_id: String,
+    /// `<shipment-status>`, or none (`FakeOptions::shipment_status`).
+    pub status: Option<String>,
+    /// Canada Post's purchase order number for the label.
+    pub po_number: String,
+    /// The request asked for `provide-pricing-info`: the answer carries `shipment-price`.
+    pub priced: bool,
+    /// The request's `requested-shipping-point`, where the parcel enters the mail.
+    shipping_point: String,
+    /// The request's `delivery-spec`, as Get Shipment Details gives it back.
+    delivery_spec: Element,
+    /// The day the shipment was created (`expected-mailing-date` when none was sent).
+    mailing_date: String,
     /// What the label shows.
     destination_lines: Vec<String>,
     label_downloads: usize,
@@ -130,6 +154,9 @@ pub(crate) fn classify(
             (Endpoint::FindShipment, order)
         }
         ("GET", ["", "rs", _, _, "shipment", id]) => (Endpoint::GetShipment, by_shipment(id)),
+        ("GET", ["", "rs", _, _, "shipment", id, "details"]) => {
+            (Endpoint::ShipmentDetails, by_shipment(id))
+        }
         ("POST", ["", "rs", _, _, "shipment", id, "refund"]) => (Endpoint::Refund, by_shipment(id)),
         ("GET", ["", "rs", "artifact", _, artifact, _]) => (Endpoint::Label, by_shipment(artifact)),
         ("GET", ["", "vis", "track", "pin", pin, "summary"]) => {
@@ -207,7 +234,7 @@ pub(crate) fn handle(
         );
     }
     match endpoint {
-        Endpoint::CreateShipment => create(base_url, state, request),
+        Endpoint::CreateShipment => create(options, base_url, state, request),
         Endpoint::FindShipment => find_by_request_id(base_url, state, request),
         Endpoint::GetShipment => {
             let id = request.path.rsplit('/').next().unwrap_or_default();
@@ -220,6 +247,17 @@ pub(crate) fn handle(
                 None => messages(404, &[("9002", "Shipment not found")]),
             }
         }
+        Endpoint::ShipmentDetails => {
+            let id = request.path.rsplit('/').nth(1).unwrap_or_default();
+            match state
+                .shipments
+                .iter()
+                .find(|shipment| shipment.shipment_id == id)
+            {
+                Some(shipment) => shipment_details(shipment),
+                None => messages(404, &[("9002", "Shipment not found")]),
+            }
+        }
         Endpoint::Label => label(options, state, request),
         Endpoint::TrackingSummary => tracking(options, state, request),
         Endpoint::Refund => refund(state, request),
@@ -227,7 +265,12 @@ pub(crate) fn handle(
     }
 }
 
-fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
+fn create(
+    options: &FakeOptions,
+    base_url: &str,
+    state: &mut CanadaPostState,
+    request: &HttpRequest,
+) -> HttpResponse {
     if request.header("content-type") != Some(SHIPMENT_TYPE) {
         return messages(
             415,
@@ -257,15 +300,28 @@ fn create(base_url: &str, state: &mut CanadaPostState, request: &HttpRequest) ->
     let text = |path: &[&str]| find(&root, path).unwrap_or_default().to_owned();
     let serial = state.shipments.len() as u64 + 1;
     let destination = |name: &str| text(&["delivery-spec", "destination", "address-details", name]);
+    let mailing_date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let shipment = FakeShipment {
         shipment_id: format!("3478813154{serial:08}"),
         request_id: text(&["customer-request-id"]),
         order_reference: text(&["delivery-spec", "references", "customer-ref-1"]),
-        tracking_pin: pin_for(serial),
+        tracking_pin: pin_for(mailed_by, serial),
         service_code: text(&["delivery-spec", "service-code"]),
         mailed_by: (*mailed_by).to_owned(),
         mobo: (*mobo).to_owned(),
+        paid_by_customer: text(&["delivery-spec", "settlement-info", "paid-by-customer"]),
+        contract_id: text(&["delivery-spec", "settlement-info", "contract-id"]),
         artifact_id: format!("1000{serial:07}"),
+        status: options.shipment_status.clone(),
+        po_number: format!("P{:09}", 344_000_000 + serial % 1_000_000),
+        priced: find(&root, &["provide-pricing-info"]) == Some("true"),
+        shipping_point: text(&["requested-shipping-point"]),
+        delivery_spec: with_production_defaults(
+            find_element(&root, &["delivery-spec"])
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        mailing_date: find(&root, &["expected-mailing-date"]).map_or(mailing_date, str::to_owned),
         destination_lines: vec![
             text(&["delivery-spec", "destination", "name"]),
             destination("address-line-1"),
@@ -449,6 +505,15 @@ fn check_shipment(root: &Element, body: &[u8]) -> Vec<String> {
     if find(root, &["delivery-spec", "settlement-info", "contract-id"]).is_none() {
         problems.push("Contract Number is a required field".to_owned());
     }
+    if let Some(payer) = find(
+        root,
+        &["delivery-spec", "settlement-info", "paid-by-customer"],
+    ) && !is_customer_number(payer)
+    {
+        problems.push(format!(
+            "cvc-pattern: settlement-info/paid-by-customer {payer:?} must be 1 to 10 digits"
+        ));
+    }
     problems
 }
 
@@ -585,8 +650,20 @@ fn label(
         .shipments
         .iter_mut()
         .find(|shipment| shipment.artifact_id == artifact)
+        .filter(|_| !options.labels_gone)
     else {
-        return messages(404, &[("9006", "Artifact not found")]);
+        // Canada Post's own answer for an artifact URL it does not know (captured from
+        // production): a 404 whose one message repeats the path.
+        return messages(
+            404,
+            &[(
+                "404",
+                &format!(
+                    "The requested URL {} was not found on this server.",
+                    request.path
+                ),
+            )],
+        );
     };
     shipment.label_downloads += 1;
     if shipment.label_downloads <= options.label_not_ready_downloads {
@@ -668,21 +745,139 @@ fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
     } else {
         format!("<link rel=\"refund\" href=\"{self_href}/refund\" media-type=\"{SHIPMENT_TYPE}\"/>")
     };
+    let price = if shipment.priced {
+        shipment_price(shipment)
+    } else {
+        String::new()
+    };
+    // No customer-request-id: production's create answers carry none.
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
-         <customer-request-id>{}</customer-request-id><shipment-id>{}</shipment-id>\
-         <shipment-status>transmitted</shipment-status><tracking-pin>{}</tracking-pin><links>\
+         <shipment-id>{}</shipment-id>{}\
+         <tracking-pin>{}</tracking-pin><po-number>{}</po-number>{price}<links>\
          <link rel=\"self\" href=\"{self_href}\" media-type=\"{SHIPMENT_TYPE}\"/>\
          <link rel=\"details\" href=\"{self_href}/details\" media-type=\"{SHIPMENT_TYPE}\"/>\
+         <link rel=\"price\" href=\"{self_href}/price\" media-type=\"{SHIPMENT_TYPE}\"/>\
          {refund_link}\
          <link rel=\"label\" href=\"{base_url}/rs/artifact/76108cb5192002d5/{}/0\" media-type=\"application/pdf\" index=\"0\"/>\
          </links></shipment-info>",
-        quick_xml::escape::escape(shipment.request_id.as_str()),
         shipment.shipment_id,
+        status_element(shipment),
         shipment.tracking_pin,
+        shipment.po_number,
         shipment.artifact_id
     );
     HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+/// `<shipment-status>` as the shipment has it (`FakeOptions::shipment_status`), or none.
+fn status_element(shipment: &FakeShipment) -> String {
+    shipment
+        .status
+        .as_deref()
+        .map_or_else(String::new, |status| {
+            format!(
+                "<shipment-status>{}</shipment-status>",
+                quick_xml::escape::escape(status)
+            )
+        })
+}
+
+/// `shipment-price` as shipment.xsd orders it, priced from the parcel's weight: a base of
+/// 12.50 plus 2.00 a kilogram, 13 % HST.
+fn shipment_price(shipment: &FakeShipment) -> String {
+    let weight: f64 = find(
+        &shipment.delivery_spec,
+        &["parcel-characteristics", "weight"],
+    )
+    .and_then(|weight| weight.parse().ok())
+    .unwrap_or(1.0);
+    let cents = |amount: f64| (amount * 100.0).round() / 100.0;
+    let base = cents(12.5 + 2.0 * weight);
+    let hst = cents(base * 0.13);
+    format!(
+        "<shipment-price><service-code>{}</service-code><base-amount>{base:.2}</base-amount>\
+         <priced-options/><adjustments/><pre-tax-amount>{base:.2}</pre-tax-amount>\
+         <gst-amount>0.00</gst-amount><pst-amount>0.00</pst-amount><hst-amount>{hst:.2}</hst-amount>\
+         <due-amount>{:.2}</due-amount><service-standard><am-delivery>false</am-delivery>\
+         <guaranteed-delivery>true</guaranteed-delivery><expected-transmit-time>1</expected-transmit-time>\
+         </service-standard><rated-weight>{weight:.3}</rated-weight></shipment-price>",
+        quick_xml::escape::escape(shipment.service_code.as_str()),
+        cents(base + hst)
+    )
+}
+
+/// Get Shipment Details as production answers it: status, shipping point, PIN and
+/// `po-number` beside a `shipment-detail` that holds the request's `delivery-spec` (with
+/// the defaults filled in), and no shipment id or links.
+fn shipment_details(shipment: &FakeShipment) -> HttpResponse {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-details xmlns=\"{SHIPMENT_NAMESPACE}\">\
+         {}<final-shipping-point>{}</final-shipping-point>\
+         <shipping-point-id>0001</shipping-point-id><tracking-pin>{}</tracking-pin><po-number>{}</po-number>\
+         <shipment-detail><transmit-shipment>true</transmit-shipment>\
+         <expected-mailing-date>{}</expected-mailing-date>{}</shipment-detail></shipment-details>",
+        status_element(shipment),
+        quick_xml::escape::escape(shipment.shipping_point.as_str()),
+        shipment.tracking_pin,
+        shipment.po_number,
+        quick_xml::escape::escape(shipment.mailing_date.as_str()),
+        render(&shipment.delivery_spec)
+    );
+    HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+/// What production writes into a stored delivery spec that the request left out: weight
+/// with three decimals, `unpackaged`, `mailing-tube` and `oversized` false, `PDF`.
+fn with_production_defaults(mut spec: Element) -> Element {
+    let leaf = |name: &str, text: &str| Element {
+        name: name.to_owned(),
+        text: text.to_owned(),
+        ..Element::default()
+    };
+    if let Some(parcel) = spec
+        .children
+        .iter_mut()
+        .find(|child| child.name == "parcel-characteristics")
+    {
+        for child in &mut parcel.children {
+            if child.name == "weight"
+                && let Ok(weight) = child.text.trim().parse::<f64>()
+            {
+                child.text = format!("{weight:.3}");
+            }
+        }
+        for flag in ["unpackaged", "mailing-tube", "oversized"] {
+            if parcel.child(flag).is_none() {
+                parcel.children.push(leaf(flag, "false"));
+            }
+        }
+    }
+    if let Some(print) = spec
+        .children
+        .iter_mut()
+        .find(|child| child.name == "print-preferences")
+        && print.child("encoding").is_none()
+    {
+        print.children.push(leaf("encoding", "PDF"));
+    }
+    spec
+}
+
+/// An element tree as XML, text and attributes escaped (the fake's answers only; no mixed
+/// content).
+fn render(element: &Element) -> String {
+    let attributes: String = element
+        .attributes
+        .iter()
+        .map(|(key, value)| format!(" {key}=\"{}\"", quick_xml::escape::escape(value.as_str())))
+        .collect();
+    let inner: String = if element.children.is_empty() {
+        quick_xml::escape::escape(element.text.as_str()).into_owned()
+    } else {
+        element.children.iter().map(render).collect()
+    };
+    format!("<{0}{attributes}>{inner}</{0}>", element.name)
 }
 
 /// Parses a request body and runs `check` over it: the element tree, or the 400
@@ -774,10 +969,24 @@ fn decimal_within(value: &str, decimals: usize, min: f64, max: f64) -> bool {
             .is_ok_and(|number| number > min && number <= max)
 }
 
-/// A 16-digit domestic PIN with a valid check digit: a fixed origin, the serial, and the
-/// digit computed as Canada Post's rule (reference §8) says.
-pub fn pin_for(serial: u64) -> String {
-    let body = format!("7023210{:08}", serial % 100_000_000);
+/// A 16-digit domestic PIN as production makes them: the mailed-by customer number
+/// (without the padding zeros of its links) first, then a serial, then the check digit of
+/// Canada Post's rule (reference §8). Production's numbers have 7 digits; a shorter one is
+/// padded with zeros to 7, and a longer one (up to 10) leaves fewer digits for the serial,
+/// so the PIN always has 16 digits and always starts with the number. Anything but digits
+/// in `mailed_by` is left out.
+pub fn pin_for(mailed_by: &str, serial: u64) -> String {
+    let digits: String = mailed_by.chars().filter(char::is_ascii_digit).collect();
+    let number = digits.trim_start_matches('0');
+    let origin = format!("{number:0>7}");
+    let origin = &origin[..origin.len().min(10)];
+    let serial_digits = 15 - origin.len();
+    let modulus = 10u64.pow(serial_digits as u32);
+    let body = format!(
+        "{origin}{:0width$}",
+        serial % modulus,
+        width = serial_digits
+    );
     let sum: u32 = body
         .bytes()
         .enumerate()
@@ -795,12 +1004,23 @@ mod tests {
     use crate::ids::pin_check_digit_holds;
 
     #[test]
-    fn fake_pins_pass_the_check_digit() {
-        for serial in [1, 2, 99, 12_345_678] {
-            let pin = pin_for(serial);
-            assert_eq!(pin.len(), 16);
-            assert!(pin_check_digit_holds(&pin), "{pin}");
+    fn fake_pins_begin_with_the_mailed_by_number_and_pass_the_check_digit() {
+        for (mailed_by, starts) in [
+            ("1234567", "1234567"),
+            ("0001234567", "1234567"),
+            ("42", "0000042"),
+            ("9876543210", "9876543210"),
+        ] {
+            for serial in [1, 2, 99, 12_345_678] {
+                let pin = pin_for(mailed_by, serial);
+                assert_eq!(pin.len(), 16, "{pin}");
+                assert!(pin.starts_with(starts), "{mailed_by}: {pin}");
+                assert!(pin_check_digit_holds(&pin), "{pin}");
+            }
         }
+        assert_ne!(pin_for("1234567", 1), pin_for("1234567", 2));
+        // The reference's own example PIN comes out of the same rule.
+        assert_eq!(pin_for("7023210", 3_941_460), "7023210039414604");
     }
 
     #[test]

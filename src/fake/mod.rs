@@ -43,11 +43,22 @@ pub struct FakeOptions {
     pub payment_delay: Option<Duration>,
     /// For this long after a 204 accept, listings still show the order as waiting.
     pub accept_lag: Duration,
+    /// The same, counted in listings: this many OR11 calls (of any kind) after a 204
+    /// accept still show the order as waiting.
+    pub accept_lag_reads: usize,
     /// The Canada Post API key (Basic credentials) the fake accepts.
     pub canada_post_username: String,
     pub canada_post_password: String,
     /// Each label answers 202 (not ready) to this many downloads before the PDF.
     pub label_not_ready_downloads: usize,
+    /// Every label link answers as Canada Post does for an artifact it does not know:
+    /// HTTP 404 with its own `<messages>` ("The requested URL … was not found on this
+    /// server.").
+    pub labels_gone: bool,
+    /// The `<shipment-status>` of each shipment created, in the create answer and in Get
+    /// Shipment; `None` leaves the element out. Real contract creates with
+    /// `transmit-shipment` answer `transmitted`.
+    pub shipment_status: Option<String>,
     /// Each fresh PIN answers `004 No Pin History` to this many tracking calls.
     pub no_pin_history_calls: usize,
     /// "Rejected by SLM Monitor" once this many calls of one throttle group arrived
@@ -68,9 +79,12 @@ impl Default for FakeOptions {
             api_key: "fake-bestbuy-key".to_owned(),
             payment_delay: Some(Duration::ZERO),
             accept_lag: Duration::ZERO,
+            accept_lag_reads: 0,
             canada_post_username: "fake-canada-post-user".to_owned(),
             canada_post_password: "fake-canada-post-password".to_owned(),
             label_not_ready_downloads: 0,
+            labels_gone: false,
+            shipment_status: Some("transmitted".to_owned()),
             no_pin_history_calls: 1,
             canada_post_calls_per_minute: None,
             canada_post_tracking_calls_per_minute: None,
@@ -92,6 +106,8 @@ pub enum Endpoint {
     FindShipment,
     /// Canada Post: GET …/shipment/{id}.
     GetShipment,
+    /// Canada Post: GET …/shipment/{id}/details (the `details` link).
+    ShipmentDetails,
     /// Canada Post: GET the label artifact.
     Label,
     /// Canada Post: GET /vis/track/pin/{pin}/summary.
@@ -539,6 +555,21 @@ impl FakeServer {
             .into_iter()
             .filter(|shipment| shipment.order_reference == order_id)
             .collect()
+    }
+
+    /// Sets a shipment's `<shipment-status>` (`None`: none), as a person transmitting it
+    /// on Canada Post's website would.
+    pub fn set_shipment_status(&self, shipment_id: &str, status: Option<&str>) {
+        if let Some(shipment) = self
+            .shared
+            .lock()
+            .canada_post
+            .shipments
+            .iter_mut()
+            .find(|shipment| shipment.shipment_id == shipment_id)
+        {
+            shipment.status = status.map(str::to_owned);
+        }
     }
 
     /// Every refund request Canada Post registered, in order (refused ones are not).

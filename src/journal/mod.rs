@@ -19,7 +19,7 @@ pub mod legacy;
 pub mod ship;
 pub mod shipments;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -302,7 +302,8 @@ pub struct JournalTotals {
 pub struct Journal {
     data_dir: DataDir,
     state: Mutex<JournalState>,
-    legacy_shipped: BTreeSet<String>,
+    /// The orders the replaced tool's log says it labelled.
+    legacy: BTreeMap<String, legacy::LegacyShipment>,
     /// The logs open for appending; empty when opened read-only.
     appenders: BTreeMap<HistoryLog, AppendLog>,
 }
@@ -325,7 +326,7 @@ impl Journal {
             lines_since_checkpoint += end.lines - from.lines;
             positions.insert(log, end);
         }
-        let legacy_shipped = legacy::shipped_order_ids(&data_dir.legacy_shipping_history())?;
+        let legacy = legacy::read(&data_dir.legacy_shipping_history())?;
         let mut appenders = BTreeMap::new();
         if access == Access::ReadWrite {
             for log in HistoryLog::ALL {
@@ -339,7 +340,7 @@ impl Journal {
                 positions,
                 lines_since_checkpoint,
             }),
-            legacy_shipped,
+            legacy,
             appenders,
         })
     }
@@ -522,9 +523,19 @@ impl Journal {
         }
     }
 
-    /// Whether the tool bbship replaced already shipped this order.
+    /// Whether the tool bbship replaced already labelled this order.
     pub fn shipped_by_legacy_tool(&self, order_id: &OrderId) -> bool {
-        self.legacy_shipped.contains(order_id.as_str())
+        self.legacy.contains_key(order_id.as_str())
+    }
+
+    /// What the replaced tool's log says about this order, if it names it.
+    pub fn legacy_shipment(&self, order_id: &str) -> Option<&legacy::LegacyShipment> {
+        self.legacy.get(order_id)
+    }
+
+    /// Every order the replaced tool's log names, by id.
+    pub fn legacy_shipments(&self) -> &BTreeMap<String, legacy::LegacyShipment> {
+        &self.legacy
     }
 
     /// Records an acceptance; returns once the line is on disk.

@@ -11,13 +11,16 @@
 //! replayed too: an order with a history line has a shipment even if this journal was lost.
 //!
 //! The same journal records what an operator's `bbship refund` got from Canada Post (a
-//! service ticket, or why not), so a second `refund` knows the first was registered.
+//! service ticket, or why not), so a second `refund` knows the first was registered, and
+//! when the label phase holds an order that the replaced tool labelled but Best Buy still
+//! shows ready to ship (and when it no longer does), so `status`, which reads only files,
+//! can say a person is needed.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::canadapost::Link;
-use crate::canadapost::types::{ServiceCode, ShipmentId};
+use crate::canadapost::types::{ServiceCode, ShipmentId, ShipmentStatus};
 use crate::ids::{OrderId, RequestId};
 
 /// What a shipment was for, kept with its intent so the history line can be written by a
@@ -40,8 +43,13 @@ pub struct ShipmentRecord {
     /// As Canada Post sent it; validated separately.
     #[serde(default)]
     pub tracking_pin: Option<String>,
+    /// Only `transmitted` lets the order ship; `None` when Canada Post sent none.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<ShipmentStatus>,
+    /// What Canada Post charges for the label (`shipment-price/due-amount`, CAD), when
+    /// its answer said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_amount: Option<String>,
     pub links: Vec<Link>,
 }
 
@@ -92,7 +100,8 @@ pub enum LabelEvent {
         order_id: OrderId,
         shipment: ShipmentRecord,
         at: DateTime<Utc>,
-        /// Found by the request-id lookup rather than read from the create answer.
+        /// Read from Canada Post (found by the request-id lookup, or a held shipment read
+        /// again) rather than from the create answer.
         adopted: bool,
     },
     /// This attempt provably bought nothing (refused, never sent, or not found by a
@@ -132,6 +141,20 @@ pub enum LabelEvent {
         at: DateTime<Utc>,
         reason: String,
     },
+    /// The replaced tool's log names this order, yet Best Buy lists it ready to ship: that
+    /// label may have been voided, so no label is bought and nothing uploaded until a
+    /// person looks.
+    LegacyStillShipping {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+        #[serde(default)]
+        pins: Vec<String>,
+    },
+    /// Such an order is no longer listed ready to ship (shipped, or cancelled, by hand).
+    LegacyNoLongerShipping {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+    },
 }
 
 impl LabelEvent {
@@ -143,7 +166,9 @@ impl LabelEvent {
             | LabelEvent::PinChecked { order_id, .. }
             | LabelEvent::LabelSaved { order_id, .. }
             | LabelEvent::RefundRequested { order_id, .. }
-            | LabelEvent::RefundFailed { order_id, .. } => order_id,
+            | LabelEvent::RefundFailed { order_id, .. }
+            | LabelEvent::LegacyStillShipping { order_id, .. }
+            | LabelEvent::LegacyNoLongerShipping { order_id, .. } => order_id,
         }
     }
 }
@@ -205,6 +230,9 @@ pub struct LabelProgress {
     pub in_history: bool,
     /// The latest refund request for `shipment`.
     pub refund: Option<RefundProgress>,
+    /// Since when the label phase holds this order: labelled by the replaced tool, yet
+    /// still listed ready to ship on Best Buy.
+    pub legacy_still_shipping: Option<DateTime<Utc>>,
 }
 
 impl LabelProgress {
@@ -236,7 +264,13 @@ impl LabelProgress {
                             self.extra_shipments.push(shipment.clone());
                         }
                     }
-                    _ => {
+                    // The same shipment read again (a held one now transmitted) keeps
+                    // the time it was bought.
+                    Some(_) => {
+                        self.shipment = Some(shipment.clone());
+                        self.created_at.get_or_insert(*at);
+                    }
+                    None => {
                         self.shipment = Some(shipment.clone());
                         self.created_at = Some(*at);
                     }
@@ -296,6 +330,10 @@ impl LabelProgress {
                     });
                 }
             }
+            LabelEvent::LegacyStillShipping { at, .. } => {
+                self.legacy_still_shipping.get_or_insert(*at);
+            }
+            LabelEvent::LegacyNoLongerShipping { .. } => self.legacy_still_shipping = None,
         }
     }
 
@@ -309,6 +347,7 @@ impl LabelProgress {
                 request_id: line.request_id.clone(),
                 tracking_pin: line.tracking_pin.clone(),
                 status: None,
+                due_amount: None,
                 links: line.links.clone(),
             });
             self.created_at = line.created_at;
@@ -373,7 +412,8 @@ mod tests {
                 shipment_id: ShipmentId::try_from(shipment.to_owned()).unwrap(),
                 request_id: request(id),
                 tracking_pin: Some("7023210039414604".into()),
-                status: Some("transmitted".into()),
+                status: Some(ShipmentStatus::Transmitted),
+                due_amount: None,
                 links: vec![],
             },
             at: Utc::now(),
@@ -387,6 +427,24 @@ mod tests {
             progress.apply(event);
         }
         progress
+    }
+
+    #[test]
+    fn the_same_shipment_read_again_takes_its_new_status_and_keeps_its_time() {
+        let mut held = created("r1", "111");
+        let LabelEvent::Created { shipment, at, .. } = &mut held else {
+            unreachable!()
+        };
+        shipment.status = Some(ShipmentStatus::Created);
+        *at = "2026-01-01T00:00:00Z".parse().unwrap();
+        let progress = replay(&[intent("r1"), held, created("r1", "111")]);
+        let shipment = progress.shipment.unwrap();
+        assert_eq!(shipment.status, Some(ShipmentStatus::Transmitted));
+        assert_eq!(
+            progress.created_at.unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        assert!(progress.extra_shipments.is_empty());
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! offsets). A failed or unanswered accept is never simply repeated: the order is read
 //! again, and only an order still waiting is accepted once more. After the phase, the
 //! list is read again (after a short pause, since Best Buy takes a moment to move an
-//! accepted order on) and any order this run accepted that still waits is reported.
+//! accepted order on); an order this run accepted that is still listed is read again with
+//! backoff for a while, and one that still waits after that is reported.
+
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -214,17 +217,27 @@ fn record(
     Ok(OrderOutcome::Done)
 }
 
+/// The first wait between two re-checks when `bestbuy.accept_recheck_delay_secs` is 0.
+const MIN_RECHECK_WAIT: Duration = Duration::from_millis(500);
+
 /// Reads the waiting list again and reports every order this run accepted that is still
-/// on it. Orders that arrived meanwhile are left for the next run.
+/// on it. Orders that arrived meanwhile are left for the next run. Best Buy may keep an
+/// accepted order listed as waiting for a while, so one that is still there is read again
+/// by id, with waits that double, until `bestbuy.accept_recheck_max_secs` after the first
+/// wait began; only an order still waiting then is an error.
 fn recheck(
     cycle: &Cycle,
     bestbuy: &BestBuyClient,
     accepted: &[OrderId],
     report: &mut PhaseReport,
 ) -> Result<()> {
-    let delay = std::time::Duration::from_secs(cycle.config.bestbuy.accept_recheck_delay_secs);
-    if !delay.is_zero() {
-        std::thread::sleep(delay);
+    let settings = &cycle.config.bestbuy;
+    let started = Instant::now();
+    let window = Duration::from_secs(settings.accept_recheck_max_secs);
+    // The first re-check always happens, after its delay, even past a shorter window.
+    let mut wait = Duration::from_secs(settings.accept_recheck_delay_secs);
+    if !wait.is_zero() {
+        std::thread::sleep(wait);
     }
     let listing = match bestbuy.list_orders_by_state(&OrderState::WaitingAcceptance) {
         Ok(listing) => listing,
@@ -242,15 +255,55 @@ fn recheck(
             return Ok(());
         }
     };
-    for order in listing.orders {
-        if accepted.contains(&order.id) && order.state == OrderState::WaitingAcceptance {
-            let problem = format!(
-                "order {} is still waiting for acceptance after it was accepted; the next run accepts it again",
-                order.id
-            );
-            log::warn!("accept: {problem}");
-            report.problems.push(problem);
+    let mut waiting: Vec<OrderId> = still_waiting(accepted, &listing.orders);
+    while !waiting.is_empty() {
+        wait = (wait * 2).max(MIN_RECHECK_WAIT);
+        let Some(left) = window
+            .checked_sub(started.elapsed())
+            .filter(|left| !left.is_zero())
+        else {
+            break;
+        };
+        let wait = wait.min(left);
+        if Instant::now() + wait > cycle.deadline {
+            break;
+        }
+        log::info!(
+            "accept: {} accepted order(s) still listed as waiting; reading them again in {} ms",
+            waiting.len(),
+            wait.as_millis()
+        );
+        std::thread::sleep(wait);
+        match bestbuy.list_orders_by_ids(&waiting) {
+            Ok(listing) => waiting = still_waiting(&waiting, &listing.orders),
+            Err(error) if error.is_unauthorized() => {
+                return Err(anyhow::Error::new(error).context("reading the accepted orders again"));
+            }
+            // One more try while the window lasts; the report below says what is left.
+            Err(error) => log::info!("accept: reading the accepted orders again failed: {error}"),
         }
     }
+    for order_id in waiting {
+        let problem = format!(
+            "order {order_id} is still waiting for acceptance {} s after it was accepted; \
+             the next run accepts it again",
+            started.elapsed().as_secs()
+        );
+        log::error!("accept: {problem}");
+        report.problems.push(problem);
+    }
     Ok(())
+}
+
+/// The orders of `accepted` that `orders` lists as waiting for acceptance.
+fn still_waiting(accepted: &[OrderId], orders: &[Order]) -> Vec<OrderId> {
+    accepted
+        .iter()
+        .filter(|order_id| {
+            orders
+                .iter()
+                .any(|order| order.id == **order_id && order.state == OrderState::WaitingAcceptance)
+        })
+        .cloned()
+        .collect()
 }

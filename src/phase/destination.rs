@@ -16,6 +16,9 @@
 //!   [`BoundedText`], is an error naming the field. Delivery instructions
 //!   (`additional_info`) have no place in [`Destination`]; they come back in the notes so
 //!   the caller logs them.
+//! - **The postal code must belong to the province.** Canada Post bills a label whose
+//!   city, province and postal code disagree, and the parcel then cannot be delivered;
+//!   the first letter of a postal code names its province, so a mismatch holds the order.
 //! - **Canada only.** `country_iso_code` (null on Best Buy Canada) and `country`, when
 //!   present, must say Canada; missing both means Canada.
 //! - **Lines.** Lines in SHIPPING (or without a state) are shipped; CANCELED, REFUSED and
@@ -111,17 +114,13 @@ pub struct Prepared {
 
 /// Checks an order in SHIPPING and says what to send to Canada Post for it.
 pub fn prepare(order: &Order, config: &Config) -> Result<Prepared, PreflightError> {
-    let address = order
-        .customer
-        .as_ref()
-        .and_then(|customer| customer.shipping_address.as_ref())
-        .ok_or_else(|| {
-            PreflightError::new(
-                ADDRESS,
-                "",
-                "missing (Best Buy fills it when the order reaches SHIPPING)",
-            )
-        })?;
+    let address = order.shipping_address().ok_or_else(|| {
+        PreflightError::new(
+            ADDRESS,
+            "",
+            "missing (Best Buy fills it when the order reaches SHIPPING)",
+        )
+    })?;
     let (destination, mut notes) = destination(address)?;
     let lines = lines_to_ship(&order.lines, &mut notes)?;
     let parcel = parcel_for(&lines, &config.parcel)?;
@@ -162,6 +161,9 @@ pub fn destination(
     let city = bounded::<40>(CITY, present(CITY, address.city.as_deref())?)?;
     let province = province(address.state.as_deref())?;
     let postal_code = postal_code(address.zip_code.as_deref())?;
+    postal_code.check_province(province).map_err(|reason| {
+        PreflightError::new(ZIP_CODE, postal_code.as_str(), reason_to_fix(reason))
+    })?;
     if let Some(info) = non_blank(address.additional_info.as_deref()) {
         notes.push(format!(
             "delivery instructions not sent to Canada Post: {:?}",
@@ -482,11 +484,14 @@ fn fold(name: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+fn reason_to_fix(reason: String) -> String {
+    format!("{reason}; {FIX_BY_HAND}")
+}
+
 fn postal_code(zip_code: Option<&str>) -> Result<PostalCode, PreflightError> {
     let zip_code = present(ZIP_CODE, zip_code)?;
-    PostalCode::try_from(zip_code.to_owned()).map_err(|reason| {
-        PreflightError::new(ZIP_CODE, zip_code, format!("{reason}; {FIX_BY_HAND}"))
-    })
+    PostalCode::try_from(zip_code.to_owned())
+        .map_err(|reason| PreflightError::new(ZIP_CODE, zip_code, reason_to_fix(reason)))
 }
 
 fn lines_to_ship(
@@ -657,6 +662,31 @@ mod tests {
     }
 
     #[test]
+    fn a_production_order_with_empty_strings_sends_no_empty_elements() {
+        let text = include_str!("../../tests/fixtures/production/best-buy/or11-shipping.json");
+        let page: Value = serde_json::from_str(text).unwrap();
+        let order = Order::from_json(&page["orders"][0]).unwrap();
+        let prepared = prepare(&order, &config()).unwrap();
+        let destination = &prepared.destination;
+        assert_eq!(destination.name.as_str(), "Alex Sample");
+        assert_eq!(destination.company, None, "\"\" is no company");
+        assert_eq!(destination.address_line_2, None, "\"\" is no second line");
+        assert_eq!(destination.postal_code.as_str(), "L5V0A1");
+        assert!(prepared.notes.is_empty(), "{:?}", prepared.notes);
+        let xml = crate::testing::shipment_xml_for(
+            &config(),
+            destination,
+            &crate::ids::RequestId::try_from("ord-261300101-A-0001".to_owned()).unwrap(),
+            &crate::address::BoundedText::try_from("261300101-A".to_owned()).unwrap(),
+        );
+        assert!(!xml.contains("address-line-2"), "{xml}");
+        assert!(
+            !xml.contains("<company></company>") && !xml.contains("<company/>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
     fn the_sample_order_is_prepared_whole() {
         let prepared = prepare(&order_with(|_| {}), &config()).unwrap();
         assert_eq!(prepared.destination.postal_code.as_str(), "B3H0A1");
@@ -765,6 +795,18 @@ mod tests {
                 "province",
             ),
             (|a| a.state = some(" "), "shipping_address.state", "empty"),
+            // The sample's Halifax postal code under another province: Canada Post would
+            // bill it and could not deliver it.
+            (
+                |a| a.state = some("ON"),
+                "shipping_address.zip_code",
+                "postal code B3H0A1 is in NS (first letter B), but the province is ON",
+            ),
+            (
+                |a| a.state = some("Québec"),
+                "shipping_address.zip_code",
+                "but the province is QC",
+            ),
             (
                 |a| {
                     a.country = some("United States");

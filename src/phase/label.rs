@@ -28,6 +28,7 @@ use crate::bestbuy::{BestBuyClient, Order, OrderState};
 use crate::canadapost::client::CanadaPostError;
 use crate::canadapost::label_check::{self, LabelProblem};
 use crate::canadapost::shipment::{ShipmentSpec, create_shipment_xml};
+use crate::canadapost::types::ShipmentStatus;
 use crate::canadapost::{CanadaPostClient, LabelDownload, Link, ShipmentInfo, Tracking};
 use crate::http::WriteMode;
 use crate::ids::{OrderId, RequestId, TrackingPin};
@@ -66,6 +67,7 @@ pub fn run(
         Ok(listing) => listing,
         Err(error) => return listing_failed(report, "listing the orders ready to ship", error),
     };
+    let listing_whole = listing.unreadable.is_empty();
     report_unreadable(&mut report, listing.unreadable);
 
     let mut work: Vec<Work> =
@@ -85,6 +87,10 @@ pub fn run(
         {
             work.push(Work::Unfinished(order_id));
         }
+    }
+
+    if listing_whole {
+        release_legacy_orders_gone_from_shipping(cycle, &work)?;
     }
 
     let eligible = work
@@ -187,10 +193,7 @@ fn label_one(
     order: Option<&Order>,
 ) -> Result<OrderOutcome> {
     if cycle.journal.shipped_by_legacy_tool(order_id) {
-        log::info!("label: order {order_id}: shipped by the previous tool (its history log)");
-        return Ok(OrderOutcome::Skipped(
-            "already shipped by the previous tool (cp_shipping_history_log.json)".to_owned(),
-        ));
+        return legacy_order(cycle, order_id, order.is_some());
     }
     if let Some(settled) = cycle.journal.settled(order_id) {
         let shipment = settled
@@ -219,6 +222,15 @@ fn label_one(
     }
 
     let mut shipment = progress.shipment.clone();
+    if let Some(held) = &progress.shipment
+        && !ShipmentStatus::allows_shipping(held.status.as_ref())
+    {
+        match read_held_again(cycle, canada_post, order_id, held)? {
+            Some(transmitted) => shipment = Some(transmitted),
+            // Reported when it was bought; the reminders repeat it until a person sorts it.
+            None => return Ok(OrderOutcome::Skipped(held_for_a_person(held))),
+        }
+    }
     if shipment.is_none() && !progress.open_intents.is_empty() {
         match resolve_open_attempts(cycle, canada_post, order_id, &progress)? {
             Lookup::Found(found) => shipment = Some(found),
@@ -258,7 +270,129 @@ fn label_one(
             }
         }
     };
+    if !ShipmentStatus::allows_shipping(shipment.status.as_ref()) {
+        let reason = held_for_a_person(&shipment);
+        log::error!("label: order {order_id}: {reason}");
+        return Ok(OrderOutcome::Failed(reason));
+    }
     finish(cycle, canada_post, order_id, &shipment)
+}
+
+/// Reads a held shipment again through its `self` link: a person may have transmitted it
+/// since (a manifest on Canada Post's website). Only a `transmitted` answer about the same
+/// shipment releases it, and it is journaled before anything else; any other answer, or
+/// none, leaves it held and quiet (the reminders speak for it).
+fn read_held_again(
+    cycle: &Cycle,
+    canada_post: &CanadaPostClient,
+    order_id: &OrderId,
+    held: &ShipmentRecord,
+) -> Result<Option<ShipmentRecord>> {
+    let Some(link) = held.links.iter().find(|link| link.rel == "self") else {
+        return Ok(None);
+    };
+    let info = match canada_post.shipment(link) {
+        Ok(info) => info,
+        Err(error) if error.is_unauthorized() => return Err(error.into()),
+        Err(error) => {
+            log::info!(
+                "label: order {order_id}: reading held shipment {} again failed: {error}",
+                held.shipment_id
+            );
+            return Ok(None);
+        }
+    };
+    if info.shipment_id != held.shipment_id
+        || !ShipmentStatus::allows_shipping(info.status.as_ref())
+    {
+        log::debug!(
+            "label: order {order_id}: shipment {} is still held ({})",
+            held.shipment_id,
+            ShipmentStatus::describe(info.status.as_ref())
+        );
+        return Ok(None);
+    }
+    log::info!(
+        "label: order {order_id}: shipment {} now reads `transmitted`; finishing its label",
+        held.shipment_id
+    );
+    record_created(cycle, order_id, &held.request_id, info, true).map(Some)
+}
+
+/// Why an order whose shipment is not `transmitted` goes no further: it is journaled (it
+/// may be billed), never created again, and never sent to Best Buy until a person acts.
+fn held_for_a_person(shipment: &ShipmentRecord) -> String {
+    format!(
+        "shipment {} (PIN {}) came back with status {}, not `transmitted`: \
+         the order is held for a person, and its tracking is not sent to Best Buy. Transmit it \
+         (a manifest) or void it on Canada Post's website; bbship never buys another label for it",
+        shipment.shipment_id,
+        shipment.tracking_pin.as_deref().unwrap_or("none"),
+        ShipmentStatus::describe(shipment.status.as_ref())
+    )
+}
+
+/// An order the replaced tool's log says it labelled: never labelled again. Listed ready
+/// to ship, it needs a person: the old tool may have voided that label, and its PIN was
+/// perhaps never uploaded. The hold is journaled so that `status` shows it (and reminds)
+/// from the files alone; the first run that finds it reports it as a failure, later runs
+/// as skipped.
+fn legacy_order(cycle: &Cycle, order_id: &OrderId, listed: bool) -> Result<OrderOutcome> {
+    if !listed {
+        log::info!("label: order {order_id}: labelled by the previous tool (its history log)");
+        return Ok(OrderOutcome::Skipped(
+            "already labelled by the previous tool (cp_shipping_history_log.json)".to_owned(),
+        ));
+    }
+    let pins = cycle
+        .journal
+        .legacy_shipment(order_id.as_str())
+        .map(|legacy| legacy.pins.clone())
+        .unwrap_or_default();
+    let reason = crate::journal::legacy::still_shipping_reason(order_id.as_str(), &pins);
+    if progress_of(cycle, order_id).legacy_still_shipping.is_some() {
+        log::debug!("label: order {order_id}: still held: {reason}");
+        return Ok(OrderOutcome::Skipped(reason));
+    }
+    if cycle.mode == WriteMode::Live {
+        cycle
+            .journal
+            .record_label_event(LabelEvent::LegacyStillShipping {
+                order_id: order_id.clone(),
+                at: Utc::now(),
+                pins,
+            })
+            .context("journaling that the order is held")?;
+    }
+    log::error!("label: order {order_id}: {reason}");
+    Ok(OrderOutcome::Failed(reason))
+}
+
+/// Orders held because the replaced tool labelled them while Best Buy listed them ready to
+/// ship, that this (complete) listing no longer shows ready to ship: someone shipped or
+/// cancelled them by hand, and the hold is lifted.
+fn release_legacy_orders_gone_from_shipping(cycle: &Cycle, work: &[Work]) -> Result<()> {
+    if cycle.mode != WriteMode::Live {
+        return Ok(());
+    }
+    for (order_id, record) in cycle.journal.active_orders() {
+        let listed = work
+            .iter()
+            .any(|item| matches!(item, Work::Listed(order) if order.id == order_id));
+        if record.label.legacy_still_shipping.is_some() && cycle.selects(&order_id) && !listed {
+            log::info!(
+                "label: order {order_id}: labelled by the previous tool and no longer ready to ship on Best Buy"
+            );
+            cycle
+                .journal
+                .record_label_event(LabelEvent::LegacyNoLongerShipping {
+                    order_id: order_id.clone(),
+                    at: Utc::now(),
+                })
+                .with_context(|| format!("order {order_id}: journaling that it left SHIPPING"))?;
+        }
+    }
+    Ok(())
 }
 
 fn progress_of(cycle: &Cycle, order_id: &OrderId) -> LabelProgress {
@@ -278,6 +412,9 @@ fn dry_run(
     progress: &LabelProgress,
 ) -> Result<OrderOutcome> {
     if let Some(shipment) = &progress.shipment {
+        if !ShipmentStatus::allows_shipping(shipment.status.as_ref()) {
+            return Ok(OrderOutcome::Skipped(held_for_a_person(shipment)));
+        }
         return Ok(OrderOutcome::Skipped(format!(
             "has shipment {}; a live run finishes its PIN check and label",
             shipment.shipment_id
@@ -302,7 +439,10 @@ fn dry_run(
     let request_id = RequestId::for_attempt(order_id, Utc::now());
     let body = match request_body(cycle, order_id, &request_id, &prepared) {
         Ok(body) => body,
-        Err(reason) => return Ok(OrderOutcome::Failed(reason)),
+        Err(reason) => {
+            log::error!("label: order {order_id}: {reason}");
+            return Ok(OrderOutcome::Failed(reason));
+        }
     };
     canada_post
         .create_shipment(body, WriteMode::DryRun)
@@ -335,7 +475,7 @@ fn request_body(
         sender: &cycle.config.sender,
         destination: &prepared.destination,
         parcel: &prepared.parcel,
-        customer_number: &canada_post.customer_number,
+        paid_by_customer: canada_post.paid_by_customer(),
         contract_id: &canada_post.contract_id,
     };
     create_shipment_xml(&spec).map_err(|error| format!("building the shipment XML failed: {error}"))
@@ -455,17 +595,23 @@ fn record_created(
         request_id: request_id.clone(),
         tracking_pin: info.tracking_pin,
         status: info.status,
+        due_amount: info.due_amount,
         links: info.links,
     };
     log::info!(
-        "label: order {order_id}: shipment {} {} (PIN {})",
+        "label: order {order_id}: shipment {} {} (PIN {}, status {}, due {})",
         shipment.shipment_id,
         if adopted {
-            "found by its request id"
+            "read from Canada Post"
         } else {
             "created"
         },
-        shipment.tracking_pin.as_deref().unwrap_or("none")
+        shipment.tracking_pin.as_deref().unwrap_or("none"),
+        ShipmentStatus::describe(shipment.status.as_ref()),
+        shipment
+            .due_amount
+            .as_deref()
+            .map_or_else(|| "not given".to_owned(), |due| format!("{due} CAD"))
     );
     cycle
         .journal
@@ -761,6 +907,14 @@ fn download_labels(
                     wait = (wait * 2).min(MAX_LABEL_BACKOFF);
                 }
                 Err(error) if error.is_unauthorized() => return Err(error.into()),
+                Err(error @ CanadaPostError::NotFound { .. }) => {
+                    return Ok(Err(format!(
+                        "Canada Post does not serve the label of shipment {}: {error}; the next run \
+                         tries again (no new shipment is bought); if it stays so, get it with \
+                         `bbship reprint {order_id}` or from Canada Post's website",
+                        shipment.shipment_id
+                    )));
+                }
                 Err(error) => {
                     return Ok(Err(format!(
                         "downloading the label of shipment {} failed: {error}; the next run tries again \

@@ -235,13 +235,25 @@ fn fail(order_id: &OrderId, reason: String) -> OrderOutcome {
     OrderOutcome::Failed(reason)
 }
 
+/// The OR23 body. A carrier Best Buy knows by its code gets only the code and the number,
+/// the body production answered 204 to (Best Buy builds the tracking link itself); the
+/// name and link are for a carrier it does not know, so a default name never travels
+/// beside a code.
 fn tracking_upload(cycle: &Cycle, pin: &str) -> TrackingUpload {
     let bestbuy = &cycle.config.bestbuy;
-    TrackingUpload {
-        carrier_code: bestbuy.carrier_code.as_ref().map(|code| code.to_string()),
-        carrier_name: bestbuy.carrier_name.as_ref().map(|name| name.to_string()),
-        carrier_url: bestbuy.carrier_url.as_ref().map(|url| url.render(pin)),
-        tracking_number: pin.to_owned(),
+    match &bestbuy.carrier_code {
+        Some(code) => TrackingUpload {
+            carrier_code: Some(code.to_string()),
+            carrier_name: None,
+            carrier_url: None,
+            tracking_number: pin.to_owned(),
+        },
+        None => TrackingUpload {
+            carrier_code: None,
+            carrier_name: bestbuy.carrier_name.as_ref().map(|name| name.to_string()),
+            carrier_url: bestbuy.carrier_url.as_ref().map(|url| url.render(pin)),
+            tracking_number: pin.to_owned(),
+        },
     }
 }
 
@@ -318,9 +330,11 @@ fn confirm_shipped(cycle: &Cycle, bestbuy: &BestBuyClient, report: &mut PhaseRep
     report_unreadable(report, listing.unreadable);
     for order_id in &pending {
         let Some(order) = listing.orders.iter().find(|order| order.id == *order_id) else {
-            report.problems.push(format!(
+            let problem = format!(
                 "order {order_id}: Best Buy did not return it after shipping; checked again next run"
-            ));
+            );
+            log::error!("ship: {problem}");
+            report.problems.push(problem);
             continue;
         };
         cycle.journal.record_shipped_order(ShippedOrderLine {

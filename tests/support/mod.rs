@@ -20,7 +20,7 @@ pub struct Harness {
 
 impl Harness {
     /// A fake with `orders`, and a configuration tuned for tests: no pause before the
-    /// re-check, short backoffs, no pacing.
+    /// one re-check of the accepts, short backoffs, no pacing.
     pub fn new(orders: Vec<FakeOrder>) -> Harness {
         Harness::with_options(FakeOptions::default(), orders)
     }
@@ -49,7 +49,8 @@ impl Harness {
         let mut config = serde_json::json!({
             "bestbuy": {
                 "base_url": self.fake.bestbuy_url(),
-                "accept_recheck_delay_secs": 0
+                "accept_recheck_delay_secs": 0,
+                "accept_recheck_max_secs": 0
             },
             "canada_post": {
                 "base_url": self.fake.base_url(),
@@ -103,8 +104,27 @@ impl Harness {
         command
     }
 
+    /// Runs the binary. Every cycle run is also held to the severity rule: a run that
+    /// exits 1 says why on an `error:` line, so a `warning:` line is never the only
+    /// reason for it.
     pub fn bbship(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).output().expect("bbship runs"))
+        let run = Run::from(self.command(args).output().expect("bbship runs"));
+        if args.iter().any(|arg| CYCLE_COMMANDS.contains(arg)) {
+            assert_severity_matches_exit_code(&run);
+        }
+        run
+    }
+
+    /// How many OR11 calls asked for orders by id (not by state).
+    pub fn reads_by_ids(&self) -> usize {
+        self.fake
+            .requests()
+            .iter()
+            .filter(|request| {
+                request.endpoint == bbship::fake::Endpoint::ListOrders
+                    && request.query.contains("order_ids=")
+            })
+            .count()
     }
 
     pub fn accepted_log(&self) -> Vec<serde_json::Value> {
@@ -138,6 +158,18 @@ impl Harness {
         files
     }
 
+    /// `bbship status`, and its line for `id`.
+    pub fn status_line(&self, id: &str) -> (Run, String) {
+        let status = self.bbship(&["status"]);
+        let line = status
+            .stdout
+            .lines()
+            .find(|line| line.contains(id))
+            .unwrap_or_else(|| panic!("no line for {id}: {status:?}"))
+            .to_owned();
+        (status, line)
+    }
+
     /// Starts the binary without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         self.command(args)
@@ -146,6 +178,23 @@ impl Harness {
             .spawn()
             .expect("bbship starts")
     }
+}
+
+/// The commands that run phases, whose failures are per order.
+pub const CYCLE_COMMANDS: [&str; 4] = ["accept", "label", "ship", "run-all"];
+
+/// Exit 1 comes with at least one `error:` line: a run whose stderr holds only warnings
+/// (or nothing) never exits 1.
+pub fn assert_severity_matches_exit_code(run: &Run) {
+    let errors = run
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("bbship: error:"))
+        .count();
+    assert!(
+        run.code != 1 || errors > 0,
+        "exit 1 without an error line: {run:?}"
+    );
 }
 
 /// A finished run of the binary.
