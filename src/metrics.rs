@@ -176,8 +176,9 @@ pub fn render(input: &MetricsInput<'_>) -> String {
     );
 
     let totals = input.totals;
-    // Postage spent belongs here as `bbship_postage_spent_dollars_total`, once the history
-    // logs record what each label cost.
+    // Postage spent belongs here as `bbship_postage_spent_dollars_total` (a counter, from
+    // `JournalTotals`), once a settled order keeps its label's due amount: summed over the
+    // orders in progress only, it would shrink as they settle.
     let families = [
         start,
         duration,
