@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub print: PrintConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// The packing desk: the slip written beside each new label, and the printer both go to.
@@ -113,6 +115,16 @@ pub enum SlipSize {
     Letter,
     #[serde(rename = "none")]
     None,
+}
+
+/// What monitoring reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A Prometheus text-format file rewritten after each writing run (for
+    /// node_exporter's textfile collector); its directory must exist.
+    #[serde(default)]
+    pub textfile: Option<PathBuf>,
 }
 
 /// Where to tell someone about a run, beyond cron's e-mail.

@@ -32,6 +32,10 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir.clone(),
     };
     let result = match cli.command {
+        CliCommand::Completions { shell } => {
+            commands::docs::completions(shell, &mut std::io::stdout().lock())
+        }
+        CliCommand::Man => commands::docs::man(&mut std::io::stdout().lock()),
         CliCommand::Accept => cycle(Command::Accept),
         CliCommand::Label => cycle(Command::Label),
         CliCommand::Ship => cycle(Command::Ship),
