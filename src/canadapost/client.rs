@@ -1,6 +1,9 @@
 //! The Canada Post REST client: Create Shipment, the request-id lookup, Get Shipment,
 //! the label artifact, the tracking summary, Request Shipment Refund, and a read-only
-//! probe of the credentials.
+//! probe of the credentials; for a non-contract account (`canada_post.account`) the same
+//! calls under `…/ncshipment` in ncshipment-v4, the window search that stands in for the
+//! request-id lookup, and the receipt that holds the price. The phase sees one set of
+//! calls whatever the account; this client picks the URLs, media types and roots.
 //!
 //! It knows Canada Post's paths, media types, `<messages>` errors and throttle, and
 //! nothing of Best Buy or of phases. Its errors are typed so the phase can tell a refused

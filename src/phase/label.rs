@@ -1,16 +1,18 @@
 //! Phase 2: exactly one Canada Post shipment, a checked PIN and a saved 4x6 label for
 //! every order ready to ship.
 //!
-//! A transmitted label is real postage and cannot be voided, so this phase follows
-//! DESIGN.md's "Never ship twice" to the letter: the intent (order id + request id) is
-//! on disk before the Create Shipment POST, the shipment right after it; an attempt whose
-//! outcome is unknown is looked up by its request id before anything else, and a create
-//! is never repeated within a run. Everything after the create (PIN check, label
+//! A bought label is real postage and cannot be voided, so this phase never ships twice:
+//! the intent (order id + request id) is on disk before the create POST, the shipment
+//! right after it; an attempt whose outcome is unknown is searched for before anything
+//! else (by its request id for a contract; in a time window around the attempt, matched
+//! on the order, for a non-contract account, which has no request id: the client decides
+//! how), and a create is never repeated within a run. Everything after the create (PIN check, label
 //! download, history line) is resumable and can only ever read the existing shipment.
 //!
-//! A lookup that finds nothing right after an unknown outcome leaves the attempt open:
-//! Canada Post's search may lag its create, so only a later run's lookup (minutes later)
-//! may close it and allow a new create.
+//! A search that finds nothing right after an unknown outcome leaves the attempt open:
+//! Canada Post's search may lag its create, so only a later run's search (minutes later)
+//! may close it and allow a new create. Two circuit breakers bound what one run may buy:
+//! a number of labels and, when configured, an amount of postage.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
