@@ -143,8 +143,13 @@ fn run() -> Result<()> {
     for file in files_below(&data_dir) {
         println!("    {}", file.display());
     }
+    let page = if non_contract {
+        "a letter page holding the 4x6 label, as non-contract labels come"
+    } else {
+        "a real one-page 4x6 PDF"
+    };
     println!(
-        "\nOpen a label (a real one-page 4x6 PDF; the fake's, not postage):\n    xdg-open {}\n\
+        "\nOpen a label ({page}; the fake's, not postage):\n    xdg-open {}\n\
          Open its packing slip (what goes in the box, with the PIN as a barcode):\n    xdg-open {}\n\
          Read the shipping history and the shipped orders with:\n    cat {}\n    cat {}",
         data_dir.join("labels").display(),
