@@ -1503,3 +1503,39 @@ fn assert_fails_saying(run: &Run, line: &str) {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains(line), "{line:?}: {run:?}");
 }
+
+#[test]
+fn a_search_that_finds_two_shipments_keeps_one_and_reports_the_duplicate_for_both_accounts() {
+    for account in support::ACCOUNTS {
+        let orders = shipping_orders(1);
+        let id = orders[0].order_id().to_owned();
+        let harness = Harness::new(orders.clone()).with_account(account);
+        // The create's answer is lost and so is the search right after it: the attempt
+        // stays open. Meanwhile a second label for the order was bought.
+        harness
+            .fake
+            .inject(rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing));
+        harness
+            .fake
+            .inject(rule(Endpoint::FindShipment, 10, Fault::DropBeforeActing));
+        let first = harness.bbship(&["label"]);
+        assert_eq!(first.code, 1, "{account}: {first:?}");
+        let bought = harness.fake.shipments_for(&id);
+        assert_eq!(bought.len(), 1, "{account}");
+        harness.fake.duplicate_shipment(&bought[0].shipment_id);
+        harness.fake.reset_faults();
+
+        let second = harness.bbship(&["label"]);
+        assert!(
+            second.stderr.contains("found more than one shipment"),
+            "{account}: {second:?}"
+        );
+        assert_eq!(
+            harness.fake.count(Endpoint::CreateShipment),
+            1,
+            "{account}: nothing more bought"
+        );
+        let (_, line) = harness.status_line(&id);
+        assert!(line.contains('!'), "{account}: {line}");
+    }
+}

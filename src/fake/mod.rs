@@ -582,6 +582,25 @@ impl FakeServer {
         }
     }
 
+    /// Buys a second label exactly like `shipment_id` (same order, request id, time and
+    /// account kind; a new id, PIN and artifact), as a create bbship never saw would: the
+    /// duplicate a search must report.
+    pub fn duplicate_shipment(&self, shipment_id: &str) {
+        let mut shared = self.shared.lock();
+        let shipments = &mut shared.canada_post.shipments;
+        let serial = shipments.len() as u64 + 1;
+        if let Some(mut copy) = shipments
+            .iter()
+            .find(|shipment| shipment.shipment_id == shipment_id)
+            .cloned()
+        {
+            copy.shipment_id = format!("5478813154{serial:08}");
+            copy.tracking_pin = canadapost::pin_for(&copy.mailed_by, serial);
+            copy.artifact_id = format!("3000{serial:07}");
+            shipments.push(copy);
+        }
+    }
+
     /// Every refund request Canada Post registered, in order (refused ones are not).
     pub fn refunds(&self) -> Vec<FakeRefund> {
         self.shared.lock().canada_post.refunds.clone()
@@ -594,6 +613,11 @@ impl FakeServer {
 
     pub fn reset_log(&self) {
         self.shared.lock().log.clear();
+    }
+
+    /// Drops every fault rule not yet used up.
+    pub fn reset_faults(&self) {
+        self.shared.lock().faults.clear();
     }
 }
 
