@@ -237,7 +237,7 @@ pub struct LabelProgress {
     /// Create attempts whose outcome is not known: each must be looked up before any new
     /// create.
     pub open_intents: Vec<RequestId>,
-    /// When each attempt was journaled: the non-contract search looks around it.
+    /// When each open attempt was journaled: the non-contract search looks around it.
     pub intent_times: Vec<(RequestId, DateTime<Utc>)>,
     /// What each attempt was for, open or not (the history line of an adopted shipment
     /// needs it).
@@ -282,6 +282,8 @@ impl LabelProgress {
             LabelEvent::Created { shipment, at, .. } => {
                 self.open_intents
                     .retain(|request_id| *request_id != shipment.request_id);
+                self.intent_times
+                    .retain(|(request_id, _)| *request_id != shipment.request_id);
                 match &self.shipment {
                     Some(existing) if existing.shipment_id != shipment.shipment_id => {
                         if !self
@@ -306,6 +308,7 @@ impl LabelProgress {
             }
             LabelEvent::IntentClosed { request_id, .. } => {
                 self.open_intents.retain(|open| open != request_id);
+                self.intent_times.retain(|(open, _)| open != request_id);
             }
             LabelEvent::PinChecked {
                 shipment_id,
@@ -502,6 +505,13 @@ mod tests {
         let progress = replay(&[intent("r1")]);
         assert_eq!(progress.open_intents.len(), 1);
         assert!(!progress.has_shipment());
+        assert!(
+            progress.intent_time(&request("r1")).is_some(),
+            "the search needs its time"
+        );
+        // Once settled, its time is no longer kept.
+        let progress = replay(&[intent("r1"), created("r1", "111")]);
+        assert_eq!(progress.intent_time(&request("r1")), None);
     }
 
     #[test]
