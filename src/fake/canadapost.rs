@@ -439,11 +439,7 @@ fn non_contract_call(
         if problems.is_empty() {
             Ok(flat)
         } else {
-            let list: Vec<(&str, &str)> = problems
-                .iter()
-                .map(|problem| ("Server", problem.as_str()))
-                .collect();
-            Err(messages(400, &list))
+            Err(schema_refusal(&problems))
         }
     };
     match (endpoint, position) {
@@ -1135,12 +1131,17 @@ fn checked_body(
     if problems.is_empty() {
         Ok(root)
     } else {
-        let list: Vec<(&str, &str)> = problems
-            .iter()
-            .map(|problem| ("Server", problem.as_str()))
-            .collect();
-        Err(messages(400, &list))
+        Err(schema_refusal(&problems))
     }
+}
+
+/// Canada Post's 400 for a body its schema validator refuses: one message per problem.
+fn schema_refusal(problems: &[String]) -> HttpResponse {
+    let list: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|problem| ("Server", problem.as_str()))
+        .collect();
+    messages(400, &list)
 }
 
 /// Canada Post's throttle answer.
