@@ -183,7 +183,7 @@ pub fn orders(
         }
     }
     // A shipped order whose label has not printed is not done for the packer.
-    for (order_id, record) in journal.print_records() {
+    for (order_id, record) in journal.unsettled_print_records() {
         let waiting = matches!(
             record.state(),
             Some(PrintState::Failed { .. } | PrintState::NotPrinted)

@@ -49,10 +49,8 @@ pub fn run(paths: &Paths, request: &PrintRequest, out: &mut dyn Write) -> Result
     }
     if let Some(since) = request.since {
         let from = now - since;
-        for (_, record) in journal.print_records() {
-            for set in record.saved.iter().filter(|set| set.at >= from) {
-                take(set.files().map(str::to_owned).collect());
-            }
+        for set in journal.saved_since(from) {
+            take(set.files().map(str::to_owned).collect());
         }
         if files.is_empty() {
             bail!(

@@ -19,12 +19,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::jsonl::Position;
-use super::{OrderRecord, SettledOrder};
+use super::{OrderRecord, PrintBook, SettledOrder};
 use crate::ids::OrderId;
 use crate::labels::sha256_hex;
 
-/// Changed whenever the meaning of a field changes; another version is ignored.
-pub const VERSION: u32 = 1;
+/// Changed whenever the meaning of a field changes; another version is ignored. 2: the
+/// print journal is one of the logs, its orders in `prints`.
+pub const VERSION: u32 = 2;
 
 /// How many bytes before a log's position must match for the checkpoint to be trusted.
 const FINGERPRINT_BYTES: u64 = 256;
@@ -72,6 +73,7 @@ pub struct Checkpoint {
     pub logs: BTreeMap<String, LogMark>,
     pub settled: BTreeMap<OrderId, SettledOrder>,
     pub active: BTreeMap<OrderId, OrderRecord>,
+    pub prints: PrintBook,
 }
 
 /// The checkpoint as written, borrowing the journal's maps rather than copying them.
@@ -82,6 +84,7 @@ pub struct CheckpointToWrite<'a> {
     pub logs: &'a BTreeMap<String, LogMark>,
     pub settled: &'a BTreeMap<OrderId, SettledOrder>,
     pub active: &'a BTreeMap<OrderId, OrderRecord>,
+    pub prints: &'a PrintBook,
 }
 
 /// Reads the checkpoint at `path`: `None` when there is none or it cannot be used (with a
@@ -165,13 +168,15 @@ mod tests {
         assert!(read(&path).is_none());
         std::fs::write(
             &path,
-            r#"{"version":999,"logs":{},"settled":{},"active":{}}"#,
+            r#"{"version":999,"logs":{},"settled":{},"active":{},"prints":{"active":{},"settled":{}}}"#,
         )
         .unwrap();
         assert!(read(&path).is_none());
         std::fs::write(
             &path,
-            format!(r#"{{"version":{VERSION},"logs":{{}},"settled":{{}},"active":{{}}}}"#),
+            format!(
+                r#"{{"version":{VERSION},"logs":{{}},"settled":{{}},"active":{{}},"prints":{{"active":{{}},"settled":{{}}}}}}"#
+            ),
         )
         .unwrap();
         assert!(read(&path).is_some());

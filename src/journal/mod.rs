@@ -11,7 +11,8 @@
 //! *settled* and kept as a few fields; and a writing run ends by saving a `checkpoint` of
 //! what the logs said up to where they end, so the next run replays only the lines
 //! appended since. Loading and memory then follow the orders in progress, not the size
-//! of the history.
+//! of the history. The packing desk's print journal is one of those logs, its orders
+//! settled the same way once their files are printed (see `print`).
 
 pub mod checkpoint;
 pub mod jsonl;
@@ -33,7 +34,9 @@ use crate::data_dir::DataDir;
 use crate::ids::{OrderId, OrderLineId};
 use checkpoint::{CheckpointToWrite, LogMark};
 use jsonl::{AppendLog, Position, TornTail};
-pub use print::{PrintEvent, PrintRecord, PrintState, SavedSet, SlipContent, SlipLine};
+pub use print::{
+    PrintBook, PrintEvent, PrintRecord, PrintState, SavedSet, SettledPrint, SlipContent, SlipLine,
+};
 pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState, WriteOutcome};
 pub use shipments::{
     LabelEvent, LabelProgress, PinVerdict, RefundProgress, SavedLabel, ShipmentPlan,
@@ -94,6 +97,8 @@ impl OrderRecord {
             Line::Label(event) => self.label.apply(event),
             Line::Ship(event) => self.ship.apply(event),
             Line::ReadBack(state) => self.ship.apply_read_back(state),
+            // The print book takes these (`OrderBook::apply`).
+            Line::Print(_) => {}
         }
     }
 
@@ -184,6 +189,8 @@ enum Line<'a> {
     Ship(&'a ShipEvent),
     /// The state in a `shipped_orders_log.jsonl` line.
     ReadBack(&'a str),
+    /// The packing desk's, kept apart from the order's shipping record.
+    Print(&'a PrintEvent),
 }
 
 /// The history logs the journal replays, in replay order: the history log before the
@@ -195,15 +202,17 @@ enum HistoryLog {
     Label,
     Ship,
     ShippedOrders,
+    Print,
 }
 
 impl HistoryLog {
-    const ALL: [HistoryLog; 5] = [
+    const ALL: [HistoryLog; 6] = [
         HistoryLog::Accepted,
         HistoryLog::ShippingHistory,
         HistoryLog::Label,
         HistoryLog::Ship,
         HistoryLog::ShippedOrders,
+        HistoryLog::Print,
     ];
 
     fn path(self, data_dir: &DataDir) -> PathBuf {
@@ -213,6 +222,7 @@ impl HistoryLog {
             HistoryLog::Label => data_dir.label_journal(),
             HistoryLog::Ship => data_dir.ship_journal(),
             HistoryLog::ShippedOrders => data_dir.shipped_orders_log(),
+            HistoryLog::Print => data_dir.print_journal(),
         }
     }
 
@@ -224,19 +234,25 @@ impl HistoryLog {
             HistoryLog::Label => "label_journal",
             HistoryLog::Ship => "ship_journal",
             HistoryLog::ShippedOrders => "shipped_orders_log",
+            HistoryLog::Print => "print_journal",
         }
     }
 }
 
-/// Every order, in progress or settled.
+/// Every order, in progress or settled, and what the packing desk knows of each.
 #[derive(Debug, Default)]
 struct OrderBook {
     active: BTreeMap<OrderId, OrderRecord>,
     settled: BTreeMap<OrderId, SettledOrder>,
+    prints: PrintBook,
 }
 
 impl OrderBook {
     fn apply(&mut self, order_id: &OrderId, line: &Line) {
+        if let Line::Print(event) = line {
+            self.prints.apply(event);
+            return;
+        }
         if let Some(settled) = self.settled.get_mut(order_id) {
             settled.apply(line);
             return;
@@ -283,6 +299,10 @@ impl OrderBook {
                     Ok(())
                 })
             }
+            HistoryLog::Print => jsonl::replay(path, from, torn_tail, |event: PrintEvent| {
+                self.apply(event.order_id(), &Line::Print(&event));
+                Ok(())
+            }),
         }
     }
 }
@@ -316,9 +336,6 @@ pub struct Journal {
     legacy: BTreeMap<String, legacy::LegacyShipment>,
     /// The logs open for appending; empty when opened read-only.
     appenders: BTreeMap<HistoryLog, AppendLog>,
-    /// The packing desk's own log, small and replayed whole (no checkpoint).
-    prints: Mutex<BTreeMap<OrderId, PrintRecord>>,
-    print_log: Option<AppendLog>,
 }
 
 impl Journal {
@@ -340,26 +357,11 @@ impl Journal {
             positions.insert(log, end);
         }
         let legacy = legacy::read(&data_dir.legacy_shipping_history())?;
-        let mut prints: BTreeMap<OrderId, PrintRecord> = BTreeMap::new();
-        jsonl::replay(
-            &data_dir.print_journal(),
-            Position::default(),
-            torn_tail,
-            |event: PrintEvent| {
-                prints
-                    .entry(event.order_id().clone())
-                    .or_default()
-                    .apply(&event);
-                Ok(())
-            },
-        )?;
         let mut appenders = BTreeMap::new();
-        let mut print_log = None;
         if access == Access::ReadWrite {
             for log in HistoryLog::ALL {
                 appenders.insert(log, AppendLog::open(&log.path(data_dir))?);
             }
-            print_log = Some(AppendLog::open(&data_dir.print_journal())?);
         }
         Ok(Journal {
             data_dir: data_dir.clone(),
@@ -370,8 +372,6 @@ impl Journal {
             }),
             legacy,
             appenders,
-            prints: Mutex::new(prints),
-            print_log,
         })
     }
 
@@ -402,6 +402,7 @@ impl Journal {
         let book = OrderBook {
             active: checkpoint.active,
             settled: checkpoint.settled,
+            prints: checkpoint.prints,
         };
         (book, positions)
     }
@@ -449,6 +450,7 @@ impl Journal {
             logs: &marks,
             settled: &state.book.settled,
             active: &state.book.active,
+            prints: &state.book.prints,
         })
         .context("encoding the journal checkpoint")?;
         let contents = crate::secret::redact_json(&contents);
@@ -638,38 +640,41 @@ impl Journal {
 
     /// Records one step of the packing desk; returns once the line is on disk.
     pub fn record_print_event(&self, event: PrintEvent) -> Result<()> {
-        let Some(print_log) = &self.print_log else {
-            bail!(
-                "the journal was opened read-only; cannot record order {}",
-                event.order_id()
-            );
-        };
-        print_log.append(&event)?;
-        self.prints
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(event.order_id().clone())
-            .or_default()
-            .apply(&event);
-        Ok(())
+        let order_id = event.order_id().clone();
+        self.append(HistoryLog::Print, &order_id, &event, &Line::Print(&event))
     }
 
     /// What the print journal knows of one order.
     pub fn print_record(&self, order_id: &OrderId) -> Option<PrintRecord> {
-        self.prints
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(order_id)
-            .cloned()
+        self.lock().book.prints.get(order_id)
     }
 
-    /// Every order the print journal knows, in id order.
-    pub fn print_records(&self) -> Vec<(OrderId, PrintRecord)> {
-        self.prints
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Every order the print journal knows that is not settled, in id order: the only
+    /// ones with files waiting for the printer.
+    pub fn unsettled_print_records(&self) -> Vec<(OrderId, PrintRecord)> {
+        self.lock()
+            .book
+            .prints
+            .active
             .iter()
             .map(|(id, record)| (id.clone(), record.clone()))
+            .collect()
+    }
+
+    /// Every set of label and slip saved at or after `from`, for any order.
+    pub fn saved_since(&self, from: DateTime<Utc>) -> Vec<SavedSet> {
+        let state = self.lock();
+        let prints = &state.book.prints;
+        let active = (prints.active.iter()).map(|(id, record)| (id, record.saved.as_slice()));
+        let settled = (prints.settled.iter()).map(|(id, settled)| (id, &*settled.saved));
+        // In order id order, as a batch lists them.
+        let mut orders: Vec<_> = active.chain(settled).collect();
+        orders.sort_by_key(|(id, _)| *id);
+        orders
+            .into_iter()
+            .flat_map(|(_, saved)| saved)
+            .filter(|set| set.at >= from)
+            .cloned()
             .collect()
     }
 
@@ -854,7 +859,136 @@ mod tests {
     /// Everything the journal knows, for comparing two ways of loading it.
     fn everything(journal: &Journal) -> String {
         let state = journal.lock();
-        format!("{:?}\n{:?}", state.book.active, state.book.settled)
+        format!(
+            "{:?}\n{:?}\n{:?}",
+            state.book.active, state.book.settled, state.book.prints
+        )
+    }
+
+    /// The packing desk's lines for one order: its slip content, the label and slip saved
+    /// (to print when `print`), and, when printed, the printer's success for each file.
+    fn record_print_cycle(journal: &Journal, order_id: &str, print: bool, printed: bool) {
+        let order: OrderId = order_id.parse().unwrap();
+        let at: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+        let label = format!("labels/{order_id}_20261125T120000Z.pdf");
+        let slip = format!("labels/slips/{order_id}_20261125T120000Z.pdf");
+        let content = SlipContent {
+            commercial_id: Some("261300001".into()),
+            order_date: None,
+            ship_by: None,
+            ship_to: vec!["A Person".into(), "1 Main St".into()],
+            lines: vec![SlipLine {
+                sku: Some("SKU-1".into()),
+                title: Some("A thing".into()),
+                quantity: 1,
+            }],
+            weight_kg: 1.0,
+            dimensions_cm: [10.0, 10.0, 10.0],
+            service: "DOM.EP".into(),
+        };
+        let events = [
+            PrintEvent::Packing {
+                order_id: order.clone(),
+                at,
+                content: Box::new(content),
+            },
+            PrintEvent::Saved {
+                order_id: order.clone(),
+                at,
+                labels: vec![label.clone()],
+                slip: Some(slip.clone()),
+                print,
+            },
+        ];
+        for event in events {
+            journal.record_print_event(event).unwrap();
+        }
+        if printed {
+            for file in [label, slip] {
+                journal
+                    .record_print_event(PrintEvent::Printed {
+                        order_id: order.clone(),
+                        at,
+                        file,
+                    })
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_and_the_print_lines_after_it_say_what_a_full_replay_says() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "1-A", "100", true);
+        record_print_cycle(&journal, "1-A", true, true);
+        record_print_cycle(&journal, "2-A", false, false);
+        record_print_cycle(&journal, "3-A", true, false);
+        journal
+            .record_print_event(PrintEvent::PrintFailed {
+                order_id: "3-A".parse().unwrap(),
+                at: "2026-11-25T12:05:00Z".parse().unwrap(),
+                file: "labels/3-A_20261125T120000Z.pdf".into(),
+                reason: "jammed".into(),
+            })
+            .unwrap();
+        journal.write_checkpoint().unwrap();
+        drop(journal);
+
+        // After the checkpoint: the failed order printed (settling it), a new one waiting,
+        // a late failure for a settled order, and a set saved again for one.
+        let journal = open(&data_dir);
+        for file in [
+            "labels/3-A_20261125T120000Z.pdf",
+            "labels/slips/3-A_20261125T120000Z.pdf",
+        ] {
+            journal
+                .record_print_event(PrintEvent::Printed {
+                    order_id: "3-A".parse().unwrap(),
+                    at: "2026-11-25T12:10:00Z".parse().unwrap(),
+                    file: file.into(),
+                })
+                .unwrap();
+        }
+        record_print_cycle(&journal, "4-A", true, false);
+        journal
+            .record_print_event(PrintEvent::PrintFailed {
+                order_id: "1-A".parse().unwrap(),
+                at: "2026-11-25T12:11:00Z".parse().unwrap(),
+                file: "labels/1-A_20261125T120000Z.pdf".into(),
+                reason: "late".into(),
+            })
+            .unwrap();
+        journal
+            .record_print_event(PrintEvent::Saved {
+                order_id: "2-A".parse().unwrap(),
+                at: "2026-11-26T12:00:00Z".parse().unwrap(),
+                labels: vec!["labels/2-A_20261126T120000Z.pdf".into()],
+                slip: None,
+                print: true,
+            })
+            .unwrap();
+        drop(journal);
+
+        let from_checkpoint = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        std::fs::remove_file(data_dir.journal_checkpoint()).unwrap();
+        let full = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        assert_eq!(everything(&from_checkpoint), everything(&full));
+        let waiting: Vec<OrderId> = full
+            .unsettled_print_records()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(waiting, ["2-A".parse().unwrap(), "4-A".parse().unwrap()]);
+        let settled = full.print_record(&"3-A".parse().unwrap()).unwrap();
+        assert_eq!(settled.state(), Some(PrintState::Printed));
+        assert!(settled.packing.is_none());
+        assert_eq!(full.saved_since(at_minute(0)).len(), 5);
+    }
+
+    fn at_minute(minute: u32) -> DateTime<Utc> {
+        format!("2026-11-25T12:{minute:02}:00Z").parse().unwrap()
     }
 
     #[test]

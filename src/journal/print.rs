@@ -7,6 +7,11 @@
 //! Printing is at-least-once: a file is printed until a success is on disk, and never
 //! again after one. A failure is journaled too, so that `status` can tell an order whose
 //! printer keeps refusing it from one simply not printed yet.
+//!
+//! The log grows with every order ever labelled, so, like the other logs, it is kept in
+//! the journal's checkpoint, and an order whose files are all printed (or were never to
+//! be printed) is *settled* into the few fields `status` and `bbship print` still read:
+//! its slip content, which only the first slip is written from, is not kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -88,10 +93,11 @@ impl PrintEvent {
 }
 
 /// A label saved with its slip, as the journal recorded it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedSet {
     pub at: DateTime<Utc>,
-    pub labels: Vec<String>,
+    /// Boxed, so that one read back from the checkpoint holds no spare capacity.
+    pub labels: Box<[String]>,
     pub slip: Option<String>,
     pub print: bool,
 }
@@ -107,7 +113,8 @@ impl SavedSet {
 }
 
 /// Everything the print journal says about one order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PrintRecord {
     pub packing: Option<SlipContent>,
     pub saved: Vec<SavedSet>,
@@ -144,19 +151,28 @@ impl PrintState {
 impl PrintRecord {
     pub fn apply(&mut self, event: &PrintEvent) {
         match event {
-            PrintEvent::Packing { content, .. } => self.packing = Some((**content).clone()),
+            // A slip is written only for an order with no set saved yet, so once one is
+            // saved the content is never read again and not worth its memory.
+            PrintEvent::Packing { content, .. } => {
+                if self.saved.is_empty() {
+                    self.packing = Some((**content).clone());
+                }
+            }
             PrintEvent::Saved {
                 at,
                 labels,
                 slip,
                 print,
                 ..
-            } => self.saved.push(SavedSet {
-                at: *at,
-                labels: labels.clone(),
-                slip: slip.clone(),
-                print: *print,
-            }),
+            } => {
+                self.packing = None;
+                self.saved.push(SavedSet {
+                    at: *at,
+                    labels: labels.clone().into_boxed_slice(),
+                    slip: slip.clone(),
+                    print: *print,
+                });
+            }
             PrintEvent::Printed { file, .. } => {
                 self.failures.remove(file);
                 self.printed.insert(file.clone());
@@ -213,6 +229,133 @@ impl PrintRecord {
             },
             None => PrintState::NotPrinted,
         })
+    }
+}
+
+/// An order whose every file to print was printed, or that had none to print: no run
+/// will print anything of it again unless a new set is saved. Kept small: the slip
+/// content is gone, and the printed files are those of its sets to print.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettledPrint {
+    /// Boxed like `SavedSet::labels`: there are as many of these as orders ever printed.
+    pub saved: Box<[SavedSet]>,
+    /// Files printed that are in no set saved to print (none, unless the log was edited).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    extra_printed: Vec<String>,
+    /// Failures of files that are in no set saved to print (as above).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    failures: BTreeMap<String, (DateTime<Utc>, String)>,
+}
+
+impl SettledPrint {
+    /// `record` settled, when it is: a set saved and nothing pending.
+    fn of(record: &PrintRecord) -> Option<SettledPrint> {
+        if record.saved.is_empty() || !record.pending().is_empty() {
+            return None;
+        }
+        let settled = SettledPrint {
+            saved: record.saved.clone().into_boxed_slice(),
+            extra_printed: Vec::new(),
+            failures: record.failures.clone(),
+        };
+        let extra_printed = record
+            .printed
+            .iter()
+            .filter(|file| !settled.to_print(file))
+            .cloned()
+            .collect();
+        Some(SettledPrint {
+            extra_printed,
+            ..settled
+        })
+    }
+
+    /// Whether `file` is in a set saved to print (and so, the order being settled, printed).
+    fn to_print(&self, file: &str) -> bool {
+        self.saved
+            .iter()
+            .filter(|set| set.print)
+            .any(|set| set.files().any(|saved| saved == file))
+    }
+
+    fn is_printed(&self, file: &str) -> bool {
+        self.to_print(file) || self.extra_printed.iter().any(|printed| printed == file)
+    }
+
+    /// Applies `event` as `PrintRecord::apply` would to the whole record; `false` for a
+    /// new set saved, which may have files to print and so reopens the order.
+    fn apply(&mut self, event: &PrintEvent) -> bool {
+        match event {
+            PrintEvent::Packing { .. } => {}
+            PrintEvent::Saved { .. } => return false,
+            PrintEvent::Printed { file, .. } => {
+                self.failures.remove(file);
+                if !self.is_printed(file) {
+                    self.extra_printed.push(file.clone());
+                }
+            }
+            PrintEvent::PrintFailed {
+                file, at, reason, ..
+            } => {
+                if !self.is_printed(file) {
+                    let entry = self
+                        .failures
+                        .entry(file.clone())
+                        .or_insert_with(|| (*at, String::new()));
+                    entry.1 = reason.clone();
+                }
+            }
+        }
+        true
+    }
+
+    /// The whole record again, as a replay of every line would have it.
+    fn to_record(&self) -> PrintRecord {
+        let mut printed: BTreeSet<String> = self.extra_printed.iter().cloned().collect();
+        for set in self.saved.iter().filter(|set| set.print) {
+            printed.extend(set.files().map(str::to_owned));
+        }
+        PrintRecord {
+            packing: None,
+            saved: self.saved.to_vec(),
+            printed,
+            failures: self.failures.clone(),
+        }
+    }
+}
+
+/// Every order the print journal knows, in progress or settled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrintBook {
+    pub active: BTreeMap<OrderId, PrintRecord>,
+    pub settled: BTreeMap<OrderId, SettledPrint>,
+}
+
+impl PrintBook {
+    pub fn apply(&mut self, event: &PrintEvent) {
+        let order_id = event.order_id();
+        if let Some(settled) = self.settled.get_mut(order_id) {
+            if settled.apply(event) {
+                return;
+            }
+            let record = settled.to_record();
+            self.settled.remove(order_id);
+            self.active.insert(order_id.clone(), record);
+        }
+        let record = self.active.entry(order_id.clone()).or_default();
+        record.apply(event);
+        if let Some(settled) = SettledPrint::of(record) {
+            self.active.remove(order_id);
+            self.settled.insert(order_id.clone(), settled);
+        }
+    }
+
+    /// Everything known of one order.
+    pub fn get(&self, order_id: &OrderId) -> Option<PrintRecord> {
+        self.active
+            .get(order_id)
+            .cloned()
+            .or_else(|| self.settled.get(order_id).map(SettledPrint::to_record))
     }
 }
 
@@ -293,6 +436,71 @@ mod tests {
         assert!(record.pending().is_empty());
         assert_eq!(record.state(), None);
         assert_eq!(record.newest().unwrap().files().count(), 2);
+    }
+
+    #[test]
+    fn a_printed_order_is_settled_without_its_slip_content_and_answers_as_before() {
+        let packing = PrintEvent::Packing {
+            order_id: order(),
+            at: at(0),
+            content: Box::new(SlipContent {
+                commercial_id: None,
+                order_date: None,
+                ship_by: None,
+                ship_to: vec!["A Person".into()],
+                lines: Vec::new(),
+                weight_kg: 1.0,
+                dimensions_cm: [1.0, 1.0, 1.0],
+                service: "DOM.EP".into(),
+            }),
+        };
+        let printed = |file: &str| PrintEvent::Printed {
+            order_id: order(),
+            at: at(1),
+            file: file.into(),
+        };
+        let events = [
+            packing.clone(),
+            saved(true),
+            printed("labels/1-A.pdf"),
+            printed("labels/slips/1-A.pdf"),
+            // After it settled: only a new set saved reopens it.
+            packing,
+            printed("labels/other.pdf"),
+            PrintEvent::PrintFailed {
+                order_id: order(),
+                at: at(2),
+                file: "labels/slips/1-A.pdf".into(),
+                reason: "late".into(),
+            },
+            saved(false),
+        ];
+        let mut whole = PrintRecord::default();
+        let mut book = PrintBook::default();
+        for (index, event) in events.iter().enumerate() {
+            whole.apply(event);
+            book.apply(event);
+            assert_eq!(
+                book.get(&order()).as_ref(),
+                Some(&whole),
+                "after event {index}"
+            );
+            assert_eq!(
+                book.settled.contains_key(&order()),
+                index >= 3,
+                "event {index}"
+            );
+        }
+        assert!(whole.packing.is_none());
+        book.apply(&PrintEvent::Saved {
+            order_id: order(),
+            at: at(3),
+            labels: vec!["labels/other.pdf".into(), "labels/new.pdf".into()],
+            slip: None,
+            print: true,
+        });
+        assert!(book.settled.is_empty());
+        assert_eq!(book.get(&order()).unwrap().pending(), ["labels/new.pdf"]);
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub fn print_pending(cycle: &Cycle) -> usize {
         return 0;
     }
     let mut printed = 0;
-    for (order_id, record) in cycle.journal.print_records() {
+    for (order_id, record) in cycle.journal.unsettled_print_records() {
         if !cycle.selects(&order_id) {
             continue;
         }
@@ -191,7 +191,7 @@ pub fn print_pending(cycle: &Cycle) -> usize {
                 Err(reason) => {
                     let waiting = cycle
                         .journal
-                        .print_records()
+                        .unsettled_print_records()
                         .iter()
                         .filter(|(id, _)| cycle.selects(id))
                         .map(|(_, record)| record.pending().len())
