@@ -22,6 +22,12 @@ fn a_long_history_gets_a_checkpoint_that_the_next_run_starts_from() {
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
     assert_eq!(saved["settled"].as_object().unwrap().len(), 150);
+    // The packing desk's log is checkpointed too; with no print command every order's
+    // label and slip are settled there, without the slip content.
+    let prints = &saved["prints"];
+    assert_eq!(prints["settled"].as_object().unwrap().len(), 150);
+    assert!(prints["active"].as_object().unwrap().is_empty());
+    assert!(!saved.to_string().contains("ship_to"), "{prints}");
 
     // The first line of the accepted log is spoiled: a run that replayed the logs from
     // the start would stop on it; one that starts from the checkpoint never reads it.
