@@ -701,6 +701,26 @@ fn the_postage_of_each_label_is_in_the_run_summary_status_and_the_webhook_and_un
             assert!(first.stdout.contains("postage:    "), "{first:?}");
             assert!(first.stdout.contains(" CAD (base "), "{account}: {first:?}");
         }
+        // `status --json` says the same as the text: today's postage (one run today) and
+        // the last run's; for the contract, the known part is what the fake charged.
+        let json = harness.bbship(&["status", "--json"]);
+        assert_eq!(json.code, 0, "{json:?}");
+        let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+        let spend = &value["postage"];
+        assert_eq!(spend["currency"], "CAD", "{value}");
+        assert_eq!(spend["last_run"], *postage, "{account}: {value}");
+        let today = &spend["today"];
+        assert_eq!(
+            today["date"],
+            chrono::Utc::now().date_naive().to_string(),
+            "{value}"
+        );
+        assert_eq!(today["known"], postage["known"], "{account}: {value}");
+        assert_eq!(today["unknown"], postage["unknown"], "{account}: {value}");
+        if account == "contract" {
+            let charged = harness.fake.shipments_for(&ids[0])[0].due();
+            assert_eq!(today["known"], charged.as_str(), "{value}");
+        }
         let status = harness.bbship(&["status"]);
         assert!(
             status.stdout.contains("postage: today (UTC) "),
