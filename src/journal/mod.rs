@@ -944,12 +944,7 @@ mod tests {
         record_print_cycle(&journal, "2-A", false, false);
         record_print_cycle(&journal, "3-A", true, false);
         journal
-            .record_print_event(PrintEvent::PrintFailed {
-                order_id: "3-A".parse().unwrap(),
-                at: "2026-11-25T12:05:00Z".parse().unwrap(),
-                file: "labels/3-A_20261125T120000Z.pdf".into(),
-                reason: "jammed".into(),
-            })
+            .record_print_event(print_failed("3-A", 5, "jammed"))
             .unwrap();
         journal.write_checkpoint().unwrap();
         drop(journal);
@@ -971,12 +966,7 @@ mod tests {
         }
         record_print_cycle(&journal, "4-A", true, false);
         journal
-            .record_print_event(PrintEvent::PrintFailed {
-                order_id: "1-A".parse().unwrap(),
-                at: "2026-11-25T12:11:00Z".parse().unwrap(),
-                file: "labels/1-A_20261125T120000Z.pdf".into(),
-                reason: "late".into(),
-            })
+            .record_print_event(print_failed("1-A", 11, "late"))
             .unwrap();
         journal
             .record_print_event(PrintEvent::Saved {
@@ -1003,6 +993,16 @@ mod tests {
         assert_eq!(settled.state(), Some(PrintState::Printed));
         assert!(settled.packing.is_none());
         assert_eq!(full.saved_since(at_minute(0)).len(), 5);
+    }
+
+    /// The printer refusing the label `record_print_cycle` saved for `order_id`.
+    fn print_failed(order_id: &str, minute: u32, reason: &str) -> PrintEvent {
+        PrintEvent::PrintFailed {
+            order_id: order_id.parse().unwrap(),
+            at: at_minute(minute),
+            file: format!("labels/{order_id}_20261125T120000Z.pdf"),
+            reason: reason.into(),
+        }
     }
 
     fn at_minute(minute: u32) -> DateTime<Utc> {
