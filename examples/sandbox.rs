@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bbship::fake::{FakeOptions, FakeServer, sandbox_orders};
 use bbship::phase::OrderOutcome;
 use bbship::secret::{Secret, Secrets};
 use bbship::{Command, Invocation};
+use bbship_fake::{FakeOptions, FakeServer, sandbox_orders};
 
 const SANDBOX_KEY: &str = "sandbox-bestbuy-key";
 const SANDBOX_CANADA_POST_USER: &str = "sandbox-canada-post-user";

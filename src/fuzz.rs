@@ -348,7 +348,7 @@ fn canada_post_answers_mutated() {
 
 #[test]
 fn labels_mutated() {
-    let good = crate::fake::label_pdf::four_by_six_label_pdf(
+    let good = bbship_fake::label_pdf::four_by_six_label_pdf(
         &["SHIP TO".to_owned(), "Jane Example".to_owned()],
         "7023210039414604",
     );

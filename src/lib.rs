@@ -16,7 +16,6 @@ pub mod commands;
 pub mod config;
 pub mod data_dir;
 pub mod error;
-pub mod fake;
 #[cfg(test)]
 mod fuzz;
 pub mod http;

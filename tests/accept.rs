@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
 use support::{Harness, waiting_orders};
 
 fn fault(endpoint: Endpoint, order_id: Option<&str>, times: usize, fault: Fault) -> FaultRule {

@@ -1,22 +1,16 @@
 //! The benchmark (`cargo run --release --example bench`) keeps working: its scenario and
-//! journal code runs here with tiny numbers. An example cannot be imported, so this test
-//! compiles the same source files by path; the example's `main.rs` (options, counting
-//! allocator, report) is compiled by `cargo clippy --all-targets` and `cargo build
-//! --examples`, and `-- --quick` runs the whole bench in seconds.
-
-#[allow(dead_code)]
-#[path = "../examples/bench/journal_scale.rs"]
-mod journal_scale;
-#[allow(dead_code)]
-#[path = "../examples/bench/scenario.rs"]
-mod scenario;
+//! journal code (in the fake crate's `bench` module) runs here with tiny numbers; the
+//! example's `main.rs` (options, counting allocator, report) is compiled by `cargo clippy
+//! --all-targets` and `cargo build --examples`, and `-- --quick` runs the whole bench in
+//! seconds.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bbship::data_dir::DataDir;
-use bbship::fake::Endpoint;
 use bbship::journal::Access;
+use bbship_fake::Endpoint;
+use bbship_fake::bench::{journal_scale, scenario};
 use scenario::{RateLimits, Scenario};
 
 #[test]

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bbship::fake::{Endpoint, Fault, FaultRule};
+use bbship_fake::{Endpoint, Fault, FaultRule};
 use support::{API_KEY, Harness, Run, files_below, waiting_orders};
 
 #[test]
@@ -168,7 +168,7 @@ fn a_dry_run_sends_no_write_creates_no_file_and_prints_each_request() {
         "a dry run created the data directory"
     );
     for index in 0..3 {
-        let id = bbship::fake::FakeOrder::generated(index)
+        let id = bbship_fake::FakeOrder::generated(index)
             .order_id()
             .to_owned();
         let line = format!("PUT {}/orders/{id}/accept", harness.fake.bestbuy_url());

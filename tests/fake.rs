@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
 
 const KEY: &str = "fake-test-key-123";
 
@@ -437,6 +437,44 @@ fn answers_after_acting_can_be_garbled_or_cut_short() {
 
 mod canada_post {
     use super::*;
+
+    #[test]
+    fn fake_pins_begin_with_the_mailed_by_number_and_pass_the_check_digit() {
+        for (mailed_by, starts) in [
+            ("1234567", "1234567"),
+            ("0001234567", "1234567"),
+            ("42", "0000042"),
+            ("9876543210", "9876543210"),
+        ] {
+            for serial in [1, 2, 99, 12_345_678] {
+                let pin = bbship_fake::pin_for(mailed_by, serial);
+                assert_eq!(pin.len(), 16, "{pin}");
+                assert!(pin.starts_with(starts), "{mailed_by}: {pin}");
+                assert!(bbship::ids::pin_check_digit_holds(&pin), "{pin}");
+            }
+        }
+        assert_ne!(
+            bbship_fake::pin_for("1234567", 1),
+            bbship_fake::pin_for("1234567", 2)
+        );
+        // The reference's own example PIN comes out of the same rule.
+        assert_eq!(
+            bbship_fake::pin_for("7023210", 3_941_460),
+            "7023210039414604"
+        );
+    }
+
+    #[test]
+    fn generated_labels_pass_the_label_check() {
+        use bbship::canadapost::label_check::{LabelInspection, inspect_label};
+        use bbship_fake::label_pdf::four_by_six_label_pdf;
+        let lines = vec!["SHIP TO".to_string(), "Jane Doe".to_string()];
+        let pdf = four_by_six_label_pdf(&lines, "7023210039414604");
+        assert_eq!(inspect_label(&pdf), Ok(LabelInspection { pages: 1 }));
+        let odd: Vec<String> = (0..100).map(|i| format!("/MediaBox [{i}] ü")).collect();
+        let pdf = four_by_six_label_pdf(&odd, "/Type /Pages (x)");
+        assert_eq!(inspect_label(&pdf), Ok(LabelInspection { pages: 1 }));
+    }
 
     fn basic() -> String {
         // base64 of the fake's default credentials, "fake-canada-post-user:fake-canada-post-password"

@@ -13,7 +13,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use bbship::fake::{Endpoint, FakeOrder, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOrder, Fault, FaultRule};
 use serde_json::{Value, json};
 use support::{Harness, Run, answer, files_below, rule};
 

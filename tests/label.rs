@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use bbship::canadapost::label_check::{LabelInspection, inspect_label};
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
 use bbship::labels::sha256_hex;
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
 use support::{Harness, Run, answer, rule, shipping_orders, wait_until};
 
 fn slm_body() -> String {

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bbship::fake::{Endpoint, Fault, HaltWhen, Storm};
+use bbship_fake::{Endpoint, Fault, HaltWhen, Storm};
 use support::{Harness, files_below, read_jsonl, rule, shipping_orders, waiting_orders};
 
 /// Every order SHIPPED at the fake with exactly one shipment.
@@ -23,7 +23,7 @@ fn assert_all_shipped_once(harness: &Harness, order_ids: &[String]) {
     assert_eq!(harness.fake.shipments().len(), order_ids.len());
 }
 
-fn ids(orders: &[bbship::fake::FakeOrder]) -> Vec<String> {
+fn ids(orders: &[bbship_fake::FakeOrder]) -> Vec<String> {
     orders
         .iter()
         .map(|order| order.order_id().to_owned())

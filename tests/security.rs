@@ -7,7 +7,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use bbship::fake::Endpoint;
+use bbship_fake::Endpoint;
 use support::{
     API_KEY, CP_PASSWORD, CP_USERNAME, Harness, Run, answer, files_below, rule, shipping_orders,
     waiting_orders,
@@ -209,7 +209,7 @@ fn every_file_and_directory_is_private_and_loose_ones_are_tightened_once() {
 }
 
 /// A harness whose data directory exists (as after earlier runs) with nothing in it.
-fn prepared(orders: Vec<bbship::fake::FakeOrder>) -> Harness {
+fn prepared(orders: Vec<bbship_fake::FakeOrder>) -> Harness {
     let harness = Harness::new(orders);
     bbship::data_dir::DataDir::new(&harness.data_dir)
         .create()

@@ -2,7 +2,7 @@
 
 mod support;
 
-use bbship::fake::{Endpoint, Fault, FaultRule};
+use bbship_fake::{Endpoint, Fault, FaultRule};
 use support::{Harness, answer, read_jsonl, rule, shipping_orders, waiting_orders};
 
 fn shipped_log(harness: &Harness) -> Vec<serde_json::Value> {

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use bbship::fake::{Endpoint, Fault};
+use bbship_fake::{Endpoint, Fault};
 use support::{Harness, answer, read_jsonl, rule, shipping_orders, waiting_orders};
 
 /// Three orders: one shipped, one whose address Canada Post refuses, one cancelled on
@@ -15,7 +15,7 @@ fn eventful_harness() -> (Harness, [String; 3]) {
     let ids = [0, 1, 2].map(|index| orders[index].order_id().to_owned());
     let harness = Harness::new(orders);
     // The second order's create is refused, every time.
-    harness.fake.inject(bbship::fake::FaultRule {
+    harness.fake.inject(bbship_fake::FaultRule {
         endpoint: Endpoint::CreateShipment,
         order_id: Some(ids[1].clone()),
         skip: 0,
@@ -196,7 +196,7 @@ fn with_alerts(harness: &Harness) {
     });
 }
 
-fn hooks(harness: &Harness, path: &str) -> Vec<bbship::fake::RecordedRequest> {
+fn hooks(harness: &Harness, path: &str) -> Vec<bbship_fake::RecordedRequest> {
     harness
         .fake
         .requests()
@@ -264,7 +264,7 @@ fn a_clean_run_only_pings_and_a_failed_alert_never_fails_the_run() {
 #[test]
 fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
     let created = chrono::Utc::now() - chrono::Duration::hours(20);
-    let order = bbship::fake::FakeOrder::generated(0).with_created(created);
+    let order = bbship_fake::FakeOrder::generated(0).with_created(created);
     let id = order.order_id().to_owned();
     let harness = Harness::new(vec![order]);
     harness.write_config(|config| {
@@ -275,7 +275,7 @@ fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
     harness
         .fake
         .inject(rule(Endpoint::Accept, 1, answer(500, "text/plain", "down")));
-    harness.fake.inject(bbship::fake::FaultRule {
+    harness.fake.inject(bbship_fake::FaultRule {
         endpoint: Endpoint::ListOrders,
         order_id: None,
         skip: 1,
@@ -442,11 +442,11 @@ fn an_order_that_needs_a_person_is_reminded_every_window_until_it_is_sorted() {
 
 #[test]
 fn a_held_shipment_and_a_flagged_pin_are_reminded_too() {
-    let held = bbship::fake::FakeOptions {
+    let held = bbship_fake::FakeOptions {
         shipment_status: Some("created".to_owned()),
-        ..bbship::fake::FakeOptions::default()
+        ..bbship_fake::FakeOptions::default()
     };
-    for (options, flag_pin) in [(held, false), (bbship::fake::FakeOptions::default(), true)] {
+    for (options, flag_pin) in [(held, false), (bbship_fake::FakeOptions::default(), true)] {
         let orders = shipping_orders(1);
         let id = orders[0].order_id().to_owned();
         let harness = Harness::with_options(options, orders);

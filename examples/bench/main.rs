@@ -22,9 +22,6 @@
 //! it sees every heap allocation of the process, which is how the journal's heap peak is
 //! measured; the child's peak resident set (VmHWM) covers everything else.
 
-mod journal_scale;
-mod scenario;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,8 +31,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use bbship::data_dir::DataDir;
-use bbship::fake::{Endpoint, RecordedRequest};
 use bbship::journal::Access;
+use bbship_fake::bench::{journal_scale, scenario};
+use bbship_fake::{Endpoint, RecordedRequest};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 

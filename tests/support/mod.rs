@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
 
 pub const API_KEY: &str = "test-bestbuy-key-7f3a9c2e41";
 pub const CP_USERNAME: &str = "test-cp-user-0a1b2c";
@@ -121,7 +121,7 @@ impl Harness {
             .requests()
             .iter()
             .filter(|request| {
-                request.endpoint == bbship::fake::Endpoint::ListOrders
+                request.endpoint == bbship_fake::Endpoint::ListOrders
                     && request.query.contains("order_ids=")
             })
             .count()

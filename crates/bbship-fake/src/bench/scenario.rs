@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::{Endpoint, FakeOptions, FakeOrder, FakeServer, RecordedRequest};
 use anyhow::{Context, Result, bail, ensure};
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, RecordedRequest};
 use bbship::secret::{Secret, Secrets};
 use bbship::{Command, Invocation};
 

@@ -16,9 +16,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::{FakeOrder, pin_for};
 use anyhow::{Context, Result, bail, ensure};
 use bbship::data_dir::DataDir;
-use bbship::fake::{FakeOrder, pin_for};
 use bbship::ids::OrderId;
 use bbship::journal::{AcceptOutcome, AcceptedOrder, Access, Journal};
 use bbship::lock::RunLock;

@@ -13,12 +13,16 @@
 //! (under `/api`), Canada Post in `canadapost` (under `/rs` and `/vis`), behind one
 //! router and one fault mechanism.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod bestbuy;
 mod canadapost;
 mod http_server;
 pub mod label_pdf;
 mod orders;
 mod storm;
+mod xml;
+pub mod xsd;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
