@@ -1,6 +1,5 @@
 //! Shared helpers for the integration tests: a fake of both APIs on 127.0.0.1, a private
 //! data directory and configuration pointing at it, and the real `bbship` binary.
-#![allow(dead_code)] // each test file uses a different part of this module
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! output, file or URL; private files; planted symbolic links refused; a data directory
 //! that cannot be written, or a full disk, found before the first request.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -95,7 +95,7 @@ fn no_secret_appears_in_any_output_file_or_url_through_a_whole_cycle_at_trace() 
         outputs.push(run.stderr.clone());
         run
     };
-    let dry = run_at_trace(&["--dry-run", "-vvv", "run-all"]);
+    let dry = run_at_trace(&["-vvv", "run-all", "--dry-run"]);
     assert!(dry.stdout.contains("Authorization: [REDACTED]"), "{dry:?}");
     let first = run_at_trace(&["-vvv", "run-all"]);
     assert!(

@@ -1,7 +1,7 @@
 //! The outside of the binary: usage and configuration errors, the lock, dry runs and the
 //! journal on disk. Secrets and file permissions are in `security.rs`.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -101,12 +101,32 @@ fn bad_usage_exits_2() {
     let harness = Harness::new(Vec::new());
     for args in [
         vec!["frobnicate"],
-        vec!["--order", "../../etc", "accept"],
+        vec!["accept", "--order", "../../etc"],
         vec![],
     ] {
         let run = harness.bbship(&args);
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
     }
+}
+
+#[test]
+fn dry_run_and_order_are_refused_by_the_commands_that_do_not_use_them() {
+    let harness = Harness::new(Vec::new());
+    for args in [
+        vec!["status", "--order", "1-A", "--dry-run"],
+        vec!["status", "--dry-run"],
+        vec!["check", "--order", "1-A"],
+        vec!["reprint", "1-A", "--order", "2-A"],
+        vec!["--dry-run", "run-all"],
+    ] {
+        let run = harness.bbship(&args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("error: unexpected argument '--"),
+            "{args:?}: {run:?}"
+        );
+    }
+    assert!(harness.fake.requests().is_empty());
 }
 
 #[test]
@@ -159,7 +179,7 @@ fn a_run_killed_with_sigkill_does_not_block_the_next() {
 #[test]
 fn a_dry_run_sends_no_write_creates_no_file_and_prints_each_request() {
     let harness = Harness::new(waiting_orders(3));
-    let run = harness.bbship(&["--dry-run", "run-all"]);
+    let run = harness.bbship(&["run-all", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(harness.fake.write_count(), 0);
     assert!(harness.fake.count(Endpoint::ListOrders) >= 1);
@@ -184,7 +204,7 @@ fn a_dry_run_takes_no_lock() {
     let harness = Harness::new(waiting_orders(1));
     let data_dir = bbship::data_dir::DataDir::new(&harness.data_dir);
     let _held = bbship::lock::RunLock::acquire(&data_dir).unwrap();
-    let run = harness.bbship(&["--dry-run", "accept"]);
+    let run = harness.bbship(&["accept", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
 

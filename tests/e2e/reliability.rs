@@ -3,7 +3,7 @@
 //! a cycle, and seeded fault storms. Each test asserts the promise itself (shipments at
 //! the fake, order states), not the tool's own account of it.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Phase 2 through the real binary against the fake Canada Post: exactly one shipment per
 //! order ready to ship, whatever fails, with a checked PIN, a 4x6 PDF and a history line.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
@@ -802,7 +802,7 @@ fn the_fake_throttle_pauses_every_canada_post_call() {
 #[test]
 fn a_dry_run_prints_each_create_shipment_xml_and_buys_nothing() {
     let harness = Harness::new(shipping_orders(2));
-    let run = harness.bbship(&["--dry-run", "label"]);
+    let run = harness.bbship(&["label", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(harness.fake.write_count(), 0);
     assert!(!harness.data_dir.exists());

@@ -8,7 +8,7 @@
 //! in `labels/` under safe names, every journal line is readable, and Canada Post never
 //! sells two labels for one order.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

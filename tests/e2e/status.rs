@@ -1,7 +1,7 @@
 //! What the operator sees: `status` from local files, the runs log, alerts to a webhook and
 //! a healthcheck, and the warning for an order close to its acceptance deadline.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -167,7 +167,7 @@ fn an_order_ready_to_ship_without_a_label_for_over_an_hour_is_stuck() {
 #[test]
 fn every_writing_run_is_recorded_in_the_runs_log_and_a_dry_run_is_not() {
     let harness = Harness::new(waiting_orders(2));
-    assert_eq!(harness.bbship(&["--dry-run", "run-all"]).code, 0);
+    assert_eq!(harness.bbship(&["run-all", "--dry-run"]).code, 0);
     assert!(!harness.data_dir.exists());
     assert_eq!(harness.bbship(&["run-all"]).code, 0);
     assert_eq!(harness.bbship(&["accept"]).code, 0);
@@ -406,7 +406,7 @@ fn an_order_that_needs_a_person_is_reminded_every_window_until_it_is_sorted() {
     with_reminders(&harness, 0.0001);
     std::thread::sleep(Duration::from_millis(400));
     // A dry run neither reminds nor records.
-    let dry = harness.bbship(&["--dry-run", "run-all"]);
+    let dry = harness.bbship(&["run-all", "--dry-run"]);
     assert!(!dry.stderr.contains("needs a person"), "{dry:?}");
     assert_eq!(reminder_of(&harness, &id), Some(reported.clone()));
     let reminded = harness.bbship(&["run-all"]);

@@ -3,7 +3,7 @@
 //! all, what it never sends: no shipment is ever created, no refund goes out unless every
 //! check holds), and what it journals.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -634,7 +634,7 @@ fn a_refund_dry_run_prints_the_request_redacted_and_sends_nothing() {
     let (harness, order_id) = cancelled_after_label();
     let shipment = harness.fake.shipments_for(&order_id)[0].clone();
     let journal_before = harness.label_journal().len();
-    let run = harness.bbship(&["--dry-run", "refund", &order_id]);
+    let run = harness.bbship(&["refund", &order_id, "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(!run.stdout.contains("[y/N]"), "{run:?}");
     assert!(
