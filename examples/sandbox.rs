@@ -12,9 +12,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bbship::phase::OrderOutcome;
-use bbship::secret::{Secret, Secrets};
+use bbship::OrderOutcome;
 use bbship::{Command, Invocation};
+use bbship::{Secret, Secrets};
 use bbship_fake::{FakeOptions, FakeServer, sandbox_orders};
 
 const SANDBOX_KEY: &str = "sandbox-bestbuy-key";
@@ -22,7 +22,7 @@ const SANDBOX_CANADA_POST_USER: &str = "sandbox-canada-post-user";
 const SANDBOX_CANADA_POST_PASSWORD: &str = "sandbox-canada-post-password";
 
 fn main() -> ExitCode {
-    bbship::logging::init(log::LevelFilter::Warn);
+    bbship::init_logging(log::LevelFilter::Warn);
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -25,7 +25,7 @@ pub struct Cli {
         long,
         global = true,
         env = "BBSHIP_CONFIG",
-        default_value = "bbship.json",
+        default_value = crate::config::DEFAULT_CONFIG_FILE,
         value_name = "FILE"
     )]
     pub config: PathBuf,

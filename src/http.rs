@@ -38,7 +38,6 @@ pub enum Method {
     Get,
     Put,
     Post,
-    Delete,
 }
 
 impl Method {
@@ -47,7 +46,6 @@ impl Method {
             Method::Get => "GET",
             Method::Put => "PUT",
             Method::Post => "POST",
-            Method::Delete => "DELETE",
         }
     }
 }
@@ -277,10 +275,6 @@ impl ApiClient {
             agent,
             bucket,
         }
-    }
-
-    pub fn api_name(&self) -> &'static str {
-        self.settings.api_name
     }
 
     /// Sends a request that changes something, or in a dry run prints it to standard

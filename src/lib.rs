@@ -7,31 +7,46 @@
 //! `phase` decides, the API clients (`bestbuy`, `canadapost`) speak to the services over
 //! `http`, and `journal` remembers what was done, under the `lock` of one `data_dir`.
 
-pub mod address;
-pub mod alerts;
-pub mod bestbuy;
-pub mod canadapost;
+mod address;
+mod alerts;
+mod bestbuy;
+mod canadapost;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod data_dir;
-pub mod error;
+mod config;
+mod data_dir;
+mod error;
 #[cfg(test)]
 mod fuzz;
-pub mod http;
-pub mod ids;
-pub mod journal;
-pub mod labels;
-pub mod lock;
-pub mod logging;
-pub mod overview;
-pub mod phase;
-pub mod rate;
-pub mod reminders;
-pub mod runs;
-pub mod secret;
+mod http;
+mod ids;
+mod journal;
+mod labels;
+mod lock;
+mod logging;
+mod overview;
+mod phase;
+mod rate;
+mod reminders;
+mod runs;
+mod secret;
 #[cfg(test)]
 mod testing;
+
+// The library's surface: what the binary calls, and what the end-to-end tests, the
+// sandbox and the benchmark drive or inspect directly. Everything else is private, so
+// rustc sees what nothing uses.
+pub use crate::canadapost::label_check::{LabelInspection, inspect_label};
+pub use crate::config::Config;
+pub use crate::data_dir::DataDir;
+pub use crate::error::exit_code_for;
+pub use crate::ids::{OrderId, pin_check_digit_holds};
+pub use crate::journal::{AcceptOutcome, AcceptedOrder, Access, Journal};
+pub use crate::labels::sha256_hex;
+pub use crate::lock::RunLock;
+pub use crate::logging::{init as init_logging, level_for as log_level_for};
+pub use crate::phase::OrderOutcome;
+pub use crate::secret::{Secret, Secrets, redact};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -42,15 +57,9 @@ use chrono::Utc;
 
 use crate::bestbuy::BestBuyClient;
 use crate::canadapost::CanadaPostClient;
-use crate::config::Config;
-use crate::data_dir::DataDir;
 use crate::error::{EXIT_FAILURES, EXIT_OK};
 use crate::http::WriteMode;
-use crate::ids::OrderId;
-use crate::journal::{Access, Journal};
-use crate::lock::RunLock;
 use crate::phase::{Cycle, Phase, PhaseReport};
-use crate::secret::Secrets;
 
 /// The cycle commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

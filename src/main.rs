@@ -7,12 +7,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use bbship::cli::{Cli, CliCommand, CycleArgs};
-use bbship::secret::{Secrets, redact};
-use bbship::{Command, Invocation, commands, error, logging};
+use bbship::{Command, Invocation, Secrets, commands, redact};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(logging::level_for(cli.verbose, cli.quiet));
+    bbship::init_logging(bbship::log_level_for(cli.verbose, cli.quiet));
     let secrets = Secrets::from_env();
     let cycle = |command, options: CycleArgs| {
         let invocation = Invocation {
@@ -64,7 +63,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             eprintln!("bbship: error: {}", redact(&format!("{failure:#}")));
-            ExitCode::from(error::exit_code_for(&failure))
+            ExitCode::from(bbship::exit_code_for(&failure))
         }
     }
 }

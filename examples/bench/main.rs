@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use bbship::data_dir::DataDir;
-use bbship::journal::Access;
+use bbship::Access;
+use bbship::DataDir;
 use bbship_fake::bench::{journal_scale, scenario};
 use bbship_fake::{Endpoint, RecordedRequest};
 use clap::Parser;
@@ -228,7 +228,7 @@ impl Settings {
 fn main() -> ExitCode {
     let options = Options::parse();
     // bbship's own warnings (throttle pauses, the time budget) show on standard error.
-    bbship::logging::init(log::LevelFilter::Warn);
+    bbship::init_logging(log::LevelFilter::Warn);
     let result = match &options.measure_journal {
         Some(data_dir) => measure_journal_here(data_dir, &options),
         None => run(&options),

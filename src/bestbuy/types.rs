@@ -128,16 +128,11 @@ pub struct OrderLine {
     pub id: OrderLineId,
     pub state: Option<OrderState>,
     pub offer_sku: Option<String>,
-    pub product_title: Option<String>,
     pub quantity: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Customer {
-    #[serde(default)]
-    pub firstname: Option<String>,
-    #[serde(default)]
-    pub lastname: Option<String>,
     /// Null until the order reaches SHIPPING on Best Buy Canada.
     #[serde(default)]
     pub shipping_address: Option<ShippingAddress>,
@@ -198,8 +193,6 @@ struct RawOrderLine {
     order_line_state: Option<String>,
     #[serde(default)]
     offer_sku: Option<String>,
-    #[serde(default)]
-    product_title: Option<String>,
     #[serde(default)]
     quantity: Option<u32>,
 }
@@ -305,7 +298,6 @@ impl Order {
                 id: line_id,
                 state: line.order_line_state.map(OrderState::from),
                 offer_sku: line.offer_sku,
-                product_title: line.product_title,
                 quantity: line.quantity.unwrap_or(1),
             });
         }

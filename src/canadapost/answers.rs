@@ -111,6 +111,7 @@ pub struct ShipmentInfo {
 }
 
 impl ShipmentInfo {
+    #[cfg(test)]
     pub fn link(&self, rel: &str) -> Option<&Link> {
         self.links.iter().find(|link| link.rel == rel)
     }
@@ -611,6 +612,126 @@ mod tests {
         assert_eq!(
             hostile.to_string(),
             r"E\u{1b}[2J line one\nbbship: error: forged"
+        );
+    }
+
+    /// The fake's default Canada Post credentials, as Basic.
+    fn basic() -> String {
+        "Basic ZmFrZS1jYW5hZGEtcG9zdC11c2VyOmZha2UtY2FuYWRhLXBvc3QtcGFzc3dvcmQ=".to_owned()
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    fn sample_request() -> String {
+        String::from_utf8(fixture("create-shipment-request.xml")).unwrap()
+    }
+
+    fn post(fake: &bbship_fake::FakeServer, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let mut request = agent().post(format!("{}/rs/1234567/1234567/shipment", fake.base_url()));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body).unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    fn get(fake: &bbship_fake::FakeServer, url: &str, accept: &str) -> (u16, String) {
+        assert!(url.starts_with(&fake.base_url()), "{url}");
+        let mut response = agent()
+            .get(url)
+            .header("Authorization", basic())
+            .header("Accept", accept)
+            .header("Accept-language", "en-CA")
+            .call()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_fakes_create_answers_and_details_are_read_as_production_shapes() {
+        const SHIPMENT: &str = "application/vnd.cpc.shipment-v8+xml";
+        let fake = bbship_fake::FakeServer::start(bbship_fake::FakeOptions::default()).unwrap();
+        let auth = basic();
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Accept", SHIPMENT),
+            ("Content-Type", SHIPMENT),
+            ("Accept-language", "en-CA"),
+        ];
+        let (status, body) = post(&fake, &headers, &sample_request());
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("customer-request-id"), "{body}");
+        let Answer::Expected(info) =
+            read(body.as_bytes(), "shipment-info", created_shipment_info).unwrap()
+        else {
+            panic!("{body}")
+        };
+        assert_eq!(info.customer_request_id, None);
+        assert!(info.po_number.as_deref().unwrap().starts_with('P'));
+        assert!(info.link("price").is_some(), "{body}");
+        // 12.50 + 2.00 × 1.25 kg = 15.00, and 13 % HST.
+        assert_eq!(info.due_amount.as_deref(), Some("16.95"), "{body}");
+        for part in [
+            "<base-amount>15.00</base-amount>",
+            "<hst-amount>1.95</hst-amount>",
+        ] {
+            assert!(body.contains(part), "{part} missing from {body}");
+        }
+        let pin = info.tracking_pin.clone().unwrap();
+        assert!(pin.len() == 16 && pin.starts_with("1234567"), "{pin}");
+        assert!(crate::ids::pin_check_digit_holds(&pin));
+
+        let details_url = info.link("details").unwrap().href.clone();
+        let (status, details_body) = get(&fake, &details_url, SHIPMENT);
+        assert_eq!(status, 200, "{details_body}");
+        let Answer::Expected(details) = read(
+            details_body.as_bytes(),
+            "shipment-details",
+            shipment_details,
+        )
+        .unwrap() else {
+            panic!("{details_body}")
+        };
+        assert_eq!(details.customer_ref_1.as_deref(), Some("ORDER-1042"));
+        assert_eq!(details.tracking_pin.as_deref(), Some(pin.as_str()));
+        assert_eq!(details.status.as_deref(), Some("transmitted"));
+        assert_eq!(details.po_number, info.po_number);
+        for part in [
+            "<shipment-detail><transmit-shipment>true</transmit-shipment><expected-mailing-date>2026-01-15</expected-mailing-date><delivery-spec>",
+            "<final-shipping-point>K2B8J6</final-shipping-point>",
+            "<weight>1.250</weight>",
+            "<unpackaged>false</unpackaged><mailing-tube>false</mailing-tube><oversized>false</oversized>",
+        ] {
+            assert!(
+                details_body.contains(part),
+                "{part} missing from {details_body}"
+            );
+        }
+        for absent in ["<shipment-id>", "<links>", "customer-request-id"] {
+            assert!(!details_body.contains(absent), "{absent} in {details_body}");
+        }
+        let (status, _) = get(&fake, &format!("{details_url}x"), SHIPMENT);
+        assert_eq!(status, 404);
+
+        // Without provide-pricing-info the answer has no price, as Canada Post's.
+        let unpriced =
+            sample_request().replace("<provide-pricing-info>true</provide-pricing-info>", "");
+        let (status, body) = post(&fake, &headers, &unpriced);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            !body.contains("shipment-price") && body.contains("<po-number>"),
+            "{body}"
         );
     }
 }

@@ -620,7 +620,6 @@ mod tests {
             id: crate::ids::OrderLineId::try_from(id.to_owned()).unwrap(),
             state: Some(OrderState::Shipping),
             offer_sku: sku.map(str::to_owned),
-            product_title: None,
             quantity,
         }
     }

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use bbship::data_dir::DataDir;
-use bbship::journal::Access;
+use bbship::Access;
+use bbship::DataDir;
 use bbship_fake::Endpoint;
 use bbship_fake::bench::{journal_scale, scenario};
 use scenario::{RateLimits, Scenario};
@@ -70,10 +70,7 @@ fn a_tiny_bench_ships_every_order_once_and_amplifies_its_journal() {
         shipments.insert(value["shipment_id"].as_str().unwrap().to_owned());
     }
     assert_eq!((pins.len(), shipments.len()), (50, 50));
-    assert!(
-        pins.iter()
-            .all(|pin| bbship::ids::pin_check_digit_holds(pin))
-    );
+    assert!(pins.iter().all(|pin| bbship::pin_check_digit_holds(pin)));
 
     let (journal, _lock, _) = journal_scale::open_timed(&large, Access::ReadWrite, None).unwrap();
     let appends = journal_scale::appends_timed(&[(&journal, 50)], 3).unwrap();

@@ -12,7 +12,7 @@ use support::{API_KEY, Harness, Run, files_below, waiting_orders};
 fn the_example_configuration_is_complete_and_loads() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bbship.example.json");
-    let config = bbship::config::Config::load(&path).unwrap();
+    let config = bbship::Config::load(&path).unwrap();
     assert_eq!(config.canada_post.service_code.as_str(), "DOM.EP");
     assert!(!config.parcel.by_sku.is_empty());
     assert!(!config.canada_post.services.is_empty());
@@ -132,8 +132,8 @@ fn dry_run_and_order_are_refused_by_the_commands_that_do_not_use_them() {
 #[test]
 fn a_held_lock_exits_75_with_one_line_and_touches_nothing() {
     let harness = Harness::new(waiting_orders(2));
-    let data_dir = bbship::data_dir::DataDir::new(&harness.data_dir);
-    let _held = bbship::lock::RunLock::acquire(&data_dir).unwrap();
+    let data_dir = bbship::DataDir::new(&harness.data_dir);
+    let _held = bbship::RunLock::acquire(&data_dir).unwrap();
     let before = files_below(&harness.data_dir);
 
     for command in ["accept", "run-all"] {
@@ -202,8 +202,8 @@ fn a_dry_run_sends_no_write_creates_no_file_and_prints_each_request() {
 #[test]
 fn a_dry_run_takes_no_lock() {
     let harness = Harness::new(waiting_orders(1));
-    let data_dir = bbship::data_dir::DataDir::new(&harness.data_dir);
-    let _held = bbship::lock::RunLock::acquire(&data_dir).unwrap();
+    let data_dir = bbship::DataDir::new(&harness.data_dir);
+    let _held = bbship::RunLock::acquire(&data_dir).unwrap();
     let run = harness.bbship(&["accept", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
 }

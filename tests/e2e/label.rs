@@ -6,8 +6,8 @@ use crate::support;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use bbship::canadapost::label_check::{LabelInspection, inspect_label};
-use bbship::labels::sha256_hex;
+use bbship::sha256_hex;
+use bbship::{LabelInspection, inspect_label};
 use bbship_fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
 use support::{Harness, Run, answer, rule, shipping_orders, wait_until};
 

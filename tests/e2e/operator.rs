@@ -9,10 +9,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use bbship::canadapost::label_check::inspect_label;
-use bbship::data_dir::DataDir;
-use bbship::journal::{Access, Journal};
-use bbship::lock::RunLock;
+use bbship::DataDir;
+use bbship::RunLock;
+use bbship::inspect_label;
+use bbship::{Access, Journal};
 use bbship_fake::Endpoint;
 use support::{
     API_KEY, CP_PASSWORD, CP_USERNAME, Harness, Run, answer, rule, shipping_orders, waiting_orders,

@@ -211,9 +211,7 @@ fn every_file_and_directory_is_private_and_loose_ones_are_tightened_once() {
 /// A harness whose data directory exists (as after earlier runs) with nothing in it.
 fn prepared(orders: Vec<bbship_fake::FakeOrder>) -> Harness {
     let harness = Harness::new(orders);
-    bbship::data_dir::DataDir::new(&harness.data_dir)
-        .create()
-        .unwrap();
+    bbship::DataDir::new(&harness.data_dir).create().unwrap();
     harness
 }
 

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use crate::{FakeOrder, pin_for};
 use anyhow::{Context, Result, bail, ensure};
-use bbship::data_dir::DataDir;
-use bbship::ids::OrderId;
-use bbship::journal::{AcceptOutcome, AcceptedOrder, Access, Journal};
-use bbship::lock::RunLock;
+use bbship::DataDir;
+use bbship::OrderId;
+use bbship::RunLock;
+use bbship::{AcceptOutcome, AcceptedOrder, Access, Journal};
 
 /// How the heap is watched while the journal opens: the bench's counting allocator. The
 /// smoke test has none, and gets no memory figures. Memory that is not allocated on the

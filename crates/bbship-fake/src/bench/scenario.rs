@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::{Endpoint, FakeOptions, FakeOrder, FakeServer, RecordedRequest};
 use anyhow::{Context, Result, bail, ensure};
-use bbship::secret::{Secret, Secrets};
 use bbship::{Command, Invocation};
+use bbship::{Secret, Secrets};
 
 const API_KEY: &str = "bench-bestbuy-key";
 const CANADA_POST_USER: &str = "bench-canada-post-user";
