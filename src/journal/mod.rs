@@ -1,6 +1,6 @@
 //! The journal: bbship's durable memory of what it did to each order.
 //!
-//! It is the history logs of `DESIGN.md` (JSON Lines under `logs/`), replayed at start
+//! It is the history logs (JSON Lines under `logs/`), replayed at start
 //! into one record per order and extended, line by line with fsync, as steps succeed. A
 //! phase asks it what is already done for an order and tells it what was just done; it
 //! never talks to an API. Opened read-only (dry runs, `status`), it changes no file.

@@ -2,7 +2,7 @@
 //! every order ready to ship.
 //!
 //! A transmitted label is real postage and cannot be voided, so this phase follows
-//! DESIGN.md's "Never ship twice" to the letter: the intent (order id + request id) is
+//! the never-ship-twice protocol to the letter: the intent (order id + request id) is
 //! on disk before the Create Shipment POST, the shipment right after it; an attempt whose
 //! outcome is unknown is looked up by its request id before anything else, and a create
 //! is never repeated within a run. Everything after the create (PIN check, label

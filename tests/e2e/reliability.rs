@@ -1,4 +1,4 @@
-//! Issue 6's promises under the worst the machine and the APIs can do: the postage
+//! The never-ship-twice and single-run promises under the worst the machine and the APIs can do: the postage
 //! circuit breaker, the single-run lock under a crowd of runs, a crash at every request of
 //! a cycle, and seeded fault storms. Each test asserts the promise itself (shipments at
 //! the fake, order states), not the tool's own account of it.

@@ -1,4 +1,4 @@
-//! Issue 6's promises about secrets and files, through the real binary: no secret in any
+//! The promises about secrets and files, through the real binary: no secret in any
 //! output, file or URL; private files; planted symbolic links refused; a data directory
 //! that cannot be written, or a full disk, found before the first request.
 
