@@ -370,7 +370,7 @@ fn labels_mutated() {
 fn shipment_xml_from_mutated_addresses() {
     use crate::address::BoundedText;
     use crate::ids::{OrderId, RequestId};
-    use crate::phase::destination::destination;
+    use crate::phase::preflight::destination;
 
     let sample: Value = serde_json::from_slice(OR11).unwrap();
     let order = Order::from_json(&sample["orders"][1]).unwrap();

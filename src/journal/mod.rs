@@ -15,9 +15,9 @@
 
 pub mod checkpoint;
 pub mod jsonl;
+pub mod label;
 pub mod legacy;
 pub mod ship;
-pub mod shipments;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,11 +32,11 @@ use crate::data_dir::DataDir;
 use crate::ids::{OrderId, OrderLineId};
 use checkpoint::{CheckpointToWrite, LogMark};
 use jsonl::{AppendLog, Position, TornTail};
-pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState, WriteOutcome};
-pub use shipments::{
+pub use label::{
     LabelEvent, LabelProgress, PinVerdict, RefundProgress, SavedLabel, ShipmentPlan,
     ShipmentRecord, ShippingHistoryLine,
 };
+pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState, WriteOutcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
