@@ -28,6 +28,7 @@ mod overview;
 mod phase;
 mod rate;
 mod reminders;
+mod rng;
 mod runs;
 mod secret;
 #[cfg(test)]
