@@ -42,7 +42,7 @@ pub use crate::config::Config;
 pub use crate::data_dir::DataDir;
 pub use crate::error::exit_code_for;
 pub use crate::ids::{OrderId, pin_check_digit_holds};
-pub use crate::journal::{AcceptOutcome, AcceptedOrder, Access, Journal};
+pub use crate::journal::{AcceptedOrder, Access, Confirmation, Journal};
 pub use crate::labels::sha256_hex;
 pub use crate::lock::RunLock;
 pub use crate::logging::{init as init_logging, level_for as log_level_for};
