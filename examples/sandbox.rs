@@ -143,8 +143,10 @@ fn run() -> Result<()> {
     }
     println!(
         "\nOpen a label (a real one-page 4x6 PDF; the fake's, not postage):\n    xdg-open {}\n\
+         Open its packing slip (what goes in the box, with the PIN as a barcode):\n    xdg-open {}\n\
          Read the shipping history and the shipped orders with:\n    cat {}\n    cat {}",
         data_dir.join("labels").display(),
+        data_dir.join("labels/slips").display(),
         data_dir
             .join("logs/canada_post/cp_shipping_history_log.jsonl")
             .display(),

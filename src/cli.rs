@@ -131,6 +131,59 @@ pub enum CliCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// One PDF of the newest labels of the orders named, or of those saved in the last
+    /// DURATION, each followed by its packing slip, under labels/batches/; prints its
+    /// path, and prints the file with print.command when set. Calls no API.
+    #[command(
+        after_help = "Examples:\n  bbship print --since 1d                 # the day's labels and slips, one file\n  bbship print 261300002-A 261300003-A    # these orders' newest labels"
+    )]
+    Print {
+        /// The orders whose newest label and slip to take.
+        #[arg(required_unless_present = "since")]
+        orders: Vec<OrderId>,
+        /// Every label saved in this long: e.g. 30m, 8h, 1d.
+        #[arg(long, value_name = "DURATION")]
+        since: Option<SinceDuration>,
+    },
+}
+
+/// A duration back from now, as `30m`, `8h` or `1d` (also `s` and `w`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SinceDuration(pub chrono::Duration);
+
+impl std::str::FromStr for SinceDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let amount: i64 = digits
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration like 30m, 8h or 1d"))?;
+        let seconds = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
+            _ => {
+                return Err(format!(
+                    "{text:?}: the unit must be s, m, h, d or w (e.g. 8h)"
+                ));
+            }
+        };
+        if amount == 0 {
+            return Err(format!("{text:?} is no time at all"));
+        }
+        amount
+            .checked_mul(seconds)
+            .filter(|total| *total <= 3650 * 86_400)
+            .map(|total| SinceDuration(chrono::Duration::seconds(total)))
+            .ok_or_else(|| format!("{text:?} is more than ten years"))
+    }
 }
 
 #[cfg(test)]
@@ -206,7 +259,34 @@ mod tests {
                 subcommand.get_name()
             );
         }
-        assert_eq!(command.get_subcommands().count(), 8);
+        assert_eq!(command.get_subcommands().count(), 9);
+    }
+
+    #[test]
+    fn since_durations_read_like_a_person_writes_them() {
+        let seconds = |text: &str| {
+            text.parse::<SinceDuration>()
+                .map(|since| since.0.num_seconds())
+        };
+        assert_eq!(seconds("30m"), Ok(1800));
+        assert_eq!(seconds("8h"), Ok(8 * 3600));
+        assert_eq!(seconds("1d"), Ok(86_400));
+        assert_eq!(seconds("2w"), Ok(14 * 86_400));
+        for bad in ["", "8", "h", "1.5h", "-1h", "0h", "8 hours", "99999999999d"] {
+            assert!(seconds(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn print_needs_an_order_or_since() {
+        assert!(Cli::try_parse_from(["bbship", "print"]).is_err());
+        let cli = Cli::try_parse_from(["bbship", "print", "--since", "1d"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            CliCommand::Print { since: Some(_), .. }
+        ));
+        let cli = Cli::try_parse_from(["bbship", "print", "1-A", "2-A"]).unwrap();
+        assert!(matches!(cli.command, CliCommand::Print { orders, .. } if orders.len() == 2));
     }
 
     #[test]

@@ -32,6 +32,86 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub print: PrintConfig,
+}
+
+/// The packing desk: the slip written beside each new label, and the printer both go to.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintConfig {
+    /// The program and its arguments, run without a shell with the file's path appended;
+    /// none prints nothing.
+    #[serde(default)]
+    pub command: Option<PrintCommand>,
+    #[serde(default)]
+    pub packing_slip: SlipSize,
+    /// A printer that does not answer in this long is given up on until the next run.
+    #[serde(default = "default_print_timeout_secs")]
+    pub timeout_secs: NonZeroU64,
+}
+
+impl Default for PrintConfig {
+    fn default() -> Self {
+        PrintConfig {
+            command: None,
+            packing_slip: SlipSize::default(),
+            timeout_secs: default_print_timeout_secs(),
+        }
+    }
+}
+
+fn default_print_timeout_secs() -> NonZeroU64 {
+    NonZeroU64::new(30).unwrap_or(NonZeroU64::MIN)
+}
+
+/// A print command: at least the program, none of it empty or holding a NUL.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct PrintCommand(Vec<String>);
+
+impl PrintCommand {
+    pub fn program(&self) -> &str {
+        self.0.first().map_or("", String::as_str)
+    }
+
+    pub fn arguments(&self) -> &[String] {
+        self.0.get(1..).unwrap_or_default()
+    }
+}
+
+impl TryFrom<Vec<String>> for PrintCommand {
+    type Error = String;
+
+    fn try_from(parts: Vec<String>) -> Result<Self, Self::Error> {
+        match parts.first() {
+            None => Err("an empty list: give the program, e.g. [\"lp\", \"-d\", \"Zebra\"]".into()),
+            Some(program) if program.trim().is_empty() => Err("the program is empty".into()),
+            Some(_) if parts.iter().any(|part| part.contains('\0')) => {
+                Err("an argument holds a NUL character".into())
+            }
+            Some(_) => Ok(PrintCommand(parts)),
+        }
+    }
+}
+
+impl fmt::Display for PrintCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.join(" "))
+    }
+}
+
+/// The packing slip's page, or none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum SlipSize {
+    /// 4 x 6 inches, for the label's thermal printer.
+    #[default]
+    #[serde(rename = "4x6")]
+    FourBySix,
+    #[serde(rename = "letter")]
+    Letter,
+    #[serde(rename = "none")]
+    None,
 }
 
 /// Where to tell someone about a run, beyond cron's e-mail.
@@ -595,6 +675,46 @@ mod tests {
 
     fn error_of(text: &str) -> String {
         Config::parse(text).unwrap_err()
+    }
+
+    fn with_print(print: serde_json::Value) -> String {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["print"] = print;
+        json.to_string()
+    }
+
+    #[test]
+    fn print_defaults_to_a_4x6_slip_and_no_printer() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.print.command, None);
+        assert_eq!(config.print.packing_slip, SlipSize::FourBySix);
+        assert_eq!(config.print.timeout_secs.get(), 30);
+        let config = Config::parse(&with_print(serde_json::json!({
+            "command": ["lp", "-d", "Zebra"], "packing_slip": "letter", "timeout_secs": 5
+        })))
+        .unwrap();
+        let command = config.print.command.unwrap();
+        assert_eq!(command.program(), "lp");
+        assert_eq!(command.arguments(), ["-d", "Zebra"]);
+        assert_eq!(config.print.packing_slip, SlipSize::Letter);
+    }
+
+    #[test]
+    fn a_bad_print_key_is_named() {
+        for (print, key) in [
+            (serde_json::json!({"command": []}), "print.command"),
+            (serde_json::json!({"command": ""}), "print.command"),
+            (serde_json::json!({"command": [" "]}), "print.command"),
+            (
+                serde_json::json!({"packing_slip": "A4"}),
+                "print.packing_slip",
+            ),
+            (serde_json::json!({"timeout_secs": 0}), "print.timeout_secs"),
+            (serde_json::json!({"printer": "Zebra"}), "print"),
+        ] {
+            let error = error_of(&with_print(print.clone()));
+            assert!(error.contains(key), "{print}: {error}");
+        }
     }
 
     #[test]

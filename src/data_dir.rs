@@ -45,6 +45,21 @@ impl DataDir {
         self.root.join("labels")
     }
 
+    /// Packing slips, one beside each new label.
+    pub fn slips(&self) -> PathBuf {
+        self.labels().join("slips")
+    }
+
+    /// What `bbship print` merged into one file.
+    pub fn batches(&self) -> PathBuf {
+        self.labels().join("batches")
+    }
+
+    /// What the packing desk made and printed (`journal::print`).
+    pub fn print_journal(&self) -> PathBuf {
+        self.logs().join("print_journal.jsonl")
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.logs().join("bbship.lock")
     }
@@ -99,18 +114,21 @@ impl DataDir {
     }
 
     /// bbship's own directories below the root, parents first.
-    fn own_directories(&self) -> [PathBuf; 4] {
+    fn own_directories(&self) -> [PathBuf; 6] {
         [
             self.logs(),
             self.logs().join("best_buy"),
             self.logs().join("canada_post"),
             self.labels(),
+            self.slips(),
+            self.batches(),
         ]
     }
 
     /// The history logs a writing run appends to.
-    fn journal_files(&self) -> [PathBuf; 6] {
+    fn journal_files(&self) -> [PathBuf; 7] {
         [
+            self.print_journal(),
             self.runs_log(),
             self.accepted_orders_log(),
             self.shipping_history_log(),
@@ -148,6 +166,8 @@ impl DataDir {
             self.logs().join("best_buy"),
             self.logs().join("canada_post"),
             self.labels(),
+            self.slips(),
+            self.batches(),
         ] {
             probe_directory(&directory).map_err(|error| {
                 unusable(format!("cannot write in {} ({error})", directory.display()))

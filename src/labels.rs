@@ -48,7 +48,7 @@ pub fn save(
 /// Writes `bytes` as `base.pdf`, or `base-2.pdf`, … when that name is taken (a reprint
 /// within the same second, or anything planted there, a symbolic link included): an
 /// existing file is never replaced nor written through.
-fn write_under_free_name(directory: &Path, base: &str, bytes: &[u8]) -> Result<String> {
+pub fn write_under_free_name(directory: &Path, base: &str, bytes: &[u8]) -> Result<String> {
     for counter in 1..=MAX_NAME_TRIES {
         let candidate = if counter == 1 {
             format!("{base}.pdf")
@@ -186,7 +186,9 @@ mod tests {
         // No temporary file is left behind.
         let names: Vec<String> = std::fs::read_dir(data_dir.labels())
             .unwrap()
-            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .map(|entry| entry.unwrap())
+            .filter(|entry| !entry.file_type().unwrap().is_dir())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names.len(), 3, "{names:?}");
     }

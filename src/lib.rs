@@ -26,6 +26,7 @@ mod lock;
 mod logging;
 mod overview;
 mod phase;
+mod print;
 mod rate;
 mod reminders;
 mod rng;
@@ -245,6 +246,10 @@ fn run_phases(
     }
     if command.runs_ship() && within_budget(cycle, Phase::Ship) {
         outcome.record(phase::ship::run(cycle, bestbuy)?);
+    }
+    // Last, so that a slow or broken printer never holds up a label or a shipment.
+    if canada_post.is_some() {
+        print::print_pending(cycle);
     }
     Ok(outcome)
 }

@@ -58,6 +58,14 @@ fn main() -> ExitCode {
             &mut std::io::stdin().lock(),
             &mut std::io::stdout(),
         ),
+        CliCommand::Print { orders, since } => commands::print::run(
+            &paths,
+            &commands::print::PrintRequest {
+                orders,
+                since: since.map(|since| since.0),
+            },
+            &mut std::io::stdout(),
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

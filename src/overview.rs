@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::canadapost::types::ShipmentStatus;
 use crate::config::AlertsConfig;
 use crate::journal::legacy::{self, LegacyShipment};
-use crate::journal::{Journal, OrderRecord, PinVerdict, RefundProgress, SettledOrder};
+use crate::journal::{Journal, OrderRecord, PinVerdict, PrintState, RefundProgress, SettledOrder};
 use crate::runs::{NoteKind, OrderHistory, RunsHistory};
 
 /// How far an order has come, in the order of the cycle.
@@ -97,6 +97,8 @@ pub struct OrderView {
     pub since: Option<DateTime<Utc>>,
     /// Why a person should look, when one should.
     pub stuck: Option<String>,
+    /// Printed, not printed, or print failed; none when nothing was to be printed.
+    pub print: Option<&'static str>,
 }
 
 /// Every order the journal or the runs log knows: those in progress, orders only the runs
@@ -175,7 +177,56 @@ pub fn orders(
             }
         }
     }
+    // A shipped order whose label has not printed is not done for the packer.
+    for (order_id, record) in journal.print_records() {
+        let waiting = matches!(
+            record.state(),
+            Some(PrintState::Failed { .. } | PrintState::NotPrinted)
+        );
+        let id = order_id.to_string();
+        if waiting
+            && !views.contains_key(&id)
+            && let Some(settled) = journal.settled(&order_id)
+        {
+            let history = runs.orders.get(&id).unwrap_or(&none);
+            views.insert(id.clone(), settled_view(id, &settled, history));
+        }
+    }
+    for view in views.values_mut() {
+        add_print_state(view, journal, alerts, now);
+    }
     views.into_values().collect()
+}
+
+/// Where the order's label and slip stand with the printer; a print that keeps failing
+/// past `alerts.stuck_label_minutes` needs a person (the parcel cannot leave unlabelled).
+fn add_print_state(
+    view: &mut OrderView,
+    journal: &Journal,
+    alerts: &AlertsConfig,
+    now: DateTime<Utc>,
+) {
+    let Some(state) = view
+        .order_id
+        .parse()
+        .ok()
+        .and_then(|order_id| journal.print_record(&order_id))
+        .and_then(|record| record.state())
+    else {
+        return;
+    };
+    view.print = Some(state.name());
+    if let PrintState::Failed { since, reason } = &state
+        && view.stuck.is_none()
+        && now - *since > Duration::minutes(i64::from(alerts.stuck_label_minutes))
+    {
+        view.stuck = Some(format!(
+            "its label has not printed for {} ({reason}); fix the printer or print it by hand \
+             (bbship print {})",
+            describe(now - *since),
+            view.order_id
+        ));
+    }
 }
 
 fn settled_view(order_id: String, settled: &SettledOrder, history: &OrderHistory) -> OrderView {
@@ -187,6 +238,7 @@ fn settled_view(order_id: String, settled: &SettledOrder, history: &OrderHistory
         last_error: None,
         since: history.first_noted,
         stuck: None,
+        print: None,
     }
 }
 
@@ -246,6 +298,7 @@ fn active_view(
         last_error,
         since,
         stuck,
+        print: None,
     }
 }
 

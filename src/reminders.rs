@@ -140,6 +140,7 @@ mod tests {
             last_error: None,
             since: None,
             stuck: stuck.map(str::to_owned),
+            print: None,
         }
     }
 

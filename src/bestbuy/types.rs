@@ -123,11 +123,12 @@ pub struct Order {
     pub raw: Value,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OrderLine {
     pub id: OrderLineId,
     pub state: Option<OrderState>,
     pub offer_sku: Option<String>,
+    pub product_title: Option<String>,
     pub quantity: u32,
 }
 
@@ -193,6 +194,8 @@ struct RawOrderLine {
     order_line_state: Option<String>,
     #[serde(default)]
     offer_sku: Option<String>,
+    #[serde(default)]
+    product_title: Option<String>,
     #[serde(default)]
     quantity: Option<u32>,
 }
@@ -298,6 +301,7 @@ impl Order {
                 id: line_id,
                 state: line.order_line_state.map(OrderState::from),
                 offer_sku: line.offer_sku,
+                product_title: line.product_title,
                 quantity: line.quantity.unwrap_or(1),
             });
         }

@@ -1,9 +1,10 @@
 //! The operator's commands, beside the cycle commands of the crate root: what a seller
 //! reaches for when something looks wrong. `status` reads local files only; `check`
 //! makes read-only calls; `reprint` and `refund` act on one order's existing shipment and
-//! never create one.
+//! never create one; `print` merges saved labels and slips into one file and calls no API.
 
 pub mod check;
+pub mod print;
 pub mod refund;
 pub mod reprint;
 pub mod status;

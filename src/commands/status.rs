@@ -104,7 +104,7 @@ fn age(view: &OrderView) -> String {
 }
 
 fn print_table(out: &mut dyn Write, orders: &[OrderView]) -> Result<()> {
-    let rows: Vec<[String; 6]> = orders
+    let rows: Vec<[String; 7]> = orders
         .iter()
         .map(|view| {
             let mark = if view.stuck.is_some() { "! " } else { "  " };
@@ -113,6 +113,7 @@ fn print_table(out: &mut dyn Write, orders: &[OrderView]) -> Result<()> {
                 view.step.name().to_owned(),
                 view.pin.clone().unwrap_or_default(),
                 view.label_file.clone().unwrap_or_default(),
+                view.print.unwrap_or_default().to_owned(),
                 age(view),
                 view.stuck
                     .clone()
@@ -121,8 +122,8 @@ fn print_table(out: &mut dyn Write, orders: &[OrderView]) -> Result<()> {
             ]
         })
         .collect();
-    let header = ["  ORDER", "STEP", "PIN", "LABEL", "AGE", "NOTE"].map(str::to_owned);
-    let mut widths = [0; 6];
+    let header = ["  ORDER", "STEP", "PIN", "LABEL", "PRINT", "AGE", "NOTE"].map(str::to_owned);
+    let mut widths = [0; 7];
     for row in std::iter::once(&header).chain(&rows) {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
@@ -152,6 +153,7 @@ fn print_one(out: &mut dyn Write, view: &OrderView) -> Result<()> {
         "label:      {}",
         view.label_file.as_ref().unwrap_or(&none)
     )?;
+    writeln!(out, "print:      {}", view.print.unwrap_or("-"))?;
     writeln!(out, "known for:  {}", age(view))?;
     writeln!(
         out,

@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod jsonl;
 pub mod label;
 pub mod legacy;
+pub mod print;
 pub mod ship;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ pub use label::{
     LabelEvent, LabelProgress, PinVerdict, RefundProgress, SavedLabel, ShipmentPlan,
     ShipmentRecord, ShippingHistoryLine,
 };
+pub use print::{PrintEvent, PrintRecord, PrintState, SlipContent, SlipLine};
 pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,6 +329,9 @@ pub struct Journal {
     legacy: BTreeMap<String, legacy::LegacyShipment>,
     /// The logs open for appending; empty when opened read-only.
     appenders: BTreeMap<HistoryLog, AppendLog>,
+    /// The packing desk's own log, small and replayed whole (no checkpoint).
+    prints: Mutex<BTreeMap<OrderId, PrintRecord>>,
+    print_log: Option<AppendLog>,
 }
 
 impl Journal {
@@ -348,11 +353,26 @@ impl Journal {
             positions.insert(log, end);
         }
         let legacy = legacy::read(&data_dir.legacy_shipping_history())?;
+        let mut prints: BTreeMap<OrderId, PrintRecord> = BTreeMap::new();
+        jsonl::replay(
+            &data_dir.print_journal(),
+            Position::default(),
+            torn_tail,
+            |event: PrintEvent| {
+                prints
+                    .entry(event.order_id().clone())
+                    .or_default()
+                    .apply(&event);
+                Ok(())
+            },
+        )?;
         let mut appenders = BTreeMap::new();
+        let mut print_log = None;
         if access == Access::ReadWrite {
             for log in HistoryLog::ALL {
                 appenders.insert(log, AppendLog::open(&log.path(data_dir))?);
             }
+            print_log = Some(AppendLog::open(&data_dir.print_journal())?);
         }
         Ok(Journal {
             data_dir: data_dir.clone(),
@@ -363,6 +383,8 @@ impl Journal {
             }),
             legacy,
             appenders,
+            prints: Mutex::new(prints),
+            print_log,
         })
     }
 
@@ -574,6 +596,43 @@ impl Journal {
             &line,
             &Line::ReadBack(&line.order_state),
         )
+    }
+
+    /// Records one step of the packing desk; returns once the line is on disk.
+    pub fn record_print_event(&self, event: PrintEvent) -> Result<()> {
+        let Some(print_log) = &self.print_log else {
+            bail!(
+                "the journal was opened read-only; cannot record order {}",
+                event.order_id()
+            );
+        };
+        print_log.append(&event)?;
+        self.prints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(event.order_id().clone())
+            .or_default()
+            .apply(&event);
+        Ok(())
+    }
+
+    /// What the print journal knows of one order.
+    pub fn print_record(&self, order_id: &OrderId) -> Option<PrintRecord> {
+        self.prints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(order_id)
+            .cloned()
+    }
+
+    /// Every order the print journal knows, in id order.
+    pub fn print_records(&self) -> Vec<(OrderId, PrintRecord)> {
+        self.prints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(id, record)| (id.clone(), record.clone()))
+            .collect()
     }
 
     /// Appends `record` to `log` (on disk first), then applies it to the order.

@@ -111,6 +111,7 @@ pub fn run(
     for (item, outcome) in work.iter().zip(outcomes) {
         report.outcomes.push((item.order_id().to_string(), outcome));
     }
+    crate::print::write_slips(cycle);
     if let Some(problem) = breaker.tripped() {
         log::error!("label: {problem}");
         report.problems.push(problem);
@@ -498,6 +499,10 @@ fn create(cycle: &Cycle, canada_post: &CanadaPostClient, order: &Order) -> Resul
         Ok(body) => body,
         Err(reason) => return Ok(Created::Failed(reason)),
     };
+    // Before the create, while the Best Buy order is in hand: a later run may finish the
+    // label from the journal alone and still owes it a packing slip.
+    crate::print::remember(cycle.journal, order, &prepared)
+        .context("journaling what the packing slip shows; nothing was sent")?;
     let destination = &prepared.destination;
     let plan = ShipmentPlan {
         service: prepared.service.clone(),

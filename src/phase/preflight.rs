@@ -107,6 +107,8 @@ pub struct Prepared {
     pub destination: Destination,
     pub parcel: ParcelSpec,
     pub service: ServiceCode,
+    /// The order lines in the parcel (what the packing slip lists).
+    pub lines: Vec<OrderLine>,
     /// What a person should know about how the order was read (a split address line,
     /// delivery instructions not sent, lines left out); the caller logs them.
     pub notes: Vec<String>,
@@ -141,6 +143,7 @@ pub fn prepare(order: &Order, config: &Config) -> Result<Prepared, PreflightErro
         destination,
         parcel,
         service,
+        lines,
         notes,
     })
 }
@@ -620,6 +623,7 @@ mod tests {
             id: crate::ids::OrderLineId::try_from(id.to_owned()).unwrap(),
             state: Some(OrderState::Shipping),
             offer_sku: sku.map(str::to_owned),
+            product_title: None,
             quantity,
         }
     }

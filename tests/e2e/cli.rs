@@ -117,6 +117,7 @@ fn dry_run_and_order_are_refused_by_the_commands_that_do_not_use_them() {
         vec!["status", "--dry-run"],
         vec!["check", "--order", "1-A"],
         vec!["reprint", "1-A", "--order", "2-A"],
+        vec!["print", "--since", "1d", "--dry-run"],
         vec!["--dry-run", "run-all"],
     ] {
         let run = harness.bbship(&args);

@@ -1004,3 +1004,294 @@ fn a_label_link_canada_post_does_not_know_shows_its_description_and_is_marked_af
         "{status:?}"
     );
 }
+
+// The packing desk: a slip beside each new label, printed once with print.command, and
+// `bbship print` merging labels and slips into one file.
+
+/// A print command that appends each path it is given to `printed`, fails while `fail`
+/// exists (saying so on standard error), and kills bbship, its parent, once while
+/// `crash` exists: a run that dies between saving a label and printing it.
+fn recorder(harness: &Harness) -> std::path::PathBuf {
+    let directory = harness.temp.path().join("printer");
+    std::fs::create_dir_all(&directory).unwrap();
+    let script = directory.join("record.sh");
+    std::fs::write(
+        &script,
+        "dir=$(dirname \"$0\")\n\
+         if [ -e \"$dir/crash\" ]; then rm \"$dir/crash\"; kill -9 $PPID; sleep 5; exit 1; fi\n\
+         if [ -e \"$dir/fail\" ]; then echo 'lp: printer Zebra is offline' >&2; exit 1; fi\n\
+         echo \"$1\" >> \"$dir/printed\"\n",
+    )
+    .unwrap();
+    harness.write_config(|config| {
+        config["print"] = serde_json::json!({"command": ["sh", script.to_str().unwrap()]});
+        config["parcel"]["default"] =
+            serde_json::json!({"weight_kg": 0.1, "length_cm": 20, "width_cm": 15, "height_cm": 1});
+    });
+    directory
+}
+
+/// What the recorder printed, relative to the data directory.
+fn printed(harness: &Harness, printer: &std::path::Path) -> Vec<String> {
+    let root = format!("{}/", harness.data_dir.display());
+    std::fs::read_to_string(printer.join("printed"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| line.strip_prefix(&root).unwrap_or(line).to_owned())
+        .collect()
+}
+
+fn long_french_order() -> FakeOrder {
+    let title = "Casque d'écoute supra-auriculaire Bluetooth à réduction active du bruit, \
+                 étui de transport & câble inclus — édition spéciale";
+    FakeOrder::generated(1) // Montréal, QC
+        .with_state("SHIPPING")
+        .edit_address(|address| {
+            address.firstname = "Amélie".to_owned();
+            address.lastname = "Côté-Ouellette".to_owned();
+        })
+        .with_lines(
+            (0..30)
+                .map(|index| bbship_fake::FakeLine {
+                    order_line_id: format!("9{index:04}"),
+                    offer_sku: format!("SKU-{index:02}"),
+                    product_sku: format!("1940{index:04}"),
+                    product_title: format!("{title} n° {index}"),
+                    quantity: 1 + index as u32 % 3,
+                    unit_price: 9.99,
+                })
+                .collect(),
+        )
+}
+
+#[test]
+fn each_new_label_gets_a_packing_slip_that_lists_every_line_and_checks_with_qpdf() {
+    let order = long_french_order();
+    let harness = Harness::new(vec![order.clone()]);
+    let printer = recorder(&harness);
+
+    let dry = harness.bbship(&["label", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(harness.slip_files().is_empty(), "a dry run writes no slip");
+    assert!(
+        printed(&harness, &printer).is_empty(),
+        "a dry run prints nothing"
+    );
+
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let slips = harness.slip_files();
+    assert_eq!(slips.len(), 1, "{slips:?}");
+    let name = slips[0].file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with(&format!("{}_", order.order_id())) && name.ends_with("Z.pdf"));
+    let mode = std::fs::metadata(&slips[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        support::checked_pdf_pages(&slips[0]) > 1,
+        "30 lines take more than one page"
+    );
+
+    let text = support::pdf_tool("pdftotext", &[slips[0].to_str().unwrap(), "-"]);
+    assert!(text.contains(order.order_id()), "{text}");
+    assert!(
+        text.contains("Côté-Ouellette"),
+        "the last name, accents intact: {text}"
+    );
+    assert!(
+        text.contains("MONTRÉAL") || text.contains("Montréal"),
+        "{text}"
+    );
+    assert!(text.contains("transport &"), "{text}");
+    for index in 0..30 {
+        let line = format!("{} x SKU-{index:02}", 1 + index % 3);
+        assert!(text.contains(&line), "{line:?} in {text}");
+    }
+    let pin = &harness.fake.shipments_for(order.order_id())[0].tracking_pin;
+    assert!(text.contains(pin.as_str()), "the PIN as text: {text}");
+    // Every word of the title comes out whole: wrapping never cuts one.
+    assert!(
+        text.contains("supra-auriculaire") && text.contains("réduction"),
+        "{text}"
+    );
+
+    // The label and then its slip were printed, once.
+    let label = harness.history_log()[0]["labels"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let slip = format!("labels/slips/{name}");
+    assert_eq!(printed(&harness, &printer), [label.clone(), slip.clone()]);
+    let again = harness.bbship(&["label"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(printed(&harness, &printer), [label, slip]);
+}
+
+#[test]
+fn each_file_prints_exactly_once_across_a_crash_and_a_printer_that_fails_then_comes_back() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    let printer = recorder(&harness);
+
+    // The run dies right after saving the labels and slips, before anything printed.
+    std::fs::write(printer.join("crash"), "").unwrap();
+    let crashed = harness.bbship(&["run-all"]);
+    assert_ne!(crashed.code, 0, "{crashed:?}");
+    assert_eq!(harness.label_files().len(), 2);
+    assert_eq!(harness.slip_files().len(), 2);
+    assert!(printed(&harness, &printer).is_empty());
+
+    // The next run prints all four once, each label before its slip, and buys nothing.
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let first = printed(&harness, &printer);
+    assert_eq!(first.len(), 4, "{first:?}");
+    for order in &orders {
+        let label = first
+            .iter()
+            .position(|file| file.starts_with(&format!("labels/{}_", order.order_id())))
+            .unwrap();
+        let slip = first
+            .iter()
+            .position(|file| file.starts_with(&format!("labels/slips/{}_", order.order_id())))
+            .unwrap();
+        assert!(label < slip, "{first:?}");
+    }
+    assert_one_shipment_each(&harness, &orders);
+
+    // A failing printer is a warning quoting its standard error, never a failed run.
+    let late = FakeOrder::generated(7).with_state("SHIPPING");
+    harness.fake.add_orders(vec![late.clone()]);
+    std::fs::write(printer.join("fail"), "").unwrap();
+    let failing = harness.bbship(&["run-all"]);
+    assert_eq!(failing.code, 0, "{failing:?}");
+    assert!(
+        failing.stderr.contains("warning:")
+            && failing.stderr.contains("lp: printer Zebra is offline"),
+        "{failing:?}"
+    );
+    assert_eq!(printed(&harness, &printer), first);
+    let status = harness.bbship(&["status", late.order_id()]);
+    assert!(
+        status.stdout.contains("print:      print failed"),
+        "{status:?}"
+    );
+    assert!(status.stdout.contains("stuck:      no"), "{status:?}");
+    // Past alerts.stuck_label_minutes it needs a person.
+    let printer_config = std::fs::read_to_string(&harness.config_path).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&printer_config).unwrap();
+    config["alerts"] = serde_json::json!({"stuck_label_minutes": 0});
+    std::fs::write(&harness.config_path, config.to_string()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let status = harness.bbship(&["status"]);
+    let row = status
+        .stdout
+        .lines()
+        .find(|line| line.contains(late.order_id()))
+        .unwrap();
+    assert!(
+        row.starts_with("! ") && row.contains("print failed"),
+        "{status:?}"
+    );
+    assert!(row.contains("has not printed"), "{row}");
+
+    // The printer comes back: the waiting label and slip print once, and only they.
+    std::fs::remove_file(printer.join("fail")).unwrap();
+    let back = harness.bbship(&["run-all"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    let all = printed(&harness, &printer);
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert!(
+        all[4].starts_with(&format!("labels/{}_", late.order_id())),
+        "{all:?}"
+    );
+    assert!(
+        all[5].starts_with(&format!("labels/slips/{}_", late.order_id())),
+        "{all:?}"
+    );
+    let quiet = harness.bbship(&["run-all"]);
+    assert_eq!(quiet.code, 0, "{quiet:?}");
+    assert_eq!(printed(&harness, &printer), all);
+    let status = harness.bbship(&["status", late.order_id()]);
+    assert!(status.stdout.contains("print:      printed"), "{status:?}");
+    assert_eq!(
+        harness.fake.shipments().len(),
+        3,
+        "printing never buys a label"
+    );
+}
+
+#[test]
+fn bbship_print_merges_labels_and_slips_into_one_checked_pdf_without_calling_an_api() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone());
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let slips = harness.slip_files();
+    assert_eq!(slips.len(), 2);
+    let slip_pages: usize = slips
+        .iter()
+        .map(|slip| support::checked_pdf_pages(slip))
+        .sum();
+    harness.fake.reset_log();
+
+    let batch = harness.bbship(&["print", "--since", "1d"]);
+    assert_eq!(batch.code, 0, "{batch:?}");
+    let path = std::path::PathBuf::from(batch.stdout.trim());
+    assert!(
+        path.starts_with(harness.data_dir.join("labels/batches")),
+        "{batch:?}"
+    );
+    assert_eq!(support::checked_pdf_pages(&path), 2 + slip_pages);
+    let text = support::pdf_tool("pdftotext", &[path.to_str().unwrap(), "-"]);
+    for order in &orders {
+        assert!(text.contains(order.order_id()), "{text}");
+    }
+    assert_eq!(text.matches("PACKING SLIP").count(), slip_pages, "{text}");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // One order by name: its label and its slip.
+    let one = harness.bbship(&["print", orders[1].order_id()]);
+    assert_eq!(one.code, 0, "{one:?}");
+    let one_path = std::path::PathBuf::from(one.stdout.trim());
+    assert_ne!(one_path, path);
+    let text = support::pdf_tool("pdftotext", &[one_path.to_str().unwrap(), "-"]);
+    assert!(text.contains(orders[1].order_id()) && !text.contains(orders[0].order_id()));
+    assert!(
+        harness.fake.requests().is_empty(),
+        "bbship print calls no API"
+    );
+
+    // With print.command set, the batch itself goes to the printer, once.
+    let printer = recorder(&harness);
+    let printed_batch = harness.bbship(&["print", orders[0].order_id()]);
+    assert_eq!(printed_batch.code, 0, "{printed_batch:?}");
+    let batch_file = printed_batch.stdout.trim().to_owned();
+    assert_eq!(
+        printed(&harness, &printer),
+        [batch_file
+            .strip_prefix(&format!("{}/", harness.data_dir.display()))
+            .unwrap()
+            .to_owned()]
+    );
+    assert!(
+        harness.fake.requests().is_empty(),
+        "bbship print calls no API"
+    );
+
+    assert_fails_saying(
+        &harness.bbship(&["print", "999999999-Z"]),
+        "error: bbship has no label of order 999999999-Z",
+    );
+    let empty = Harness::new(Vec::new());
+    assert_fails_saying(
+        &empty.bbship(&["print", "--since", "8h"]),
+        "error: nothing to print: no label was saved in the last 8 h",
+    );
+}
+
+/// The run exited 1 with `line` on standard error.
+fn assert_fails_saying(run: &Run, line: &str) {
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(line), "{line:?}: {run:?}");
+}

@@ -150,9 +150,20 @@ impl Harness {
         read_jsonl(&self.data_dir.join("logs/canada_post/label_journal.jsonl"))
     }
 
-    /// The label files saved so far.
+    /// The label files saved so far (not the packing slips or batches beside them).
     pub fn label_files(&self) -> Vec<PathBuf> {
-        let mut files = files_below(&self.data_dir.join("labels"));
+        let labels = self.data_dir.join("labels");
+        let mut files: Vec<PathBuf> = files_below(&labels)
+            .into_iter()
+            .filter(|path| path.parent() == Some(labels.as_path()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The packing slips saved so far.
+    pub fn slip_files(&self) -> Vec<PathBuf> {
+        let mut files = files_below(&self.data_dir.join("labels/slips"));
         files.sort();
         files
     }
@@ -276,6 +287,35 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// Runs one of Debian's PDF tools (qpdf, poppler-utils), failing the test with one clear
+/// line when it is not installed.
+pub fn pdf_tool(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("{program} is needed for this test (Debian: qpdf, poppler-utils): {error}")
+        });
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Checks `path` with `qpdf --check` and returns its page count (`pdfinfo`).
+pub fn checked_pdf_pages(path: &Path) -> usize {
+    let path = path.to_str().expect("a UTF-8 path");
+    pdf_tool("qpdf", &["--check", path]);
+    let info = pdf_tool("pdfinfo", &[path]);
+    info.lines()
+        .find_map(|line| line.strip_prefix("Pages:"))
+        .and_then(|pages| pages.trim().parse().ok())
+        .expect("pdfinfo gives a page count")
 }
 
 /// Every file below `root`, recursively.
