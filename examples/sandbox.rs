@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bbship::OrderOutcome;
-use bbship::{Command, Invocation};
+use bbship::{CycleCommand, Invocation};
 use bbship::{Secret, Secrets};
 use bbship_fake::{FakeOptions, FakeServer, sandbox_orders};
 
@@ -74,7 +74,7 @@ fn run() -> Result<()> {
         canadapost_password: Some(Secret::new(SANDBOX_CANADA_POST_PASSWORD)),
     };
     let invocation = Invocation {
-        command: Command::RunAll,
+        command: CycleCommand::RunAll,
         config_path,
         data_dir: data_dir.clone(),
         dry_run: false,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use bbship::cli::{Cli, CliCommand, CycleArgs};
-use bbship::{Command, Invocation, Secrets, commands, redact};
+use bbship::{CycleCommand, Invocation, Secrets, commands, redact};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -31,10 +31,10 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir.clone(),
     };
     let result = match cli.command {
-        CliCommand::Accept(options) => cycle(Command::Accept, options),
-        CliCommand::Label(options) => cycle(Command::Label, options),
-        CliCommand::Ship(options) => cycle(Command::Ship, options),
-        CliCommand::RunAll(options) => cycle(Command::RunAll, options),
+        CliCommand::Accept(options) => cycle(CycleCommand::Accept, options),
+        CliCommand::Label(options) => cycle(CycleCommand::Label, options),
+        CliCommand::Ship(options) => cycle(CycleCommand::Ship, options),
+        CliCommand::RunAll(options) => cycle(CycleCommand::RunAll, options),
         CliCommand::Status { order, all, json } => {
             let request = commands::StatusRequest { order, all, json };
             commands::status::run(&paths, &request, &mut std::io::stdout().lock())

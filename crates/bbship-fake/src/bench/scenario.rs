@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::{Endpoint, FakeOptions, FakeOrder, FakeServer, RecordedRequest};
 use anyhow::{Context, Result, bail, ensure};
-use bbship::{Command, Invocation};
+use bbship::{CycleCommand, Invocation};
 use bbship::{Secret, Secrets};
 
 const API_KEY: &str = "bench-bestbuy-key";
@@ -110,7 +110,7 @@ pub fn run(scenario: &Scenario, work_dir: &Path) -> Result<ScenarioRun> {
     let config_path = work_dir.join("bbship.json");
     write_config(&config_path, &fake, scenario)?;
     let invocation = Invocation {
-        command: Command::RunAll,
+        command: CycleCommand::RunAll,
         config_path,
         data_dir: data_dir_of(work_dir),
         dry_run: false,
