@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::ids::OrderId;
 
@@ -145,6 +145,29 @@ pub enum CliCommand {
         #[arg(long, value_name = "DURATION")]
         since: Option<SinceDuration>,
     },
+    /// Print the shell completion script for SHELL on standard output. Reads no
+    /// configuration and no data directory.
+    #[command(
+        after_help = "Examples:\n  bbship completions bash > /usr/share/bash-completion/completions/bbship\n  bbship completions zsh > /usr/local/share/zsh/site-functions/_bbship\n  bbship completions fish > /usr/share/fish/vendor_completions.d/bbship.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff) on standard output. Reads no configuration and no data
+    /// directory.
+    #[command(
+        after_help = "Example:\n  bbship man > /usr/local/share/man/man1/bbship.1 && man bbship"
+    )]
+    Man,
+}
+
+/// The shells `completions` writes a script for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// A duration back from now, as `30m`, `8h` or `1d` (also `s` and `w`).
@@ -259,7 +282,7 @@ mod tests {
                 subcommand.get_name()
             );
         }
-        assert_eq!(command.get_subcommands().count(), 9);
+        assert_eq!(command.get_subcommands().count(), 11);
     }
 
     #[test]

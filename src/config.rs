@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -34,20 +34,19 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub print: PrintConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// The packing desk: the slip written beside each new label, and the printer both go to.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PrintConfig {
     /// The program and its arguments, run without a shell with the file's path appended;
     /// none prints nothing.
-    #[serde(default)]
     pub command: Option<PrintCommand>,
-    #[serde(default)]
     pub packing_slip: SlipSize,
     /// A printer that does not answer in this long is given up on until the next run.
-    #[serde(default = "default_print_timeout_secs")]
     pub timeout_secs: NonZeroU64,
 }
 
@@ -56,13 +55,9 @@ impl Default for PrintConfig {
         PrintConfig {
             command: None,
             packing_slip: SlipSize::default(),
-            timeout_secs: default_print_timeout_secs(),
+            timeout_secs: const { nonzero_u64(30) },
         }
     }
-}
-
-fn default_print_timeout_secs() -> NonZeroU64 {
-    NonZeroU64::new(30).unwrap_or(NonZeroU64::MIN)
 }
 
 /// A print command: at least the program, none of it empty or holding a NUL.
@@ -112,6 +107,16 @@ pub enum SlipSize {
     Letter,
     #[serde(rename = "none")]
     None,
+}
+
+/// What monitoring reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A Prometheus text-format file rewritten after each writing run (for
+    /// node_exporter's textfile collector); its directory must exist.
+    #[serde(default)]
+    pub textfile: Option<PathBuf>,
 }
 
 /// Where to tell someone about a run, beyond cron's e-mail.

@@ -126,7 +126,7 @@ impl DataDir {
     }
 
     /// The history logs a writing run appends to.
-    fn journal_files(&self) -> [PathBuf; 7] {
+    pub fn journal_files(&self) -> [PathBuf; 7] {
         [
             self.print_journal(),
             self.runs_log(),
@@ -327,10 +327,15 @@ fn temporary_name(directory: &Path, path: &Path) -> PathBuf {
 
 /// Creates `path` (which must not exist), writes `contents` and fsyncs it.
 fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_fresh(path, contents, 0o600)
+}
+
+/// Creates `path` (which must not exist) with `mode`, writes `contents` and fsyncs it.
+fn write_fresh(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
     file.write_all(contents)?;
@@ -340,12 +345,18 @@ fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// Writes `contents` to `path` atomically: a private temporary file in the same
 /// directory, fsync, rename over the target, fsync of the directory.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    write_atomic_with_mode(path, contents, 0o600)
+}
+
+/// `write_atomic` for a file others must read (mode `mode`, less the umask), such as the
+/// metrics another user's collector scrapes: it must hold nothing private.
+pub fn write_atomic_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let directory = path
         .parent()
         .with_context(|| format!("{} has no parent directory", path.display()))?;
     let temporary = temporary_name(directory, path);
     let result = (|| -> io::Result<()> {
-        write_private(&temporary, contents)?;
+        write_fresh(&temporary, contents, mode)?;
         fs::rename(&temporary, path)?;
         File::open(directory)?.sync_all()
     })();

@@ -25,6 +25,7 @@ mod journal;
 mod labels;
 mod lock;
 mod logging;
+mod metrics;
 mod overview;
 mod phase;
 mod print;

@@ -31,6 +31,10 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir.clone(),
     };
     let result = match cli.command {
+        CliCommand::Completions { shell } => {
+            commands::docs::completions(shell, &mut std::io::stdout().lock())
+        }
+        CliCommand::Man => commands::docs::man(&mut std::io::stdout().lock()),
         CliCommand::Accept(options) => cycle(CycleCommand::Accept, options),
         CliCommand::Label(options) => cycle(CycleCommand::Label, options),
         CliCommand::Ship(options) => cycle(CycleCommand::Ship, options),

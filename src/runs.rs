@@ -10,6 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::EXIT_OK;
 use crate::journal::jsonl::{self, AppendLog, Position, TornTail};
 use crate::phase::{OrderOutcome, PhaseReport};
 
@@ -147,11 +148,44 @@ pub struct OrderHistory {
     pub acceptance_deadline: Option<DateTime<Utc>>,
 }
 
-/// Everything the runs log says: each order's history, and the last run.
+/// Everything the runs log says: each order's history, each command's latest runs, and
+/// the last run.
 #[derive(Clone, Debug, Default)]
 pub struct RunsHistory {
     pub orders: BTreeMap<String, OrderHistory>,
+    /// By command name.
+    pub commands: BTreeMap<String, CommandHistory>,
     pub last_run: Option<RunRecord>,
+}
+
+/// A command's latest run, and its latest successful one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandHistory {
+    pub last_started_at: DateTime<Utc>,
+    pub last_finished_at: DateTime<Utc>,
+    pub last_exit_code: u8,
+    /// When its latest run that exited 0 finished.
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
+/// Adds `run`, the latest run of its command, to `commands`.
+pub fn note_command(commands: &mut BTreeMap<String, CommandHistory>, run: &RunRecord) {
+    let earlier_success = commands
+        .get(&run.command)
+        .and_then(|command| command.last_success_at);
+    commands.insert(
+        run.command.clone(),
+        CommandHistory {
+            last_started_at: run.started_at,
+            last_finished_at: run.finished_at,
+            last_exit_code: run.exit_code,
+            last_success_at: if run.exit_code == EXIT_OK {
+                Some(run.finished_at)
+            } else {
+                earlier_success
+            },
+        },
+    );
 }
 
 /// Reads the runs log (read-only; a torn last line is ignored).
@@ -190,6 +224,7 @@ impl RunsHistory {
                 }
             }
         }
+        note_command(&mut self.commands, &run);
         self.last_run = Some(run);
     }
 }
@@ -267,5 +302,28 @@ mod tests {
             history.last_run.unwrap().started_at.to_rfc3339(),
             "2026-01-01T00:15:00+00:00"
         );
+    }
+
+    #[test]
+    fn each_command_keeps_its_last_run_and_its_last_success() {
+        let mut commands = BTreeMap::new();
+        let mut ok = run("2026-01-01T00:00:00Z", Vec::new());
+        ok.exit_code = 0;
+        note_command(&mut commands, &ok);
+        note_command(&mut commands, &run("2026-01-01T00:15:00Z", Vec::new()));
+        let mut other = run("2026-01-01T00:20:00Z", Vec::new());
+        other.command = "ship".into();
+        note_command(&mut commands, &other);
+        let run_all = &commands["run-all"];
+        assert_eq!(run_all.last_exit_code, 1);
+        assert_eq!(
+            run_all.last_started_at.to_rfc3339(),
+            "2026-01-01T00:15:00+00:00"
+        );
+        assert_eq!(
+            run_all.last_success_at.unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        assert_eq!(commands["ship"].last_success_at, None);
     }
 }

@@ -4,7 +4,7 @@
 //! sandbox both call `run`, with everything it needs passed in (paths, secrets), so
 //! nothing here reads the process environment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ use crate::error::{EXIT_FAILURES, EXIT_OK};
 use crate::http::WriteMode;
 use crate::phase::{self, Cycle, Phase, PhaseReport};
 use crate::{Config, DataDir, Journal, OrderId, Secrets};
-use crate::{alerts, error, overview, print, reminders, runs, secret};
+use crate::{alerts, error, metrics, overview, print, reminders, runs, secret};
 
 /// The cycle commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,6 +225,9 @@ fn after_run(
         log::warn!("cannot read {}: {error:#}", runs_log.display());
         runs::RunsHistory::default()
     });
+    // Each command's runs before this one: the metrics add this run once its exit code is
+    // final.
+    let mut earlier_commands = history.commands.clone();
     history.add(record.clone());
     let now = Utc::now();
     let orders = overview::orders(journal, &history, &config.alerts, false, now);
@@ -244,11 +247,42 @@ fn after_run(
             runs_log.display()
         );
     }
+    if let Some(path) = &config.metrics.textfile {
+        runs::note_command(&mut earlier_commands, &record);
+        write_metrics(path, data_dir, journal, &earlier_commands, &record, &orders);
+    }
     let reminded: Vec<&str> = reminded
         .iter()
         .map(|due| due.view.order_id.as_str())
         .collect();
     alerts::after_run(&config.alerts, &record, &orders, &reminded, result.is_ok());
+}
+
+/// Rewrites the metrics file; a failure is only a warning.
+fn write_metrics(
+    path: &std::path::Path,
+    data_dir: &DataDir,
+    journal: &Journal,
+    commands: &BTreeMap<String, runs::CommandHistory>,
+    record: &runs::RunRecord,
+    orders: &[overview::OrderView],
+) {
+    let journal_bytes = data_dir
+        .journal_files()
+        .iter()
+        .filter_map(|log| std::fs::symlink_metadata(log).ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    let input = metrics::MetricsInput {
+        commands,
+        last_run: record,
+        needing_person: orders.iter().filter(|order| order.stuck.is_some()).count(),
+        totals: journal.totals(),
+        journal_bytes,
+    };
+    if let Err(error) = metrics::write(path, &input) {
+        log::warn!("metrics.textfile not updated: {error:#}");
+    }
 }
 
 /// Prints the reminders that are due (one `error:` line per order this run has not

@@ -3,9 +3,11 @@
 //! something looks wrong. `status` reads local files only; `check`
 //! makes read-only calls; `reprint` and `refund` act on one order's existing shipment and
 //! never create one; `print` merges saved labels and slips into one file and calls no API.
+//! `completions` and `man` print what bbship knows of itself.
 
 pub mod check;
 pub mod cycle;
+pub mod docs;
 pub mod print;
 pub mod refund;
 pub mod reprint;

@@ -322,6 +322,15 @@ struct JournalState {
     lines_since_checkpoint: u64,
 }
 
+/// See `Journal::totals`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalTotals {
+    pub labels_bought: usize,
+    pub orders_shipped: usize,
+    pub active_orders: usize,
+    pub settled_orders: usize,
+}
+
 pub struct Journal {
     data_dir: DataDir,
     state: Mutex<JournalState>,
@@ -535,6 +544,35 @@ impl Journal {
     pub fn counts(&self) -> (usize, usize) {
         let state = self.lock();
         (state.book.active.len(), state.book.settled.len())
+    }
+
+    /// What the whole history adds up to, for the metrics: every label bbship bought (an
+    /// order's shipment and any duplicate found for it) and every order read back
+    /// SHIPPED. Derived from the logs, so the totals survive restarts and only grow.
+    pub fn totals(&self) -> JournalTotals {
+        let state = self.lock();
+        let settled = &state.book.settled;
+        let active = &state.book.active;
+        let active_labels: usize = active
+            .values()
+            .map(|record| {
+                usize::from(record.label.shipment.is_some()) + record.label.extra_shipments.len()
+            })
+            .sum();
+        JournalTotals {
+            labels_bought: settled
+                .values()
+                .filter(|order| order.shipment_id.is_some())
+                .count()
+                + active_labels,
+            orders_shipped: settled.len()
+                + active
+                    .values()
+                    .filter(|record| record.ship.confirmed)
+                    .count(),
+            active_orders: active.len(),
+            settled_orders: settled.len(),
+        }
     }
 
     /// Whether the tool bbship replaced already labelled this order.

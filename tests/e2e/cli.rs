@@ -31,6 +31,39 @@ fn the_example_configuration_is_complete_and_loads() {
     }
 }
 
+/// The `bbship.json` a Kubernetes ConfigMap holds as a literal block (`bbship.json: |`).
+fn config_map_json(manifest: &str) -> String {
+    let mut lines = manifest
+        .lines()
+        .skip_while(|line| line.trim() != "bbship.json: |");
+    lines.next().expect("a bbship.json block");
+    lines
+        .take_while(|line| line.starts_with("    ") || line.is_empty())
+        .map(|line| format!("{}\n", line.get(4..).unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn the_kubernetes_config_maps_hold_a_bbship_json_that_loads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let temp = tempfile::tempdir().unwrap();
+    for manifest in [
+        "base/configmap.yaml",
+        "overlays/second-seller/configmap.yaml",
+    ] {
+        let text = std::fs::read_to_string(root.join(manifest)).unwrap();
+        let path = temp.path().join("bbship.json");
+        std::fs::write(&path, config_map_json(&text)).unwrap();
+        let config =
+            bbship::Config::load(&path).unwrap_or_else(|error| panic!("{manifest}: {error:#}"));
+        assert_eq!(
+            config.canada_post.service_code.as_str(),
+            "DOM.EP",
+            "{manifest}"
+        );
+    }
+}
+
 #[test]
 fn an_unknown_config_key_exits_2_naming_the_key_and_file() {
     let harness = Harness::new(Vec::new());
@@ -242,4 +275,125 @@ fn a_corrupt_journal_line_stops_the_run_naming_file_and_line() {
         "{run:?}"
     );
     assert_eq!(harness.fake.requests().len(), 0);
+}
+
+/// The binary with nothing but PATH, a configuration and a data directory that do not
+/// exist: what `completions` and `man` must run with.
+fn bbship_without_setup(args: &[&str]) -> (Run, tempfile::TempDir) {
+    let temp = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bbship"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("BBSHIP_CONFIG", temp.path().join("missing.json"))
+        .env("BBSHIP_DATA_DIR", temp.path().join("data"))
+        .args(args)
+        .output()
+        .unwrap();
+    (Run::from(output), temp)
+}
+
+/// What bash offers after `words` (the last one the word being completed), from the
+/// completion script `bbship completions bash` prints, sourced in a real bash.
+fn bash_completes(script: &str, words: &[&str]) -> Vec<String> {
+    let bash = support::require_tool("bash", "bash");
+    let temp = tempfile::tempdir().unwrap();
+    let script_path = temp.path().join("bbship.bash");
+    std::fs::write(&script_path, script).unwrap();
+    let quoted: Vec<String> = words.iter().map(|word| format!("'{word}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE='{}'\nCOMP_POINT=${{#COMP_LINE}}\n_bbship bbship '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script_path.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words.join(" "),
+        words[words.len() - 1],
+        words[words.len() - 2],
+    );
+    let output = std::process::Command::new(bash)
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_bash_completion_completes_every_subcommand_and_their_options() {
+    let (run, temp) = bbship_without_setup(&["completions", "bash"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        !temp.path().join("data").exists(),
+        "completions touched the data directory"
+    );
+    use clap::CommandFactory;
+    let command = bbship::cli::Cli::command();
+    let offered = bash_completes(&run.stdout, &["bbship", ""]);
+    for subcommand in command.get_subcommands() {
+        assert!(
+            offered.iter().any(|word| word == subcommand.get_name()),
+            "{} not offered: {offered:?}",
+            subcommand.get_name()
+        );
+    }
+    assert_eq!(
+        bash_completes(&run.stdout, &["bbship", "run-"]),
+        ["run-all"]
+    );
+    let status_options = bash_completes(&run.stdout, &["bbship", "status", "--"]);
+    for option in ["--all", "--json"] {
+        assert!(
+            status_options.iter().any(|word| word == option),
+            "{status_options:?}"
+        );
+    }
+    assert_eq!(
+        bash_completes(&run.stdout, &["bbship", "completions", "f"]),
+        ["fish"]
+    );
+}
+
+#[test]
+fn zsh_and_fish_completions_are_printed_and_an_unknown_shell_is_a_usage_error() {
+    for (shell, marker) in [("zsh", "#compdef bbship"), ("fish", "complete -c bbship")] {
+        let (run, _temp) = bbship_without_setup(&["completions", shell]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains(marker), "{shell}: {run:?}");
+    }
+    let (run, _temp) = bbship_without_setup(&["completions", "tcsh"]);
+    assert_eq!(run.code, 2, "{run:?}");
+}
+
+#[test]
+fn the_man_page_names_every_subcommand_and_option() {
+    let (run, temp) = bbship_without_setup(&["man"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!temp.path().join("data").exists());
+    let page = &run.stdout;
+    assert!(page.contains("\n.TH bbship 1 "), "no title line");
+    use clap::CommandFactory;
+    let command = bbship::cli::Cli::command();
+    // roff writes a dash as `\-`.
+    let roff_option = |long: &str| format!("\\fB\\-\\-{}\\fR", long.replace('-', "\\-"));
+    for argument in command.get_arguments() {
+        if let Some(long) = argument.get_long() {
+            assert!(page.contains(&roff_option(long)), "--{long} missing");
+        }
+    }
+    for subcommand in command.get_subcommands() {
+        let heading = format!(".SH \"BBSHIP {}\"", subcommand.get_name().to_uppercase());
+        assert!(page.contains(&heading), "{heading} missing");
+        for argument in subcommand.get_arguments() {
+            if let Some(long) = argument.get_long() {
+                assert!(
+                    page.contains(&roff_option(long)),
+                    "{} --{long} missing",
+                    subcommand.get_name()
+                );
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use bbship_fake::{Endpoint, Fault, HaltWhen, Storm};
+use bbship_fake::{Endpoint, FakeOptions, Fault, HaltWhen, Storm};
 use support::{Harness, files_below, read_jsonl, rule, shipping_orders, waiting_orders};
 
 /// Every order SHIPPED at the fake with exactly one shipment.
@@ -304,4 +304,65 @@ fn the_time_budget_starts_no_order_that_would_not_finish_and_counts_the_leftover
         runs += 1;
     }
     assert_cycle_complete(&harness, &ids(&orders), "time budget");
+}
+
+/// Sellers shipping through one Canada Post API key (a 3PL's, with `mobo` per seller)
+/// share that key's rate limits. Two bbship processes, each on its own data directory and
+/// its own seller's orders, run at the same time against one fake whose throttle counts
+/// the shared key; each has half of every Canada Post limit, as the README says to
+/// configure them, and together they never overshoot. Each has more orders than half the
+/// tracking limit, so either alone with the full limit would push the pair over it.
+#[test]
+fn two_sellers_sharing_a_canada_post_key_with_half_the_limits_each_are_never_throttled() {
+    const SHIPMENT_CALLS_PER_MINUTE: u32 = 120;
+    const TRACKING_CALLS_PER_MINUTE: u32 = 20;
+    const ORDERS_PER_SELLER: usize = TRACKING_CALLS_PER_MINUTE as usize / 2 + 1;
+    let orders = shipping_orders(2 * ORDERS_PER_SELLER);
+    let harness = Harness::with_options(
+        FakeOptions {
+            canada_post_calls_per_minute: Some(SHIPMENT_CALLS_PER_MINUTE),
+            canada_post_tracking_calls_per_minute: Some(TRACKING_CALLS_PER_MINUTE),
+            ..FakeOptions::default()
+        },
+        orders.clone(),
+    );
+    harness.write_config(|config| {
+        let limits = &mut config["limits"];
+        limits["canada_post_requests_per_minute"] = (SHIPMENT_CALLS_PER_MINUTE / 2).into();
+        limits["canada_post_tracking_per_minute"] = (TRACKING_CALLS_PER_MINUTE / 2).into();
+    });
+    let all_ids = ids(&orders);
+    let sellers = [
+        (harness.data_dir.clone(), &all_ids[..ORDERS_PER_SELLER]),
+        (
+            harness.temp.path().join("second-seller"),
+            &all_ids[ORDERS_PER_SELLER..],
+        ),
+    ];
+    let runs: Vec<_> = sellers
+        .iter()
+        .map(|(data_dir, order_ids)| {
+            let mut args = vec!["run-all"];
+            for id in order_ids.iter() {
+                args.extend(["--order", id.as_str()]);
+            }
+            harness
+                .command(&args)
+                .env("BBSHIP_DATA_DIR", data_dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("bbship starts")
+        })
+        .collect();
+    for child in runs {
+        let run = support::Run::from(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    assert_eq!(harness.fake.canada_post_throttled(), 0);
+    assert_all_shipped_once(&harness, &all_ids);
+    for (data_dir, order_ids) in &sellers {
+        let history = read_jsonl(&data_dir.join("logs/canada_post/cp_shipping_history_log.jsonl"));
+        assert_eq!(history.len(), order_ids.len(), "{}", data_dir.display());
+    }
 }

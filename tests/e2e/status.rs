@@ -353,6 +353,129 @@ fn verbose_runs_print_a_summary_per_phase_with_the_failures_reasons() {
     );
 }
 
+/// `promtool check metrics` on `text`: its complaints, empty when it accepts the text.
+fn promtool_complaints(text: &str) -> String {
+    use std::io::Write;
+    let promtool = support::require_tool("promtool", "prometheus");
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() && complaints.trim().is_empty() {
+        String::new()
+    } else {
+        format!("{}: {complaints}", output.status)
+    }
+}
+
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_writing_run_rewrites_the_metrics_file_which_promtool_accepts() {
+    let (harness, _ids) = eventful_harness();
+    let metrics_dir = harness.temp.path().join("textfile");
+    std::fs::create_dir(&metrics_dir).unwrap();
+    let metrics = metrics_dir.join("bbship.prom");
+    harness.write_config(|config| config["metrics"] = serde_json::json!({"textfile": metrics}));
+
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let text = std::fs::read_to_string(&metrics).expect("the metrics file is written");
+    assert_eq!(promtool_complaints(&text), "", "{text}");
+    // node_exporter's textfile collector refuses samples with a timestamp (a third field).
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        assert_eq!(line.split_whitespace().count(), 2, "{line}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&metrics).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode & 0o044,
+        0o044,
+        "the collector's user cannot read it: {mode:o}"
+    );
+    // No temporary file is left beside it.
+    assert_eq!(std::fs::read_dir(&metrics_dir).unwrap().count(), 1);
+
+    let value =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
+    assert_eq!(value("bbship_last_run_exit_code{command=\"run-all\"}"), 1.0);
+    // The earlier `label` and `ship` runs are in the runs log, so they are reported too.
+    assert_eq!(value("bbship_last_run_exit_code{command=\"label\"}"), 1.0);
+    assert!(value("bbship_last_run_start_timestamp_seconds{command=\"run-all\"}") > 1.7e9);
+    assert!(value("bbship_last_run_duration_seconds{command=\"run-all\"}") >= 0.0);
+    assert_eq!(
+        value("bbship_last_run_orders{phase=\"label\",outcome=\"failed\"}"),
+        1.0
+    );
+    assert_eq!(value("bbship_orders_needing_person"), 1.0, "{text}");
+    // The shipped order's label and the cancelled one's, both bought in earlier runs.
+    assert_eq!(value("bbship_labels_bought_total"), 2.0);
+    assert_eq!(value("bbship_orders_shipped_total"), 1.0);
+    assert!(value("bbship_journal_size_bytes") > 0.0);
+    assert!(
+        !text.contains("bbship_last_success_timestamp_seconds{command=\"run-all\"}"),
+        "no run-all succeeded yet"
+    );
+
+    // Neither a dry run nor status writes it.
+    std::fs::write(&metrics, "sentinel").unwrap();
+    let dry = harness.bbship(&["run-all", "--dry-run"]);
+    assert!(dry.code <= 1, "the dry run did not run: {dry:?}");
+    assert_eq!(harness.bbship(&["status"]).code, 0);
+    assert_eq!(std::fs::read_to_string(&metrics).unwrap(), "sentinel");
+}
+
+#[test]
+fn a_metrics_file_that_cannot_be_written_is_a_warning_and_keeps_the_exit_code() {
+    let harness = Harness::new(shipping_orders(1));
+    let metrics = harness.temp.path().join("no-such-directory/bbship.prom");
+    harness.write_config(|config| config["metrics"] = serde_json::json!({"textfile": metrics}));
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("warning:"), "{run:?}");
+    assert!(run.stderr.contains("metrics.textfile"), "{run:?}");
+    assert!(!run.stderr.contains("error:"), "{run:?}");
+
+    // Once it can be written, a clean run's file says it succeeded, and the counters
+    // come from the history logs: the label bought by the run before counts.
+    std::fs::create_dir(metrics.parent().unwrap()).unwrap();
+    let run = harness.bbship(&["run-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "", "{run:?}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert_eq!(promtool_complaints(&text), "", "{text}");
+    assert_eq!(sample(&text, "bbship_labels_bought_total"), Some(1.0));
+    assert_eq!(
+        sample(&text, "bbship_last_run_exit_code{command=\"run-all\"}"),
+        Some(0.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "bbship_last_success_timestamp_seconds{command=\"run-all\"}"
+        )
+        .is_some()
+    );
+}
+
 /// Alerts to the fake's hooks, reminders every `hours`, and a refund e-mail.
 fn with_reminders(harness: &Harness, hours: f64) {
     let base = harness.fake.base_url();

@@ -337,3 +337,15 @@ pub fn files_below(root: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// The path of `tool` on PATH; fails the test with one line saying how to install it
+/// when it is missing (`.ci/run` installs every tool the tests need).
+pub fn require_tool(tool: &str, debian_package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|directory| directory.join(tool))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!("this test needs `{tool}` on PATH: apt-get install {debian_package} (.ci/run installs it)")
+        })
+}
