@@ -296,7 +296,9 @@ pub fn pdf_tool(program: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|error| {
-            panic!("{program} is needed for this test (Debian: qpdf, poppler-utils): {error}")
+            bbship_fake::fail_test(&format!(
+                "{program} is needed for this test (Debian: qpdf, poppler-utils): {error}"
+            ))
         });
     assert!(
         output.status.success(),
@@ -346,6 +348,8 @@ pub fn require_tool(tool: &str, debian_package: &str) -> PathBuf {
         .map(|directory| directory.join(tool))
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| {
-            panic!("this test needs `{tool}` on PATH: apt-get install {debian_package} (.ci/run installs it)")
+            bbship_fake::fail_test(&format!(
+                "this test needs `{tool}` on PATH: apt-get install {debian_package} (.ci/run installs it)"
+            ))
         })
 }

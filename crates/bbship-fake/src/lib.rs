@@ -36,6 +36,13 @@ use http_server::{HttpRequest, HttpResponse, Reply};
 pub use orders::{FakeAddress, FakeLine, FakeOrder, JsonEdit, sandbox_orders};
 pub use storm::Storm;
 
+/// Fails the calling test with this one line, say that a system tool it needs is missing:
+/// no panic location, no backtrace, however `RUST_BACKTRACE` is set.
+pub fn fail_test(line: &str) -> ! {
+    eprintln!("{line}");
+    std::panic::resume_unwind(Box::new(line.to_owned()))
+}
+
 /// How the fake behaves. `FakeOptions::default()` is a fast, well-behaved fake: orders
 /// are paid at once, no latency, no throttle.
 #[derive(Clone, Debug)]

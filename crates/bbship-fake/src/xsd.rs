@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::fail_test as fail;
+
 /// The vendored `shipment.xsd` (`BBSHIP_XSD_DIR` names another directory of the same
 /// files). A missing schema fails the test: an unchecked XML is not a pass.
 pub fn shipment_xsd() -> PathBuf {
@@ -49,10 +51,4 @@ pub fn validate<T: AsRef<[u8]>>(documents: &[T]) -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&output.stderr).into_owned())
     }
-}
-
-/// Fails the calling test with this one line: no panic location, no backtrace hint.
-fn fail(line: &str) -> ! {
-    eprintln!("{line}");
-    std::panic::resume_unwind(Box::new(line.to_owned()))
 }
