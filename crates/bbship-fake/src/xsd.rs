@@ -9,11 +9,16 @@ use crate::fail_test as fail;
 /// The vendored `shipment.xsd` (`BBSHIP_XSD_DIR` names another directory of the same
 /// files). A missing schema fails the test: an unchecked XML is not a pass.
 pub fn shipment_xsd() -> PathBuf {
+    vendored("shipment.xsd")
+}
+
+/// One of the vendored schemas, by file name (`BBSHIP_XSD_DIR` as for `shipment_xsd`).
+pub fn vendored(name: &str) -> PathBuf {
     let dir = std::env::var_os("BBSHIP_XSD_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/canadapost"),
         PathBuf::from,
     );
-    let xsd = dir.join("shipment.xsd");
+    let xsd = dir.join(name);
     if !xsd.is_file() {
         fail(&format!(
             "{} is missing (the repository vendors it; BBSHIP_XSD_DIR names another directory)",
@@ -26,6 +31,11 @@ pub fn shipment_xsd() -> PathBuf {
 /// Validates every document against `shipment.xsd` with one `xmllint` run; returns
 /// xmllint's complaints.
 pub fn validate<T: AsRef<[u8]>>(documents: &[T]) -> Result<(), String> {
+    validate_against(&shipment_xsd(), documents)
+}
+
+/// The same against another schema, such as `vendored("ncshipment.xsd")`.
+pub fn validate_against<T: AsRef<[u8]>>(xsd: &Path, documents: &[T]) -> Result<(), String> {
     let temp = tempfile::tempdir().map_err(|error| format!("a temporary directory: {error}"))?;
     let mut files = Vec::new();
     for (index, document) in documents.iter().enumerate() {
@@ -36,7 +46,7 @@ pub fn validate<T: AsRef<[u8]>>(documents: &[T]) -> Result<(), String> {
     let output = match std::process::Command::new("xmllint")
         .arg("--noout")
         .arg("--schema")
-        .arg(shipment_xsd())
+        .arg(xsd)
         .args(&files)
         .output()
     {
