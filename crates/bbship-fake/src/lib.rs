@@ -1,5 +1,9 @@
 //! The project's fake APIs, on 127.0.0.1 with an ephemeral port, for the tests, the
-//! sandbox and the benchmark. Not used by the `bbship` binary.
+//! sandbox and the benchmark: a crate of its own that the installed `bbship` never
+//! contains. It reads what bbship sends with its own code (`xml`, and the `base64` and
+//! `percent-encoding` crates), never the client's, so a client bug cannot hide in both;
+//! `xsd` is the tests' schema check, and `bench` (feature `bench`) the benchmark's
+//! scenarios, the only part that drives bbship's library.
 //!
 //! It is strict like the real services, so a client bug fails here first, and it
 //! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML or any body
