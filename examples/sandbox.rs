@@ -33,6 +33,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
+    // `--non-contract`: a Solutions for Small Business seller (no contract, paid by card).
+    let non_contract = std::env::args().skip(1).any(|arg| arg == "--non-contract");
     let fake = FakeServer::start(FakeOptions {
         api_key: SANDBOX_KEY.to_owned(),
         payment_delay: Some(Duration::from_secs(2)),
@@ -58,7 +60,7 @@ fn run() -> Result<()> {
     }
     std::fs::create_dir_all(&root)?;
     let config_path = root.join("bbship.json");
-    write_config(&config_path, &fake)?;
+    write_config(&config_path, &fake, non_contract)?;
     let data_dir = root.join("data");
 
     println!("bbship sandbox");
@@ -141,8 +143,13 @@ fn run() -> Result<()> {
     for file in files_below(&data_dir) {
         println!("    {}", file.display());
     }
+    let page = if non_contract {
+        "a letter page holding the 4x6 label, as non-contract labels come"
+    } else {
+        "a real one-page 4x6 PDF"
+    };
     println!(
-        "\nOpen a label (a real one-page 4x6 PDF; the fake's, not postage):\n    xdg-open {}\n\
+        "\nOpen a label ({page}; the fake's, not postage):\n    xdg-open {}\n\
          Open its packing slip (what goes in the box, with the PIN as a barcode):\n    xdg-open {}\n\
          Read the shipping history and the shipped orders with:\n    cat {}\n    cat {}",
         data_dir.join("labels").display(),
@@ -164,8 +171,8 @@ fn sandbox_dir() -> PathBuf {
     target.join("sandbox")
 }
 
-fn write_config(path: &Path, fake: &FakeServer) -> Result<()> {
-    let config = serde_json::json!({
+fn write_config(path: &Path, fake: &FakeServer, non_contract: bool) -> Result<()> {
+    let mut config = serde_json::json!({
         "bestbuy": {
             "base_url": fake.bestbuy_url(),
             "accept_recheck_delay_secs": 1
@@ -194,6 +201,12 @@ fn write_config(path: &Path, fake: &FakeServer) -> Result<()> {
             "label_retry_initial_ms": 200
         }
     });
+    if non_contract {
+        config["canada_post"]["account"] = "non_contract".into();
+        if let Some(canada_post) = config["canada_post"].as_object_mut() {
+            canada_post.remove("contract_id");
+        }
+    }
     std::fs::write(path, serde_json::to_vec_pretty(&config)?)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{BoundedText, PostalCode, Province};
-use crate::canadapost::types::{ContractId, CustomerNumber, Email, ServiceCode};
+use crate::canadapost::money::Cad;
+use crate::canadapost::types::{AccountKind, ContractId, CustomerNumber, Email, ServiceCode};
 use crate::error::UsageError;
 
 pub const DEFAULT_CONFIG_FILE: &str = "bbship.json";
@@ -240,7 +241,12 @@ pub struct CanadaPostConfig {
     #[serde(default = "default_canada_post_url")]
     pub base_url: BaseUrl,
     pub customer_number: CustomerNumber,
-    pub contract_id: ContractId,
+    /// `contract` (a parcel agreement) or `non_contract` (Solutions for Small Business).
+    #[serde(default)]
+    pub account: AccountKind,
+    /// The parcel contract; required with `account = "contract"`, refused without it.
+    #[serde(default)]
+    pub contract_id: Option<ContractId>,
     /// The customer shipped for; a merchant shipping for itself repeats its own number.
     #[serde(default)]
     pub mobo: Option<CustomerNumber>,
@@ -333,6 +339,11 @@ pub struct Limits {
     /// requests. A flood of orders (or a bug) can then cost at most this much before a
     /// person looks; the orders held back are created by the next run.
     pub max_labels_per_run: NonZeroUsize,
+    /// The spend breaker: a run stops creating once the postage it bought reaches this
+    /// many Canadian dollars (an unknown price counted as the highest seen). None by
+    /// default.
+    #[serde(default, deserialize_with = "dollars")]
+    pub max_postage_per_run: Option<Cad>,
     /// No new order is started once this much of the cycle has passed; keep it below
     /// the cron period so two runs never queue behind the lock.
     pub cycle_budget_secs: NonZeroU64,
@@ -365,6 +376,7 @@ impl Default for Limits {
             canada_post_create_spacing_ms: 250,
             concurrency: NonZeroUsize::MIN,
             max_labels_per_run: const { nonzero_usize(50) },
+            max_postage_per_run: None,
             cycle_budget_secs: const { nonzero_u64(600) },
             connect_timeout_secs: const { nonzero_u64(10) },
             request_timeout_secs: const { nonzero_u64(60) },
@@ -614,6 +626,25 @@ impl Config {
 
     /// What no single key's type can refuse: values that are each valid but disagree.
     fn check_across_keys(&self) -> Result<(), String> {
+        let canada_post = &self.canada_post;
+        match (canada_post.account, &canada_post.contract_id) {
+            (AccountKind::Contract, None) => {
+                return Err("key `canada_post.contract_id`: a contract account needs its contract id (or set canada_post.account to \"non_contract\")"
+                    .to_owned());
+            }
+            (AccountKind::NonContract, Some(_)) => {
+                return Err("key `canada_post.contract_id`: a non-contract account (canada_post.account = \"non_contract\") has no contract; remove the key"
+                    .to_owned());
+            }
+            _ => {}
+        }
+        if let Some(cap) = self.limits.max_postage_per_run
+            && cap <= Cad::ZERO
+        {
+            return Err(format!(
+                "key `limits.max_postage_per_run`: {cap} CAD would allow no label; leave the key                  out for no cap"
+            ));
+        }
         let sender = &self.sender;
         sender
             .postal_code
@@ -658,6 +689,24 @@ fn default_canada_post_url() -> BaseUrl {
 }
 fn default_service_code() -> ServiceCode {
     ServiceCode::try_from("DOM.EP".to_owned()).unwrap_or_else(|_| unreachable!())
+}
+/// A CAD amount written as a JSON number (`150`, `99.5`) or string (`"99.50"`), read
+/// exactly into cents through its decimal text.
+fn dollars<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Cad>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    let text = match &value {
+        serde_json::Value::Null => return Ok(None),
+        serde_json::Value::Number(number) => number.to_string(),
+        serde_json::Value::String(text) => text.clone(),
+        _ => {
+            return Err(serde::de::Error::custom(
+                "expected an amount in CAD, like 150.00",
+            ));
+        }
+    };
+    Cad::parse(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -957,6 +1006,53 @@ mod tests {
             .remove("contract_id");
         let error = error_of(&json.to_string());
         assert!(error.contains("contract_id"), "{error}");
+    }
+
+    #[test]
+    fn a_non_contract_account_refuses_a_contract_id_and_needs_none() {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["canada_post"]["account"] = "non_contract".into();
+        let error = error_of(&json.to_string());
+        assert!(error.contains("`canada_post.contract_id`"), "{error}");
+        assert!(error.contains("non-contract"), "{error}");
+        json["canada_post"]
+            .as_object_mut()
+            .unwrap()
+            .remove("contract_id");
+        let config = Config::parse(&json.to_string()).unwrap();
+        assert_eq!(config.canada_post.account, AccountKind::NonContract);
+        json["canada_post"]["account"] = "contractless".into();
+        assert!(error_of(&json.to_string()).contains("canada_post.account"));
+    }
+
+    #[test]
+    fn the_postage_cap_reads_dollars_exactly_and_refuses_nonsense() {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        assert_eq!(
+            Config::parse(MINIMAL).unwrap().limits.max_postage_per_run,
+            None
+        );
+        for (value, cents) in [
+            (serde_json::json!(150), 15_000),
+            (serde_json::json!(99.5), 9_950),
+            (serde_json::json!("12.34"), 1_234),
+        ] {
+            json["limits"] = serde_json::json!({"max_postage_per_run": value});
+            let config = Config::parse(&json.to_string()).unwrap();
+            assert_eq!(
+                config.limits.max_postage_per_run,
+                Some(Cad::from_cents(cents))
+            );
+        }
+        for value in [
+            serde_json::json!(0),
+            serde_json::json!(1.234),
+            serde_json::json!(true),
+        ] {
+            json["limits"] = serde_json::json!({"max_postage_per_run": value});
+            let error = error_of(&json.to_string());
+            assert!(error.contains("max_postage_per_run"), "{error}");
+        }
     }
 
     #[test]

@@ -282,7 +282,7 @@ fn check_canada_post_answer(body: &[u8]) {
 /// The refund decision: only a 2xx ticket is a registered refund and only a reasoned 4xx
 /// a refusal; everything else is an unknown outcome, and every message is one clean line.
 fn check_refund_answer(answer: &Response) {
-    match read_refund_answer(answer) {
+    match read_refund_answer(answer, crate::canadapost::types::AccountKind::Contract) {
         Ok(ticket) => {
             assert!(
                 answer.is_success(),
@@ -312,7 +312,7 @@ fn check_create_answer(answer: &Response) {
         "shipment-info",
         answers::created_shipment_info,
     );
-    match read_create_answer(answer) {
+    match read_create_answer(answer, crate::canadapost::types::AccountKind::Contract) {
         Ok(info) => {
             assert!(
                 answer.is_success(),
@@ -489,7 +489,8 @@ fn refund_xml_from_mutated_addresses() {
                 continue;
             }
         };
-        let xml_text = refund_request_xml(&email).unwrap();
+        let xml_text =
+            refund_request_xml(&email, crate::canadapost::types::AccountKind::Contract).unwrap();
         let root = xml::parse(xml_text.as_bytes()).unwrap();
         assert_eq!(root.name, "shipment-refund-request");
         assert_eq!(root.child_text("email"), Some(email.as_str()));

@@ -255,6 +255,7 @@ mod tests {
                 deferred: 2,
                 problems: Vec::new(),
                 orders: Vec::new(),
+                postage: None,
             }],
             reminded: Vec::new(),
         };

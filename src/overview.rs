@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::canadapost::money::Postage;
 use crate::canadapost::types::ShipmentStatus;
 use crate::config::AlertsConfig;
 use crate::journal::legacy::{self, LegacyShipment};
@@ -99,6 +100,10 @@ pub struct OrderView {
     pub stuck: Option<String>,
     /// Printed, not printed, or print failed; none when nothing was to be printed.
     pub print: Option<&'static str>,
+    /// What its label cost (`31.58 CAD (base 27.95, taxes 3.63)`), `unknown` when
+    /// Canada Post did not say, none before a label was bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postage: Option<String>,
 }
 
 /// Every order the journal or the runs log knows: those in progress, orders only the runs
@@ -239,6 +244,10 @@ fn settled_view(order_id: String, settled: &SettledOrder, history: &OrderHistory
         since: history.first_noted,
         stuck: None,
         print: None,
+        postage: settled
+            .shipment_id
+            .as_ref()
+            .map(|_| Postage::describe(settled.postage.as_ref())),
     }
 }
 
@@ -299,6 +308,10 @@ fn active_view(
         since,
         stuck,
         print: None,
+        postage: label
+            .shipment
+            .as_ref()
+            .map(|shipment| Postage::describe(shipment.postage.as_ref())),
     }
 }
 
@@ -505,7 +518,7 @@ mod tests {
                     request_id: "1-A-r1".to_owned().try_into().unwrap(),
                     tracking_pin: Some("7023210039414604".into()),
                     status,
-                    due_amount: None,
+                    postage: None,
                     links: Vec::new(),
                 }),
                 created_at: Some(now() - Duration::minutes(5)),

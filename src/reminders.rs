@@ -141,6 +141,7 @@ mod tests {
             since: None,
             stuck: stuck.map(str::to_owned),
             print: None,
+            postage: None,
         }
     }
 

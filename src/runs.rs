@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::EXIT_OK;
 use crate::journal::jsonl::{self, AppendLog, Position, TornTail};
-use crate::phase::{OrderOutcome, PhaseReport};
+use crate::phase::{OrderOutcome, PhaseReport, RunPostage};
 
 /// One run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +46,9 @@ pub struct PhaseSummary {
     /// Every order that did not go through, and why.
     #[serde(default)]
     pub orders: Vec<OrderNote>,
+    /// The label phase of a live run: the postage it bought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postage: Option<RunPostage>,
 }
 
 /// An order that did not go through a phase.
@@ -100,11 +103,17 @@ impl PhaseSummary {
             deferred: count(|outcome| *outcome == OrderOutcome::Deferred),
             problems: report.problems.clone(),
             orders,
+            postage: report.postage,
         }
     }
 }
 
 impl RunRecord {
+    /// The postage the run bought, when it ran the label phase live.
+    pub fn postage(&self) -> Option<RunPostage> {
+        self.phases.iter().find_map(|phase| phase.postage)
+    }
+
     /// The orders this run noted as failed (each had its `error:` line printed).
     pub fn failed_orders(&self) -> BTreeSet<String> {
         self.phases
@@ -156,6 +165,8 @@ pub struct RunsHistory {
     /// By command name.
     pub commands: BTreeMap<String, CommandHistory>,
     pub last_run: Option<RunRecord>,
+    /// The postage the runs bought, by the UTC day each started.
+    pub postage_by_day: BTreeMap<chrono::NaiveDate, RunPostage>,
 }
 
 /// A command's latest run, and its latest successful one.
@@ -225,6 +236,13 @@ impl RunsHistory {
             }
         }
         note_command(&mut self.commands, &run);
+        if let Some(postage) = run.postage() {
+            let day = self
+                .postage_by_day
+                .entry(run.started_at.date_naive())
+                .or_default();
+            *day = day.plus(postage);
+        }
         self.last_run = Some(run);
     }
 }

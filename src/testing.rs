@@ -7,6 +7,16 @@ pub fn xmllint(documents: &[String]) -> Result<(), String> {
     bbship_fake::xsd::validate(documents)
 }
 
+/// The same against another schema vendored in the repository.
+pub fn xmllint_against(xsd: &std::path::Path, documents: &[String]) -> Result<(), String> {
+    bbship_fake::xsd::validate_against(xsd, documents)
+}
+
+/// One schema vendored in the repository, by file name.
+pub fn vendored_xsd(name: &str) -> std::path::PathBuf {
+    bbship_fake::xsd::vendored(name)
+}
+
 pub use crate::rng::Rng;
 
 /// How many cases each fuzz target runs: `default`, or `BBSHIP_FUZZ_ITERATIONS` for a
@@ -136,8 +146,7 @@ pub fn shipment_xml_for(
         sender: &config.sender,
         destination,
         parcel: &config.parcel.default,
-        paid_by_customer: config.canada_post.paid_by_customer(),
-        contract_id: &config.canada_post.contract_id,
+        settlement: crate::canadapost::shipment::Settlement::of(&config.canada_post),
     })
     .unwrap_or_else(|error| panic!("the shipment XML builds: {error}"))
 }

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use crate::canadapost::money::Postage;
 use crate::canadapost::types::{ShipmentId, ShipmentStatus};
 use crate::canadapost::xml::{self, Element};
 
@@ -104,14 +105,13 @@ pub struct ShipmentInfo {
     pub tracking_pin: Option<String>,
     /// Canada Post's purchase order number for the label (`P344547877`), on invoices.
     pub po_number: Option<String>,
-    /// `shipment-price/due-amount` (CAD, as written), present when the request asked for
-    /// pricing information.
-    pub due_amount: Option<String>,
+    /// `shipment-price` (contract, when the request asked for pricing information) or
+    /// the non-contract receipt; `None` when the answer gave none or it did not read.
+    pub postage: Option<Postage>,
     pub links: Vec<Link>,
 }
 
 impl ShipmentInfo {
-    #[cfg(test)]
     pub fn link(&self, rel: &str) -> Option<&Link> {
         self.links.iter().find(|link| link.rel == rel)
     }
@@ -213,11 +213,31 @@ pub fn shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
             .map(|status| ShipmentStatus::from(status.to_owned())),
         tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
         po_number: root.child_text("po-number").map(str::to_owned),
-        due_amount: root
-            .child("shipment-price")
-            .and_then(|price| price.child_text("due-amount"))
-            .map(str::to_owned),
+        postage: root.child("shipment-price").and_then(price_amounts),
         links: root.child("links").map(links).unwrap_or_default(),
+    })
+}
+
+/// The amounts of a `<shipment-price>` or a `<non-contract-shipment-receipt>`, which
+/// name them alike; `None` when the due amount is missing or does not read. A receipt
+/// has no `due-amount`: what the card was charged (`cc-receipt-details/charge-amount`) is
+/// due, else the pre-tax amount plus the taxes.
+pub fn price_amounts(price: &Element) -> Option<Postage> {
+    let taxes = ["gst-amount", "pst-amount", "hst-amount"].map(|name| price.child_text(name));
+    let base = price.child_text("base-amount");
+    let charged = price
+        .child("cc-receipt-details")
+        .and_then(|card| card.child_text("charge-amount"));
+    if let Some(postage) =
+        Postage::from_texts(price.child_text("due-amount").or(charged), base, taxes)
+    {
+        return Some(postage);
+    }
+    // Neither amount: the pre-tax amount and the taxes, all of which must read.
+    let pre_tax = Postage::from_texts(price.child_text("pre-tax-amount"), base, taxes)?;
+    Some(Postage {
+        due: pre_tax.due.checked_add(pre_tax.taxes?)?,
+        ..pre_tax
     })
 }
 
@@ -230,6 +250,8 @@ pub struct ShipmentDetails {
     pub service_code: Option<String>,
     /// `references/customer-ref-1`: the order the label was bought for.
     pub customer_ref_1: Option<String>,
+    /// `references/customer-ref-2`: bbship writes the attempt's request id there.
+    pub customer_ref_2: Option<String>,
     pub paid_by_customer: Option<String>,
     pub contract_id: Option<String>,
 }
@@ -239,6 +261,8 @@ pub struct ShipmentDetails {
 /// links); a `delivery-spec` directly under the root is read too, as the older
 /// documentation draws it. Nothing is required here: the caller decides what it needs.
 pub fn shipment_details(root: &Element) -> Result<ShipmentDetails, String> {
+    // A non-contract `<non-contract-shipment-details>` has its delivery spec directly
+    // under the root too.
     let spec = root
         .child("shipment-detail")
         .and_then(|detail| detail.child("delivery-spec"))
@@ -256,6 +280,7 @@ pub fn shipment_details(root: &Element) -> Result<ShipmentDetails, String> {
         po_number: root.child_text("po-number").map(str::to_owned),
         service_code: in_spec(&["service-code"]),
         customer_ref_1: in_spec(&["references", "customer-ref-1"]),
+        customer_ref_2: in_spec(&["references", "customer-ref-2"]),
         paid_by_customer: in_spec(&["settlement-info", "paid-by-customer"]),
         contract_id: in_spec(&["settlement-info", "contract-id"]),
     })
@@ -266,7 +291,11 @@ pub fn shipment_details(root: &Element) -> Result<ShipmentDetails, String> {
 /// shipment's record: the caller looks the shipment up by its request id instead and
 /// reads what Canada Post really holds.
 pub fn created_shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
-    let info = shipment_info(root)?;
+    created(shipment_info(root)?)
+}
+
+/// A shipment read from a create answer: it must carry its PIN and a label link.
+pub fn created(info: ShipmentInfo) -> Result<ShipmentInfo, String> {
     if info.tracking_pin.is_none() {
         return Err("<shipment-info> has no <tracking-pin>".to_owned());
     }
@@ -274,6 +303,29 @@ pub fn created_shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
         return Err("<shipment-info> has no label <link>".to_owned());
     }
     Ok(info)
+}
+
+/// `<non-contract-shipment-info>`: shipment id, PIN and links, and no status (the
+/// schema has none): a non-contract shipment is charged to the card when it is made,
+/// with nothing left to transmit, so it reads as `PaidByCard`.
+pub fn non_contract_shipment_info(root: &Element) -> Result<ShipmentInfo, String> {
+    let shipment_id = root
+        .child_text("shipment-id")
+        .ok_or("<non-contract-shipment-info> has no <shipment-id>")?;
+    Ok(ShipmentInfo {
+        shipment_id: ShipmentId::try_from(shipment_id.to_owned())?,
+        customer_request_id: None,
+        status: Some(ShipmentStatus::PaidByCard),
+        tracking_pin: root.child_text("tracking-pin").map(str::to_owned),
+        po_number: None,
+        postage: None,
+        links: root.child("links").map(links).unwrap_or_default(),
+    })
+}
+
+/// Every `<link>` directly under `root`, whatever its rel.
+pub fn all_links(root: &Element) -> Vec<Link> {
+    links(root)
 }
 
 /// `<shipments>`: the `rel="shipment"` links (none means not found).
@@ -376,6 +428,89 @@ mod tests {
     }
 
     #[test]
+    fn the_non_contract_answers_read_their_shipment_links_price_and_order() {
+        let body = fixture("ncshipment-response.xml");
+        let info = expected(&body, "non-contract-shipment-info", |root| {
+            created(non_contract_shipment_info(root)?)
+        });
+        assert_eq!(info.shipment_id.as_str(), "406951321983787352");
+        assert_eq!(info.tracking_pin.as_deref(), Some("1234567200001012"));
+        assert_eq!(info.status, Some(ShipmentStatus::PaidByCard));
+        assert_eq!(info.postage, None, "the create answer has no price");
+        for rel in ["self", "details", "receipt", "refund"] {
+            assert!(info.link(rel).is_some(), "{rel}");
+        }
+
+        let receipt = expected(
+            &fixture("ncshipment-receipt.xml"),
+            "non-contract-shipment-receipt",
+            |root| Ok(price_amounts(root)),
+        )
+        .unwrap();
+        assert_eq!(
+            receipt.due.to_string(),
+            "21.99",
+            "what the card was charged"
+        );
+        assert_eq!(
+            receipt.base.map(|base| base.to_string()).as_deref(),
+            Some("18.10")
+        );
+        assert_eq!(
+            receipt.taxes.map(|taxes| taxes.to_string()).as_deref(),
+            Some("2.53")
+        );
+
+        let details = expected(
+            &fixture("ncshipment-details.xml"),
+            "non-contract-shipment-details",
+            shipment_details,
+        );
+        assert_eq!(details.customer_ref_1.as_deref(), Some("261300101-A"));
+        assert_eq!(
+            details.customer_ref_2.as_deref(),
+            Some("261300101-A-mx4zxjpj-1bf5")
+        );
+        assert_eq!(details.tracking_pin.as_deref(), Some("1234567200001012"));
+
+        let list = expected(
+            &fixture("ncshipments-list.xml"),
+            "non-contract-shipments",
+            |root| Ok(all_links(root)),
+        );
+        assert_eq!(list.len(), 2);
+        let ticket = expected(
+            &fixture("ncshipment-refund-response.xml"),
+            "non-contract-shipment-refund-request-info",
+            refund_request_info,
+        );
+        assert_eq!(ticket.service_ticket_id, "GT12345678RT");
+    }
+
+    #[test]
+    fn a_receipt_without_a_charge_is_priced_from_its_pre_tax_amount_and_taxes_or_unknown() {
+        let receipt = |inner: &str| {
+            let body =
+                format!("<non-contract-shipment-receipt>{inner}</non-contract-shipment-receipt>");
+            expected(body.as_bytes(), "non-contract-shipment-receipt", |root| {
+                Ok(price_amounts(root))
+            })
+        };
+        let priced = receipt(
+            "<base-amount>10.00</base-amount><pre-tax-amount>10.50</pre-tax-amount>\
+             <gst-amount>0.53</gst-amount><pst-amount>0.00</pst-amount><hst-amount>0.00</hst-amount>",
+        )
+        .unwrap();
+        assert_eq!(priced.due.to_string(), "11.03");
+        assert_eq!(
+            receipt("<base-amount>10.00</base-amount>"),
+            None,
+            "unknown, not 10 or 0"
+        );
+        assert_eq!(receipt("<charge-amount>x</charge-amount>"), None);
+    }
+
+    #[test]
     fn a_production_create_answer_needs_no_request_id() {
         // Captured from production: no customer-request-id, a po-number, a price link.
         let body = production("create-shipment-response.xml");
@@ -385,7 +520,7 @@ mod tests {
         assert_eq!(info.status, Some(ShipmentStatus::Transmitted));
         assert_eq!(info.tracking_pin.as_deref(), Some("1234567200001012"));
         assert_eq!(info.po_number.as_deref(), Some("P100000101"));
-        assert_eq!(info.due_amount, None, "not asked for pricing");
+        assert_eq!(info.postage, None, "not asked for pricing");
         for rel in ["self", "details", "price", "refund"] {
             assert!(info.link(rel).is_some(), "{rel}");
         }
@@ -393,7 +528,12 @@ mod tests {
 
         let body = production("create-shipment-response-priced.xml");
         let priced = expected(&body, "shipment-info", created_shipment_info);
-        assert_eq!(priced.due_amount.as_deref(), Some("31.58"));
+        let postage = priced.postage.unwrap();
+        assert_eq!(postage.due.to_string(), "31.58");
+        assert!(
+            postage.base.is_some() && postage.taxes.is_some(),
+            "{postage:?}"
+        );
         assert_eq!(priced.po_number.as_deref(), Some("P123456789"));
         assert_eq!(priced.customer_request_id, None);
     }
@@ -410,6 +550,7 @@ mod tests {
                 po_number: Some("P100000101".into()),
                 service_code: Some("DOM.EP".into()),
                 customer_ref_1: Some("261300101-A".into()),
+                customer_ref_2: None,
                 paid_by_customer: Some("0007654321".into()),
                 contract_id: Some("0040012345".into()),
             }
@@ -632,7 +773,16 @@ mod tests {
     }
 
     fn post(fake: &bbship_fake::FakeServer, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-        let mut request = agent().post(format!("{}/rs/1234567/1234567/shipment", fake.base_url()));
+        post_to(fake, "/rs/1234567/1234567/shipment", headers, body)
+    }
+
+    fn post_to(
+        fake: &bbship_fake::FakeServer,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let mut request = agent().post(format!("{}{path}", fake.base_url()));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -681,7 +831,11 @@ mod tests {
         assert!(info.po_number.as_deref().unwrap().starts_with('P'));
         assert!(info.link("price").is_some(), "{body}");
         // 12.50 + 2.00 × 1.25 kg = 15.00, and 13 % HST.
-        assert_eq!(info.due_amount.as_deref(), Some("16.95"), "{body}");
+        assert_eq!(
+            info.postage.map(|p| p.due.to_string()).as_deref(),
+            Some("16.95"),
+            "{body}"
+        );
         for part in [
             "<base-amount>15.00</base-amount>",
             "<hst-amount>1.95</hst-amount>",
@@ -733,5 +887,142 @@ mod tests {
             !body.contains("shipment-price") && body.contains("<po-number>"),
             "{body}"
         );
+    }
+
+    /// Every answer of the fake's non-contract side validates against ncshipment.xsd.
+    fn assert_nc_valid(body: &str) {
+        let xsd = crate::testing::vendored_xsd("ncshipment.xsd");
+        if let Err(complaints) = crate::testing::xmllint_against(&xsd, &[body.to_owned()]) {
+            panic!("{complaints}\n{body}");
+        }
+    }
+
+    #[test]
+    fn the_fake_serves_non_contract_shipping_as_strictly_as_contract() {
+        const NC: &str = "application/vnd.cpc.ncshipment-v4+xml";
+        let fake = bbship_fake::FakeServer::start(bbship_fake::FakeOptions::default()).unwrap();
+        let auth = basic();
+        let good = [
+            ("Authorization", auth.as_str()),
+            ("Accept", NC),
+            ("Content-Type", NC),
+            ("Accept-language", "en-CA"),
+        ];
+        let request = std::fs::read_to_string("tests/fixtures/canada-post/ncshipment-request.xml")
+            .unwrap()
+            .replace(
+                "</customer-ref-1>",
+                "</customer-ref-1><customer-ref-2>ORDER-1042-r1</customer-ref-2>",
+            );
+        let create = "/rs/1234567/ncshipment";
+        // Exact media types: the contract ones, or */*, are refused.
+        let mut contract_type = good;
+        contract_type[1].1 = "application/vnd.cpc.shipment-v8+xml";
+        assert_eq!(post_to(&fake, create, &contract_type, &request).0, 406);
+        let mut any = good;
+        any[1].1 = "*/*";
+        assert_eq!(post_to(&fake, create, &any, &request).0, 406);
+        let mut wrong_type = good;
+        wrong_type[2].1 = "application/vnd.cpc.shipment-v8+xml";
+        assert_eq!(post_to(&fake, create, &wrong_type, &request).0, 415);
+        // A contract request, or contract elements in a non-contract one, are refused.
+        let (status, body) = post_to(&fake, create, &good, &sample_request());
+        assert_eq!(status, 400, "{body}");
+        let with_contract = request.replace(
+            "<requested-shipping-point>",
+            "<transmit-shipment>true</transmit-shipment><requested-shipping-point>",
+        );
+        let (status, body) = post_to(&fake, create, &good, &with_contract);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("transmit-shipment"), "{body}");
+        let sender_country = request.replace(
+            "<prov-state>ON</prov-state>",
+            "<prov-state>ON</prov-state><country-code>CA</country-code>",
+        );
+        let (status, body) = post_to(&fake, create, &good, &sender_country);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("country-code"), "{body}");
+        assert!(fake.shipments().is_empty());
+
+        let (status, body) = post_to(&fake, create, &good, &request);
+        assert_eq!(status, 200, "{body}");
+        assert_nc_valid(&body);
+        let Answer::Expected(info) = read(body.as_bytes(), "non-contract-shipment-info", |root| {
+            created(non_contract_shipment_info(root)?)
+        })
+        .unwrap() else {
+            panic!("{body}")
+        };
+        assert!(crate::ids::pin_check_digit_holds(
+            info.tracking_pin.as_deref().unwrap()
+        ));
+        for rel in ["details", "receipt", "refund"] {
+            let link = info.link(rel).unwrap_or_else(|| panic!("{rel}: {body}"));
+            if rel != "refund" {
+                let (status, answer) = get(&fake, &link.href, NC);
+                assert_eq!(status, 200, "{answer}");
+                assert_nc_valid(&answer);
+                let (status, _) = get(&fake, &link.href, "application/vnd.cpc.shipment-v8+xml");
+                assert_eq!(status, 406);
+            }
+        }
+
+        // The window is read in Eastern time: now, in Toronto, holds the shipment; the
+        // same digits read as UTC do not (unless they agree, which they never do).
+        let toronto = |at: chrono::DateTime<chrono::Utc>| {
+            let offset = if crate::canadapost::eastern::offset_hours(at) == -4 {
+                4
+            } else {
+                5
+            };
+            (at - chrono::Duration::hours(offset))
+                .format("%Y%m%d%H%M")
+                .to_string()
+        };
+        let now = chrono::Utc::now();
+        let list = |from: String, to: String| {
+            get(
+                &fake,
+                &format!("{}{create}?from={from}&to={to}", fake.base_url()),
+                NC,
+            )
+        };
+        let (status, body) = list(
+            toronto(now - chrono::Duration::minutes(2)),
+            toronto(now + chrono::Duration::minutes(2)),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_nc_valid(&body);
+        assert_eq!(body.matches("rel=\"shipment\"").count(), 1, "{body}");
+        let utc = |at: chrono::DateTime<chrono::Utc>| at.format("%Y%m%d%H%M").to_string();
+        let (_, body) = list(
+            utc(now - chrono::Duration::minutes(2)),
+            utc(now + chrono::Duration::minutes(2)),
+        );
+        assert_eq!(body.matches("rel=\"shipment\"").count(), 0, "{body}");
+        // A search without `from`, or a malformed one, is refused with messages.
+        let (status, body) = get(&fake, &format!("{}{create}", fake.base_url()), NC);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("<messages"), "{body}");
+        assert_eq!(list("2026".to_owned(), "2027".to_owned()).0, 400);
+
+        // Refund: the ncshipment body, once.
+        let refund = info.link("refund").unwrap().href.clone();
+        let refund_path = refund.trim_start_matches(&fake.base_url()).to_owned();
+        let body =
+            std::fs::read_to_string("tests/fixtures/canada-post/shipment-refund-request.xml")
+                .unwrap();
+        assert_eq!(
+            post_to(&fake, &refund_path, &good, &body).0,
+            400,
+            "a contract refund body"
+        );
+        let nc_refund = "<non-contract-shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/ncshipment-v4\"><email>a@example.com</email></non-contract-shipment-refund-request>";
+        let (status, answer) = post_to(&fake, &refund_path, &good, nc_refund);
+        assert_eq!(status, 200, "{answer}");
+        assert_nc_valid(&answer);
+        let (status, answer) = post_to(&fake, &refund_path, &good, nc_refund);
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.contains("already been submitted"), "{answer}");
     }
 }

@@ -1,6 +1,9 @@
 //! The Canada Post REST client: Create Shipment, the request-id lookup, Get Shipment,
 //! the label artifact, the tracking summary, Request Shipment Refund, and a read-only
-//! probe of the credentials.
+//! probe of the credentials; for a non-contract account (`canada_post.account`) the same
+//! calls under `…/ncshipment` in ncshipment-v4, the window search that stands in for the
+//! request-id lookup, and the receipt that holds the price. The phase sees one set of
+//! calls whatever the account; this client picks the URLs, media types and roots.
 //!
 //! It knows Canada Post's paths, media types, `<messages>` errors and throttle, and
 //! nothing of Best Buy or of phases. Its errors are typed so the phase can tell a refused
@@ -18,7 +21,9 @@ use std::time::{Duration, Instant};
 use crate::canadapost::answers::{
     self, Answer, Link, Messages, PinSummary, RefundTicket, ShipmentInfo,
 };
-use crate::canadapost::types::CustomerNumber;
+use crate::canadapost::eastern::SearchWindow;
+use crate::canadapost::money::Postage;
+use crate::canadapost::types::{AccountKind, CustomerNumber};
 use crate::config::{Config, Language};
 use crate::error::UsageError;
 use crate::http::{
@@ -29,6 +34,22 @@ use crate::rate::Spacing;
 use crate::secret::Secret;
 
 pub const SHIPMENT_MEDIA_TYPE: &str = "application/vnd.cpc.shipment-v8+xml";
+pub const NC_SHIPMENT_MEDIA_TYPE: &str = "application/vnd.cpc.ncshipment-v4+xml";
+
+/// How far either side of a create attempt the non-contract search looks: this
+/// machine's clock and Canada Post's may disagree by minutes, and the search has only
+/// minutes.
+const SEARCH_MARGIN_MINUTES: i64 = 15;
+
+/// One create attempt whose outcome is unknown, as the account's search needs it: the
+/// request id (contract lookup), the order (`customer-ref-1`) and when it was made (the
+/// non-contract window).
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    pub request_id: &'a RequestId,
+    pub order_reference: &'a str,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
 pub const TRACKING_MEDIA_TYPE: &str = "application/vnd.cpc.track-v2+xml";
 pub const PDF_MEDIA_TYPE: &str = "application/pdf";
 
@@ -133,6 +154,9 @@ pub struct CanadaPostClient {
     origin: String,
     customer_number: CustomerNumber,
     mobo: CustomerNumber,
+    account: AccountKind,
+    /// The longest one POST can take: how far past an attempt its shipment may be dated.
+    request_timeout: Duration,
     authorization: Secret,
     language: &'static str,
     throttle_pause: Duration,
@@ -184,6 +208,8 @@ impl CanadaPostClient {
             base_url,
             customer_number: canada_post.customer_number.clone(),
             mobo: canada_post.mobo().clone(),
+            account: canada_post.account,
+            request_timeout: Duration::from_secs(limits.request_timeout_secs.get()),
             authorization,
             language: match canada_post.language {
                 Language::English => "en-CA",
@@ -198,11 +224,30 @@ impl CanadaPostClient {
         }
     }
 
+    /// Where shipments are created and searched: a contract's under mailed-by and mobo,
+    /// a non-contract account's under mailed-by alone.
     fn shipments_url(&self) -> String {
-        format!(
-            "{}/rs/{}/{}/shipment",
-            self.base_url, self.customer_number, self.mobo
-        )
+        match self.account {
+            AccountKind::Contract => format!(
+                "{}/rs/{}/{}/shipment",
+                self.base_url, self.customer_number, self.mobo
+            ),
+            AccountKind::NonContract => {
+                format!("{}/rs/{}/ncshipment", self.base_url, self.customer_number)
+            }
+        }
+    }
+
+    /// The versioned media type of the account's shipping calls.
+    fn media_type(&self) -> &'static str {
+        match self.account {
+            AccountKind::Contract => SHIPMENT_MEDIA_TYPE,
+            AccountKind::NonContract => NC_SHIPMENT_MEDIA_TYPE,
+        }
+    }
+
+    pub fn account(&self) -> AccountKind {
+        self.account
     }
 
     fn request(&self, method: Method, url: String, accept: &str) -> Request {
@@ -221,8 +266,8 @@ impl CanadaPostClient {
         mode: WriteMode,
     ) -> Result<Option<ShipmentInfo>, CanadaPostError> {
         let request = self
-            .request(Method::Post, self.shipments_url(), SHIPMENT_MEDIA_TYPE)
-            .header("Content-Type", SHIPMENT_MEDIA_TYPE)
+            .request(Method::Post, self.shipments_url(), self.media_type())
+            .header("Content-Type", self.media_type())
             .body(body.into_bytes());
         if mode == WriteMode::Live {
             self.wait_out_throttle()?;
@@ -239,7 +284,103 @@ impl CanadaPostClient {
         if is_throttle(&response) {
             self.note_throttle();
         }
-        read_create_answer(&response).map(Some)
+        read_create_answer(&response, self.account).map(Some)
+    }
+
+    /// Searches for the shipments an attempt with an unknown outcome may have made, and
+    /// reads each: by its request id for a contract; for a non-contract account, which
+    /// has none, by listing the shipments made in a window around the attempt and
+    /// reading each one `known` does not already claim, keeping those whose
+    /// `customer-ref-1` is the order. `Ok(empty)` only when the search answered that
+    /// nothing matches; any read that fails fails the whole search (wait, never create).
+    pub fn find_attempt(
+        &self,
+        attempt: &Attempt,
+        known: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<ShipmentInfo>, CanadaPostError> {
+        match self.account {
+            AccountKind::Contract => self
+                .find_by_request_id(attempt.request_id)?
+                .iter()
+                .map(|link| self.shipment(link))
+                .collect(),
+            AccountKind::NonContract => {
+                let window = SearchWindow::around(
+                    attempt.at,
+                    chrono::Duration::minutes(SEARCH_MARGIN_MINUTES),
+                    chrono::Duration::seconds(
+                        i64::try_from(self.request_timeout.as_secs()).unwrap_or(60),
+                    ),
+                );
+                let mut found = Vec::new();
+                for link in self.list_window(&window)? {
+                    // The link ends with the shipment id: one bbship knows is not read.
+                    if link.href.rsplit('/').next().is_some_and(known) {
+                        continue;
+                    }
+                    let info = self.shipment(&link)?;
+                    if known(info.shipment_id.as_str()) {
+                        continue;
+                    }
+                    let details_link = info.link("details").cloned().ok_or_else(|| {
+                        CanadaPostError::BadResponse(format!(
+                            "non-contract shipment {} has no `details` link",
+                            info.shipment_id
+                        ))
+                    })?;
+                    self.check_link(&details_link)?;
+                    let response =
+                        self.read(&self.shipping, &details_link.href, self.media_type())?;
+                    let details = self.expected_answer(
+                        &response,
+                        "non-contract-shipment-details",
+                        answers::shipment_details,
+                    )?;
+                    if details.customer_ref_1.as_deref().map(str::trim)
+                        == Some(attempt.order_reference)
+                    {
+                        found.push(ShipmentInfo {
+                            customer_request_id: details.customer_ref_2,
+                            ..info
+                        });
+                    }
+                }
+                Ok(found)
+            }
+        }
+    }
+
+    /// Get Non-Contract Shipments for a window (Eastern time): every link, whatever its
+    /// rel (the schema says `shipment`; nothing else is listed).
+    fn list_window(&self, window: &SearchWindow) -> Result<Vec<Link>, CanadaPostError> {
+        let (from, to) = window.query();
+        let url = format!("{}?from={from}&to={to}", self.shipments_url());
+        let response = self.read(&self.shipping, &url, self.media_type())?;
+        let links = self.expected_answer(&response, "non-contract-shipments", |root| {
+            Ok(answers::all_links(root))
+        })?;
+        for link in &links {
+            self.check_link(link)?;
+        }
+        Ok(links)
+    }
+
+    /// What a shipment cost when its create answer did not say: a non-contract
+    /// shipment's receipt (`receipt` link, one read). A contract shipment's price comes
+    /// with its create answer, so nothing is read for it. `Ok(None)`: no receipt link,
+    /// or an answer without a readable amount (unknown, never zero).
+    pub fn postage(&self, links: &[Link]) -> Result<Option<Postage>, CanadaPostError> {
+        if self.account == AccountKind::Contract {
+            return Ok(None);
+        }
+        let Some(link) = links.iter().find(|link| link.rel == "receipt") else {
+            return Ok(None);
+        };
+        self.check_link(link)?;
+        let response = self.read(&self.shipping, &link.href, self.media_type())?;
+        self.expected_answer(&response, "non-contract-shipment-receipt", |root| {
+            Ok(answers::price_amounts(root))
+        })
     }
 
     /// The shipments created with this `customer-request-id`: `Ok(empty)` only when
@@ -262,6 +403,17 @@ impl CanadaPostClient {
     /// request-id lookup for an id no shipment has (Canada Post checks the key, the host
     /// and the mailed-by/mobo pair, then answers an empty list). Buys nothing.
     pub fn probe(&self) -> Result<(), CanadaPostError> {
+        if self.account == AccountKind::NonContract {
+            // The non-contract search over the last minutes: read-only, and it proves
+            // the key, the host and the mailed-by number the same way.
+            let now = chrono::Utc::now();
+            let window = SearchWindow::around(
+                now - chrono::Duration::minutes(5),
+                chrono::Duration::zero(),
+                chrono::Duration::minutes(5),
+            );
+            return self.list_window(&window).map(|_| ());
+        }
         let millis = chrono::Utc::now().timestamp_millis();
         let request_id = RequestId::try_from(format!("bbship-check-{millis}"))
             .map_err(CanadaPostError::BadResponse)?;
@@ -280,8 +432,8 @@ impl CanadaPostClient {
     ) -> Result<Option<RefundTicket>, CanadaPostError> {
         self.check_link(link)?;
         let request = self
-            .request(Method::Post, link.href.clone(), SHIPMENT_MEDIA_TYPE)
-            .header("Content-Type", SHIPMENT_MEDIA_TYPE)
+            .request(Method::Post, link.href.clone(), self.media_type())
+            .header("Content-Type", self.media_type())
             .body(body.into_bytes());
         if mode == WriteMode::Live {
             self.wait_out_throttle()?;
@@ -301,14 +453,23 @@ impl CanadaPostClient {
             self.note_throttle();
             return Err(CanadaPostError::Throttled);
         }
-        read_refund_answer(&response).map(Some)
+        read_refund_answer(&response, self.account).map(Some)
     }
 
     /// GETs a shipment through its `self` (or lookup) link.
     pub fn shipment(&self, link: &Link) -> Result<ShipmentInfo, CanadaPostError> {
         self.check_link(link)?;
-        let response = self.read(&self.shipping, &link.href, SHIPMENT_MEDIA_TYPE)?;
-        self.expected_answer(&response, "shipment-info", answers::shipment_info)
+        let response = self.read(&self.shipping, &link.href, self.media_type())?;
+        match self.account {
+            AccountKind::Contract => {
+                self.expected_answer(&response, "shipment-info", answers::shipment_info)
+            }
+            AccountKind::NonContract => self.expected_answer(
+                &response,
+                "non-contract-shipment-info",
+                answers::non_contract_shipment_info,
+            ),
+        }
     }
 
     /// One download of a label artifact. Not-ready answers come back as such; the caller
@@ -504,13 +665,24 @@ impl CanadaPostClient {
 /// refusal (nothing was bought, so a later run may create). Anything else, the throttle
 /// included, may hide a shipment: an unknown outcome, settled by the request-id lookup,
 /// never by a second create. A pure function, so the fuzz tests can hold it to that.
-pub(crate) fn read_create_answer(response: &Response) -> Result<ShipmentInfo, CanadaPostError> {
+pub(crate) fn read_create_answer(
+    response: &Response,
+    account: AccountKind,
+) -> Result<ShipmentInfo, CanadaPostError> {
     let status = response.status;
-    match answers::read(
-        &response.body,
-        "shipment-info",
-        answers::created_shipment_info,
-    ) {
+    let answer = match account {
+        AccountKind::Contract => answers::read(
+            &response.body,
+            "shipment-info",
+            answers::created_shipment_info,
+        ),
+        AccountKind::NonContract => {
+            answers::read(&response.body, "non-contract-shipment-info", |root| {
+                answers::created(answers::non_contract_shipment_info(root)?)
+            })
+        }
+    };
+    match answer {
         Ok(Answer::Expected(info)) if response.is_success() => Ok(info),
         Ok(Answer::Messages(messages)) if messages.is_throttle() => {
             Err(CanadaPostError::UnknownOutcome(
@@ -532,7 +704,7 @@ pub(crate) fn read_create_answer(response: &Response) -> Result<ShipmentInfo, Ca
             "HTTP {status}: {messages}"
         ))),
         Ok(Answer::Expected(_)) => Err(CanadaPostError::UnknownOutcome(format!(
-            "HTTP {status} with a <shipment-info> body"
+            "HTTP {status} with a shipment's body"
         ))),
         Err(problem) => Err(CanadaPostError::UnknownOutcome(format!(
             "HTTP {status}: {problem}"
@@ -543,13 +715,16 @@ pub(crate) fn read_create_answer(response: &Response) -> Result<ShipmentInfo, Ca
 /// What a refund answer means: a 2xx `<shipment-refund-request-info>` is a registered
 /// request, a 4xx `<messages>` a refusal (an earlier request, a used label), anything
 /// else an unknown outcome.
-pub(crate) fn read_refund_answer(response: &Response) -> Result<RefundTicket, CanadaPostError> {
+pub(crate) fn read_refund_answer(
+    response: &Response,
+    account: AccountKind,
+) -> Result<RefundTicket, CanadaPostError> {
     let status = response.status;
-    match answers::read(
-        &response.body,
-        "shipment-refund-request-info",
-        answers::refund_request_info,
-    ) {
+    let root = match account {
+        AccountKind::Contract => "shipment-refund-request-info",
+        AccountKind::NonContract => "non-contract-shipment-refund-request-info",
+    };
+    match answers::read(&response.body, root, answers::refund_request_info) {
         Ok(Answer::Expected(ticket)) if response.is_success() => Ok(ticket),
         Ok(Answer::Messages(messages))
             if messages.is_authentication_failure() || matches!(status, 401 | 403) =>
@@ -563,7 +738,7 @@ pub(crate) fn read_refund_answer(response: &Response) -> Result<RefundTicket, Ca
             "HTTP {status}: {messages}"
         ))),
         Ok(Answer::Expected(_)) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
-            "HTTP {status} with a <shipment-refund-request-info> body"
+            "HTTP {status} with a <{root}> body"
         ))),
         Err(problem) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
             "HTTP {status}: {problem}"
@@ -617,6 +792,14 @@ mod tests {
         }
     }
 
+    fn read_create_answer_contract(response: &Response) -> Result<ShipmentInfo, CanadaPostError> {
+        read_create_answer(response, AccountKind::Contract)
+    }
+
+    fn read_refund_answer_contract(response: &Response) -> Result<RefundTicket, CanadaPostError> {
+        read_refund_answer(response, AccountKind::Contract)
+    }
+
     fn answer(status: u16, body: &str) -> Response {
         Response {
             status,
@@ -638,9 +821,9 @@ mod tests {
         };
         let created = fixture("create-shipment-response.xml");
         let refusal = fixture("create-shipment-validation-error.xml");
-        assert!(read_create_answer(&answer(200, &created)).is_ok());
+        assert!(read_create_answer_contract(&answer(200, &created)).is_ok());
         assert!(matches!(
-            read_create_answer(&answer(400, &refusal)),
+            read_create_answer_contract(&answer(400, &refusal)),
             Err(CanadaPostError::Rejected { status: 400, .. })
         ));
         let slm = "<messages><message><code>Server</code><description>Rejected by SLM Monitor</description></message></messages>";
@@ -661,14 +844,17 @@ mod tests {
         for (status, body) in unknown {
             assert!(
                 matches!(
-                    read_create_answer(&answer(status, body)),
+                    read_create_answer_contract(&answer(status, body)),
                     Err(CanadaPostError::UnknownOutcome(_))
                 ),
                 "HTTP {status}: {body}"
             );
         }
         let auth = "<messages><message><code>AA002</code><description>x</description></message></messages>";
-        assert!(read_create_answer(&answer(401, auth)).is_err_and(|error| error.is_unauthorized()));
+        assert!(
+            read_create_answer_contract(&answer(401, auth))
+                .is_err_and(|error| error.is_unauthorized())
+        );
     }
 
     #[test]
@@ -680,13 +866,13 @@ mod tests {
         .unwrap();
         let refused = "<messages><message><code>9010</code><description>A refund request has already been submitted</description></message></messages>";
         assert_eq!(
-            read_refund_answer(&answer(200, &ticket))
+            read_refund_answer_contract(&answer(200, &ticket))
                 .unwrap()
                 .service_ticket_id,
             "GT12345678RT"
         );
         assert!(matches!(
-            read_refund_answer(&answer(400, refused)),
+            read_refund_answer_contract(&answer(400, refused)),
             Err(CanadaPostError::Rejected { status: 400, .. })
         ));
         for (status, body) in [
@@ -697,7 +883,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    read_refund_answer(&answer(status, body)),
+                    read_refund_answer_contract(&answer(status, body)),
                     Err(CanadaPostError::RefundOutcomeUnknown(_))
                 ),
                 "HTTP {status}: {body}"
@@ -705,7 +891,10 @@ mod tests {
         }
         let auth =
             "<messages><message><code>E002</code><description>x</description></message></messages>";
-        assert!(read_refund_answer(&answer(401, auth)).is_err_and(|error| error.is_unauthorized()));
+        assert!(
+            read_refund_answer_contract(&answer(401, auth))
+                .is_err_and(|error| error.is_unauthorized())
+        );
     }
 
     #[test]

@@ -39,6 +39,17 @@ pub enum LabelProblem {
     },
 }
 
+impl LabelProblem {
+    /// A letter page (8.5x11 inches, either orientation): how a non-contract label
+    /// comes, with the 4x6 label on part of the page.
+    pub fn is_letter_page(&self) -> bool {
+        let near = |a: f64, b: f64| (a - b).abs() <= TOLERANCE_POINTS;
+        matches!(self, LabelProblem::WrongPageSize { width_points, height_points }
+            if (near(*width_points, 612.0) && near(*height_points, 792.0))
+                || (near(*width_points, 792.0) && near(*height_points, 612.0)))
+    }
+}
+
 impl fmt::Display for LabelProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -101,6 +112,24 @@ pub fn inspect_label(bytes: &[u8]) -> Result<LabelInspection, LabelProblem> {
     // (e.g. the page dictionary spelled it in a way the scan misses).
     let pages = count_pages(bytes).max(1);
     Ok(LabelInspection { pages })
+}
+
+#[cfg(test)]
+mod letter_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_letter_page_is_a_letter_page() {
+        let page = |width_points, height_points| LabelProblem::WrongPageSize {
+            width_points,
+            height_points,
+        };
+        assert!(page(612.0, 792.0).is_letter_page());
+        assert!(page(792.0, 612.0).is_letter_page());
+        assert!(page(611.5, 792.0).is_letter_page());
+        assert!(!page(595.0, 842.0).is_letter_page(), "A4");
+        assert!(!LabelProblem::NoPage.is_letter_page());
+    }
 }
 
 fn is_four_by_six(width: f64, height: f64) -> bool {

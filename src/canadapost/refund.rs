@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use crate::canadapost::shipment::SHIPMENT_NAMESPACE;
-use crate::canadapost::types::Email;
+use crate::canadapost::shipment::{NC_SHIPMENT_NAMESPACE, SHIPMENT_NAMESPACE};
+use crate::canadapost::types::{AccountKind, Email};
 
 #[derive(Serialize)]
 #[serde(rename = "shipment-refund-request")]
@@ -21,11 +21,28 @@ struct RefundRequestXml<'a> {
 }
 
 /// The request body for Request Shipment Refund.
-pub fn refund_request_xml(email: &Email) -> Result<String, quick_xml::SeError> {
-    let body = quick_xml::se::to_string(&RefundRequestXml {
-        xmlns: SHIPMENT_NAMESPACE,
-        email: email.as_str(),
-    })?;
+#[derive(Serialize)]
+#[serde(rename = "non-contract-shipment-refund-request")]
+struct NonContractRefundRequestXml<'a> {
+    #[serde(rename = "@xmlns")]
+    xmlns: &'static str,
+    email: &'a str,
+}
+
+pub fn refund_request_xml(
+    email: &Email,
+    account: AccountKind,
+) -> Result<String, quick_xml::SeError> {
+    let body = match account {
+        AccountKind::Contract => quick_xml::se::to_string(&RefundRequestXml {
+            xmlns: SHIPMENT_NAMESPACE,
+            email: email.as_str(),
+        })?,
+        AccountKind::NonContract => quick_xml::se::to_string(&NonContractRefundRequestXml {
+            xmlns: NC_SHIPMENT_NAMESPACE,
+            email: email.as_str(),
+        })?,
+    };
     Ok(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"
     ))
@@ -42,7 +59,7 @@ mod tests {
 
     #[test]
     fn the_refund_request_says_what_the_sample_says_and_validates() {
-        let xml = refund_request_xml(&email("seller@example.com")).unwrap();
+        let xml = refund_request_xml(&email("seller@example.com"), AccountKind::Contract).unwrap();
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-refund-request \
@@ -50,6 +67,20 @@ mod tests {
              </shipment-refund-request>"
         );
         xmllint(&[xml]).unwrap();
+    }
+
+    #[test]
+    fn the_non_contract_refund_request_validates_against_ncshipment() {
+        let xml =
+            refund_request_xml(&email("seller@example.com"), AccountKind::NonContract).unwrap();
+        assert!(
+            xml.contains(
+                "<non-contract-shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/ncshipment-v4\">"
+            ),
+            "{xml}"
+        );
+        crate::testing::xmllint_against(&crate::testing::vendored_xsd("ncshipment.xsd"), &[xml])
+            .unwrap();
     }
 
     #[test]
@@ -61,7 +92,7 @@ mod tests {
             &format!("{}@example.com", "x".repeat(48)),
         ]
         .iter()
-        .map(|value| refund_request_xml(&email(value)).unwrap())
+        .map(|value| refund_request_xml(&email(value), AccountKind::Contract).unwrap())
         .collect();
         xmllint(&documents).unwrap();
     }

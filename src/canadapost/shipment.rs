@@ -1,8 +1,12 @@
-//! The Create Shipment request (shipment-v8), built through serde types and quick-xml,
+//! The create request of either account: Create Shipment (shipment-v8, a contract) or
+//! Create Non-Contract Shipment (ncshipment-v4), built through serde types and quick-xml,
 //! never by pasting strings: quick-xml escapes `&`, `<`, `>` and quotes, and the value
 //! types refuse what the schema refuses (over-long text, control characters, bad postal
 //! codes and provinces, out-of-range weights), so every request this module can build
-//! validates against `shipment.xsd`. The tests prove that with `xmllint`.
+//! validates against `shipment.xsd` or `ncshipment.xsd`. The tests prove that with
+//! `xmllint`. Both carry the same addresses, parcel, service and references; only the
+//! envelope differs (a non-contract request has no request id, no transmit, no print
+//! preferences and no settlement: the card on the profile pays).
 
 use serde::Serialize;
 
@@ -12,6 +16,35 @@ use crate::config::{ParcelSpec, SenderConfig};
 use crate::ids::RequestId;
 
 pub const SHIPMENT_NAMESPACE: &str = "http://www.canadapost.ca/ws/shipment-v8";
+pub const NC_SHIPMENT_NAMESPACE: &str = "http://www.canadapost.ca/ws/ncshipment-v4";
+
+/// Who pays for the label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settlement<'a> {
+    /// The contract's account: `paid-by-customer` may not be the mailed-by customer.
+    Contract {
+        paid_by_customer: &'a CustomerNumber,
+        contract_id: &'a ContractId,
+    },
+    /// The card on the non-contract profile.
+    Card,
+}
+
+impl<'a> Settlement<'a> {
+    /// The account's settlement. A contract account always has its contract id (the
+    /// configuration refuses one without it).
+    pub fn of(config: &'a crate::config::CanadaPostConfig) -> Settlement<'a> {
+        match (config.account, &config.contract_id) {
+            (crate::canadapost::types::AccountKind::Contract, Some(contract_id)) => {
+                Settlement::Contract {
+                    paid_by_customer: config.paid_by_customer(),
+                    contract_id,
+                }
+            }
+            _ => Settlement::Card,
+        }
+    }
+}
 
 /// Where a parcel goes, every field already within Canada Post's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,9 +69,7 @@ pub struct ShipmentSpec<'a> {
     pub sender: &'a SenderConfig,
     pub destination: &'a Destination,
     pub parcel: &'a ParcelSpec,
-    /// `paid-by-customer`: who pays, which may not be the mailed-by customer of the URL.
-    pub paid_by_customer: &'a CustomerNumber,
-    pub contract_id: &'a ContractId,
+    pub settlement: Settlement<'a>,
 }
 
 #[derive(Serialize)]
@@ -111,8 +142,9 @@ struct AddressXml<'a> {
     city: &'a str,
     #[serde(rename = "prov-state")]
     prov_state: &'static str,
-    #[serde(rename = "country-code")]
-    country_code: &'static str,
+    /// Absent from a non-contract sender (domestic by schema).
+    #[serde(rename = "country-code", skip_serializing_if = "Option::is_none")]
+    country_code: Option<&'static str>,
     #[serde(rename = "postal-zip-code")]
     postal_zip_code: &'a str,
 }
@@ -165,17 +197,98 @@ struct SettlementXml<'a> {
     intended_method_of_payment: &'static str,
 }
 
-/// The request body for Create Shipment.
+#[derive(Serialize)]
+#[serde(rename = "non-contract-shipment")]
+struct NonContractShipmentXml<'a> {
+    #[serde(rename = "@xmlns")]
+    xmlns: &'static str,
+    #[serde(rename = "requested-shipping-point")]
+    requested_shipping_point: &'a str,
+    #[serde(rename = "delivery-spec")]
+    delivery_spec: NonContractDeliverySpecXml<'a>,
+}
+
+#[derive(Serialize)]
+struct NonContractDeliverySpecXml<'a> {
+    #[serde(rename = "service-code")]
+    service_code: &'a str,
+    sender: SenderXml<'a>,
+    destination: DestinationXml<'a>,
+    #[serde(rename = "parcel-characteristics")]
+    parcel_characteristics: ParcelXml,
+    preferences: PreferencesXml,
+    references: ReferencesXml<'a>,
+}
+
+/// The request body for the account's create: Create Shipment with a contract
+/// settlement, Create Non-Contract Shipment with the card.
 pub fn create_shipment_xml(spec: &ShipmentSpec) -> Result<String, quick_xml::SeError> {
-    let sender = spec.sender;
-    let destination = spec.destination;
-    let xml = ShipmentXml {
-        xmlns: SHIPMENT_NAMESPACE,
-        customer_request_id: spec.request_id.as_str(),
-        transmit_shipment: true,
-        requested_shipping_point: sender.postal_code.as_str(),
-        provide_pricing_info: true,
-        delivery_spec: DeliverySpecXml {
+    let common = CommonParts::of(spec);
+    let body = match spec.settlement {
+        Settlement::Contract {
+            paid_by_customer,
+            contract_id,
+        } => quick_xml::se::to_string(&ShipmentXml {
+            xmlns: SHIPMENT_NAMESPACE,
+            customer_request_id: spec.request_id.as_str(),
+            transmit_shipment: true,
+            requested_shipping_point: spec.sender.postal_code.as_str(),
+            provide_pricing_info: true,
+            delivery_spec: DeliverySpecXml {
+                service_code: common.service_code,
+                sender: common.sender,
+                destination: common.destination,
+                parcel_characteristics: common.parcel,
+                print_preferences: PrintPreferencesXml {
+                    output_format: "4x6",
+                    encoding: "PDF",
+                },
+                preferences: common.preferences,
+                references: common.references,
+                settlement_info: SettlementXml {
+                    paid_by_customer: paid_by_customer.as_str(),
+                    contract_id: contract_id.as_str(),
+                    intended_method_of_payment: "Account",
+                },
+            },
+        })?,
+        Settlement::Card => {
+            let mut sender = common.sender;
+            sender.address_details.country_code = None;
+            quick_xml::se::to_string(&NonContractShipmentXml {
+                xmlns: NC_SHIPMENT_NAMESPACE,
+                requested_shipping_point: spec.sender.postal_code.as_str(),
+                delivery_spec: NonContractDeliverySpecXml {
+                    service_code: common.service_code,
+                    sender,
+                    destination: common.destination,
+                    parcel_characteristics: common.parcel,
+                    preferences: common.preferences,
+                    references: common.references,
+                },
+            })?
+        }
+    };
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"
+    ))
+}
+
+/// What both requests say alike.
+struct CommonParts<'a> {
+    service_code: &'a str,
+    sender: SenderXml<'a>,
+    destination: DestinationXml<'a>,
+    parcel: ParcelXml,
+    preferences: PreferencesXml,
+    references: ReferencesXml<'a>,
+}
+
+impl<'a> CommonParts<'a> {
+    fn of(spec: &ShipmentSpec<'a>) -> CommonParts<'a> {
+        let sender = spec.sender;
+        let destination = spec.destination;
+        CommonParts {
             service_code: spec.service.as_str(),
             sender: SenderXml {
                 name: sender.name.as_ref().map(BoundedText::as_str),
@@ -186,7 +299,7 @@ pub fn create_shipment_xml(spec: &ShipmentSpec) -> Result<String, quick_xml::SeE
                     address_line_2: sender.address_line_2.as_ref().map(BoundedText::as_str),
                     city: sender.city.as_str(),
                     prov_state: sender.province.code(),
-                    country_code: "CA",
+                    country_code: Some("CA"),
                     postal_zip_code: sender.postal_code.as_str(),
                 },
             },
@@ -199,11 +312,11 @@ pub fn create_shipment_xml(spec: &ShipmentSpec) -> Result<String, quick_xml::SeE
                     address_line_2: destination.address_line_2.as_ref().map(BoundedText::as_str),
                     city: destination.city.as_str(),
                     prov_state: destination.province.code(),
-                    country_code: "CA",
+                    country_code: Some("CA"),
                     postal_zip_code: destination.postal_code.as_str(),
                 },
             },
-            parcel_characteristics: ParcelXml {
+            parcel: ParcelXml {
                 // Fixed decimals: the schema wants a plain decimal, never an exponent.
                 weight: format!("{:.3}", spec.parcel.weight_kg.get()),
                 dimensions: DimensionsXml {
@@ -212,30 +325,19 @@ pub fn create_shipment_xml(spec: &ShipmentSpec) -> Result<String, quick_xml::SeE
                     height: format!("{:.1}", spec.parcel.height_cm.get()),
                 },
             },
-            print_preferences: PrintPreferencesXml {
-                output_format: "4x6",
-                encoding: "PDF",
-            },
             preferences: PreferencesXml {
                 show_packing_instructions: false,
                 show_postage_rate: false,
                 show_insured_value: false,
             },
+            // The request id rides in customer-ref-2 too: the one place a non-contract
+            // shipment, which has no request id, can say which attempt made it.
             references: ReferencesXml {
                 customer_ref_1: spec.order_reference.as_str(),
                 customer_ref_2: spec.request_id.as_str(),
             },
-            settlement_info: SettlementXml {
-                paid_by_customer: spec.paid_by_customer.as_str(),
-                contract_id: spec.contract_id.as_str(),
-                intended_method_of_payment: "Account",
-            },
-        },
-    };
-    let body = quick_xml::se::to_string(&xml)?;
-    Ok(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"
-    ))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +373,45 @@ mod tests {
         let request_id = RequestId::try_from("ord-261300002-A-7f3a9c2e".to_owned()).unwrap();
         let reference = text("261300002-A");
         crate::testing::shipment_xml_for(config, destination, &request_id, &reference)
+    }
+
+    #[test]
+    fn a_non_contract_request_validates_against_ncshipment_and_carries_the_same_parts() {
+        let mut config = config();
+        config.canada_post.account = crate::canadapost::types::AccountKind::NonContract;
+        config.canada_post.contract_id = None;
+        let xml = build(&config, &destination());
+        crate::testing::xmllint_against(
+            &crate::testing::vendored_xsd("ncshipment.xsd"),
+            std::slice::from_ref(&xml),
+        )
+        .unwrap();
+        for expected in [
+            r#"<non-contract-shipment xmlns="http://www.canadapost.ca/ws/ncshipment-v4">"#,
+            "<requested-shipping-point>M1M1M1</requested-shipping-point>",
+            "<service-code>DOM.EP</service-code>",
+            "<company>Smith &amp; Sons &lt;Ltd&gt;</company>",
+            "<postal-zip-code>B3H0A1</postal-zip-code>",
+            "<weight>2.000</weight>",
+            "<customer-ref-1>261300002-A</customer-ref-1>",
+            "<customer-ref-2>ord-261300002-A-7f3a9c2e</customer-ref-2>",
+            "<country-code>CA</country-code>",
+        ] {
+            assert!(xml.contains(expected), "{expected} missing from\n{xml}");
+        }
+        for absent in [
+            "customer-request-id",
+            "transmit-shipment",
+            "print-preferences",
+            "settlement-info",
+            "contract-id",
+            "provide-pricing-info",
+        ] {
+            assert!(!xml.contains(absent), "{absent} in\n{xml}");
+        }
+        // The sender's domestic address has no country code in this schema.
+        let sender = &xml[xml.find("<sender>").unwrap()..xml.find("</sender>").unwrap()];
+        assert!(!sender.contains("country-code"), "{sender}");
     }
 
     #[test]

@@ -4,6 +4,26 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Which Canada Post account bbship ships with: a parcel contract (Create Shipment,
+/// transmitted, billed to the account) or Solutions for Small Business (non-contract
+/// shipping, charged to the card on the profile at creation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    #[default]
+    Contract,
+    NonContract,
+}
+
+impl AccountKind {
+    pub fn config_value(self) -> &'static str {
+        match self {
+            AccountKind::Contract => "contract",
+            AccountKind::NonContract => "non_contract",
+        }
+    }
+}
+
 /// A Canada Post customer number (`mailed-by`, `mobo`, `paid-by-customer`): 1 to 10
 /// digits. Canada Post pads it to 10 digits in links, so equality is numeric.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -179,6 +199,10 @@ impl fmt::Display for ShipmentId {
 pub enum ShipmentStatus {
     Transmitted,
     Created,
+    /// A non-contract shipment: charged to the card when it was created, with nothing
+    /// to transmit and no status in Canada Post's answers. It is as final as a
+    /// transmitted one. Only the non-contract reader gives it; Canada Post never sends it.
+    PaidByCard,
     Other(String),
 }
 
@@ -189,7 +213,12 @@ impl ShipmentStatus {
 
     /// Whether `status` (absent when the answer had none) lets an order ship.
     pub fn allows_shipping(status: Option<&ShipmentStatus>) -> bool {
-        status.is_some_and(ShipmentStatus::is_transmitted)
+        status.is_some_and(|status| {
+            matches!(
+                status,
+                ShipmentStatus::Transmitted | ShipmentStatus::PaidByCard
+            )
+        })
     }
 
     /// `created`, or `no status` when the answer had none, for messages.
@@ -198,11 +227,15 @@ impl ShipmentStatus {
     }
 }
 
+/// How a non-contract shipment's status is journaled; not a word Canada Post uses.
+const PAID_BY_CARD: &str = "non-contract (paid by card)";
+
 impl From<String> for ShipmentStatus {
     fn from(value: String) -> ShipmentStatus {
         match value.trim() {
             "transmitted" => ShipmentStatus::Transmitted,
             "created" => ShipmentStatus::Created,
+            PAID_BY_CARD => ShipmentStatus::PaidByCard,
             _ => ShipmentStatus::Other(value),
         }
     }
@@ -213,6 +246,7 @@ impl From<ShipmentStatus> for String {
         match status {
             ShipmentStatus::Transmitted => "transmitted".to_owned(),
             ShipmentStatus::Created => "created".to_owned(),
+            ShipmentStatus::PaidByCard => PAID_BY_CARD.to_owned(),
             ShipmentStatus::Other(value) => value,
         }
     }
@@ -223,6 +257,7 @@ impl fmt::Display for ShipmentStatus {
         match self {
             ShipmentStatus::Transmitted => f.write_str("transmitted"),
             ShipmentStatus::Created => f.write_str("created"),
+            ShipmentStatus::PaidByCard => f.write_str(PAID_BY_CARD),
             ShipmentStatus::Other(value) => f.write_str(&crate::ids::printable(value)),
         }
     }

@@ -128,6 +128,13 @@ fn account_numbers(config: &Config) -> String {
             ", the default: customer_number"
         }
     };
+    let Some(contract_id) = &canada_post.contract_id else {
+        return format!(
+            "account numbers: a non-contract account (Solutions for Small Business) mailing as \
+             {} (mailed-by, in the URL), paid by the card on its Canada Post profile",
+            canada_post.customer_number
+        );
+    };
     format!(
         "account numbers: mails as {} (mailed-by, in the URL), for {} (mobo, in the URL{}), \
          paid by {} (settlement-info/paid-by-customer{}) under contract {} \
@@ -137,7 +144,7 @@ fn account_numbers(config: &Config) -> String {
         defaulted(canada_post.mobo.is_some()),
         canada_post.paid_by_customer(),
         defaulted(canada_post.paid_by_customer.is_some()),
-        canada_post.contract_id.as_str(),
+        contract_id.as_str(),
     )
 }
 

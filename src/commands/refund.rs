@@ -113,7 +113,7 @@ pub fn run(
              request the refund on Canada Post's website. Nothing sent"
             )
         })?;
-    let body = refund_request_xml(&email)
+    let body = refund_request_xml(&email, config.canada_post.account)
         .with_context(|| format!("building the refund request of order {order_id}"))?;
 
     writeln!(

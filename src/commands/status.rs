@@ -93,6 +93,24 @@ pub fn run(paths: &Paths, request: &StatusRequest, out: &mut dyn Write) -> Resul
                 run.exit_code
             )?;
         }
+        let today = history
+            .postage_by_day
+            .get(&Utc::now().date_naive())
+            .copied()
+            .unwrap_or_default();
+        let last = history
+            .last_run
+            .as_ref()
+            .and_then(RunRecord::postage)
+            .map_or_else(
+                || "none (no label phase)".to_owned(),
+                |postage| postage.describe(),
+            );
+        writeln!(
+            out,
+            "postage: today (UTC) {}, the last run {last}",
+            today.describe()
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -154,6 +172,11 @@ fn print_one(out: &mut dyn Write, view: &OrderView) -> Result<()> {
         view.label_file.as_ref().unwrap_or(&none)
     )?;
     writeln!(out, "print:      {}", view.print.unwrap_or("-"))?;
+    writeln!(
+        out,
+        "postage:    {}",
+        view.postage.as_deref().unwrap_or("-")
+    )?;
     writeln!(out, "known for:  {}", age(view))?;
     writeln!(
         out,

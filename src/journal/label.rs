@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::canadapost::Link;
+use crate::canadapost::money::Postage;
 use crate::canadapost::types::{ServiceCode, ShipmentId, ShipmentStatus};
 use crate::ids::{OrderId, RequestId};
 
@@ -46,10 +47,15 @@ pub struct ShipmentRecord {
     /// Only `transmitted` lets the order ship; `None` when Canada Post sent none.
     #[serde(default)]
     pub status: Option<ShipmentStatus>,
-    /// What Canada Post charges for the label (`shipment-price/due-amount`, CAD), when
-    /// its answer said.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_amount: Option<String>,
+    /// What Canada Post charges for the label, when its answer (or the non-contract
+    /// receipt) said; `None` is unknown, never zero.
+    #[serde(
+        default,
+        alias = "due_amount",
+        deserialize_with = "crate::canadapost::money::lenient_postage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub postage: Option<Postage>,
     pub links: Vec<Link>,
 }
 
@@ -124,6 +130,14 @@ pub enum LabelEvent {
         at: DateTime<Utc>,
         files: Vec<SavedLabel>,
     },
+    /// What the label cost, read after its create (a non-contract receipt); `None`
+    /// when the answer had no readable amount (unknown, never zero).
+    Priced {
+        order_id: OrderId,
+        shipment_id: ShipmentId,
+        at: DateTime<Utc>,
+        postage: Option<Postage>,
+    },
     /// Canada Post registered a refund request for this shipment's label.
     RefundRequested {
         order_id: OrderId,
@@ -165,6 +179,7 @@ impl LabelEvent {
             | LabelEvent::IntentClosed { order_id, .. }
             | LabelEvent::PinChecked { order_id, .. }
             | LabelEvent::LabelSaved { order_id, .. }
+            | LabelEvent::Priced { order_id, .. }
             | LabelEvent::RefundRequested { order_id, .. }
             | LabelEvent::RefundFailed { order_id, .. }
             | LabelEvent::LegacyStillShipping { order_id, .. }
@@ -186,6 +201,13 @@ pub struct ShippingHistoryLine {
     pub links: Vec<Link>,
     pub labels: Vec<SavedLabel>,
     pub pin_validation: PinVerdict,
+    /// What the label cost (due, base, taxes); absent when unknown, never zero.
+    #[serde(
+        default,
+        deserialize_with = "crate::canadapost::money::lenient_postage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub postage: Option<Postage>,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -215,6 +237,8 @@ pub struct LabelProgress {
     /// Create attempts whose outcome is not known: each must be looked up before any new
     /// create.
     pub open_intents: Vec<RequestId>,
+    /// When each open attempt was journaled: the non-contract search looks around it.
+    pub intent_times: Vec<(RequestId, DateTime<Utc>)>,
     /// What each attempt was for, open or not (the history line of an adopted shipment
     /// needs it).
     pub plans: Vec<(RequestId, ShipmentPlan)>,
@@ -246,14 +270,20 @@ impl LabelProgress {
     pub fn apply(&mut self, event: &LabelEvent) {
         match event {
             LabelEvent::Intent {
-                request_id, plan, ..
+                request_id,
+                plan,
+                at,
+                ..
             } => {
                 self.open_intents.push(request_id.clone());
+                self.intent_times.push((request_id.clone(), *at));
                 self.plans.push((request_id.clone(), plan.clone()));
             }
             LabelEvent::Created { shipment, at, .. } => {
                 self.open_intents
                     .retain(|request_id| *request_id != shipment.request_id);
+                self.intent_times
+                    .retain(|(request_id, _)| *request_id != shipment.request_id);
                 match &self.shipment {
                     Some(existing) if existing.shipment_id != shipment.shipment_id => {
                         if !self
@@ -278,6 +308,7 @@ impl LabelProgress {
             }
             LabelEvent::IntentClosed { request_id, .. } => {
                 self.open_intents.retain(|open| open != request_id);
+                self.intent_times.retain(|(open, _)| open != request_id);
             }
             LabelEvent::PinChecked {
                 shipment_id,
@@ -288,6 +319,20 @@ impl LabelProgress {
                     self.pin = Some(verdict.clone());
                 }
             }
+            LabelEvent::Priced {
+                shipment_id,
+                postage: Some(postage),
+                ..
+            } => {
+                if let Some(shipment) = self
+                    .shipment
+                    .as_mut()
+                    .filter(|shipment| shipment.shipment_id == *shipment_id)
+                {
+                    shipment.postage = Some(*postage);
+                }
+            }
+            LabelEvent::Priced { postage: None, .. } => {}
             LabelEvent::LabelSaved {
                 shipment_id,
                 files,
@@ -347,7 +392,7 @@ impl LabelProgress {
                 request_id: line.request_id.clone(),
                 tracking_pin: line.tracking_pin.clone(),
                 status: None,
-                due_amount: None,
+                postage: None,
                 links: line.links.clone(),
             });
             self.created_at = line.created_at;
@@ -359,6 +404,14 @@ impl LabelProgress {
             self.labels = Some(line.labels.clone());
             self.label_saved_at = line.label_saved_at;
         }
+    }
+
+    /// When the attempt `request_id` was journaled.
+    pub fn intent_time(&self, request_id: &RequestId) -> Option<DateTime<Utc>> {
+        self.intent_times
+            .iter()
+            .find(|(id, _)| id == request_id)
+            .map(|(_, at)| *at)
     }
 
     pub fn plan_for(&self, request_id: &RequestId) -> Option<&ShipmentPlan> {
@@ -413,7 +466,7 @@ mod tests {
                 request_id: request(id),
                 tracking_pin: Some("7023210039414604".into()),
                 status: Some(ShipmentStatus::Transmitted),
-                due_amount: None,
+                postage: None,
                 links: vec![],
             },
             at: Utc::now(),
@@ -452,6 +505,13 @@ mod tests {
         let progress = replay(&[intent("r1")]);
         assert_eq!(progress.open_intents.len(), 1);
         assert!(!progress.has_shipment());
+        assert!(
+            progress.intent_time(&request("r1")).is_some(),
+            "the search needs its time"
+        );
+        // Once settled, its time is no longer kept.
+        let progress = replay(&[intent("r1"), created("r1", "111")]);
+        assert_eq!(progress.intent_time(&request("r1")), None);
     }
 
     #[test]

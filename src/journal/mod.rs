@@ -147,6 +147,13 @@ pub struct SettledOrder {
     pub tracking_pin: Option<String>,
     #[serde(default)]
     pub label_files: Vec<String>,
+    /// What its label cost; absent when unknown.
+    #[serde(
+        default,
+        deserialize_with = "crate::canadapost::money::lenient_postage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub postage: Option<crate::canadapost::money::Postage>,
 }
 
 impl SettledOrder {
@@ -156,6 +163,7 @@ impl SettledOrder {
             shipment_id: shipment.map(|shipment| shipment.shipment_id.clone()),
             tracking_pin: shipment.and_then(|shipment| shipment.tracking_pin.clone()),
             label_files: label_paths(record.label.labels.as_deref()),
+            postage: shipment.and_then(|shipment| shipment.postage),
         }
     }
 
@@ -538,6 +546,28 @@ impl Journal {
             .iter()
             .map(|(id, settled)| (id.clone(), settled.clone()))
             .collect()
+    }
+
+    /// The id of every shipment the journal holds, for any order: what a search for an
+    /// unknown attempt need not read again.
+    pub fn known_shipment_ids(&self) -> std::collections::BTreeSet<String> {
+        let state = self.lock();
+        let active = state.book.active.values().flat_map(|record| {
+            let label = &record.label;
+            label.shipment.iter().chain(&label.extra_shipments)
+        });
+        let mut ids: std::collections::BTreeSet<String> = active
+            .map(|shipment| shipment.shipment_id.as_str().to_owned())
+            .collect();
+        ids.extend(
+            state
+                .book
+                .settled
+                .values()
+                .filter_map(|settled| settled.shipment_id.as_ref())
+                .map(|id| id.as_str().to_owned()),
+        );
+        ids
     }
 
     /// How many orders are in progress and how many settled.

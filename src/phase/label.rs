@@ -1,17 +1,20 @@
 //! Phase 2: exactly one Canada Post shipment, a checked PIN and a saved 4x6 label for
 //! every order ready to ship.
 //!
-//! A transmitted label is real postage and cannot be voided, so this phase follows
-//! the never-ship-twice protocol to the letter: the intent (order id + request id) is
-//! on disk before the Create Shipment POST, the shipment right after it; an attempt whose
-//! outcome is unknown is looked up by its request id before anything else, and a create
-//! is never repeated within a run. Everything after the create (PIN check, label
+//! A bought label is real postage and cannot be voided, so this phase never ships twice:
+//! the intent (order id + request id) is on disk before the create POST, the shipment
+//! right after it; an attempt whose outcome is unknown is searched for before anything
+//! else (by its request id for a contract; in a time window around the attempt, matched
+//! on the order, for a non-contract account, which has no request id: the client decides
+//! how), and a create is never repeated within a run. Everything after the create (PIN check, label
 //! download, history line) is resumable and can only ever read the existing shipment.
 //!
-//! A lookup that finds nothing right after an unknown outcome leaves the attempt open:
-//! Canada Post's search may lag its create, so only a later run's lookup (minutes later)
-//! may close it and allow a new create.
+//! A search that finds nothing right after an unknown outcome leaves the attempt open:
+//! Canada Post's search may lag its create, so only a later run's search (minutes later)
+//! may close it and allow a new create. Two circuit breakers bound what one run may buy:
+//! a number of labels and, when configured, an amount of postage.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,11 +28,13 @@ use super::{
 };
 use crate::address::BoundedText;
 use crate::bestbuy::{BestBuyClient, Order, OrderState};
+use crate::canadapost::client::Attempt;
 use crate::canadapost::client::CanadaPostError;
 use crate::canadapost::label_check::{self, LabelProblem};
-use crate::canadapost::shipment::{ShipmentSpec, create_shipment_xml};
+use crate::canadapost::money::{Cad, Postage};
+use crate::canadapost::shipment::{Settlement, ShipmentSpec, create_shipment_xml};
 use crate::canadapost::types::ShipmentStatus;
-use crate::canadapost::{CanadaPostClient, LabelDownload, Link, ShipmentInfo, Tracking};
+use crate::canadapost::{CanadaPostClient, LabelDownload, ShipmentInfo, Tracking};
 use crate::http::WriteMode;
 use crate::ids::{OrderId, RequestId, TrackingPin};
 use crate::journal::{
@@ -99,7 +104,12 @@ pub fn run(
             matches!(item, Work::Listed(_)) && !progress_of(cycle, item.order_id()).has_shipment()
         })
         .count();
-    let breaker = PostageBreaker::new(cycle.config.limits.max_labels_per_run.get(), eligible);
+    let limits = &cycle.config.limits;
+    let breaker = PostageBreaker::new(
+        limits.max_labels_per_run.get(),
+        eligible,
+        limits.max_postage_per_run,
+    );
     let outcomes = for_each_order(cycle, Phase::Label, &work, |item| {
         let order = match item {
             Work::Listed(order) => Some(order.as_ref()),
@@ -112,43 +122,92 @@ pub fn run(
         report.outcomes.push((item.order_id().to_string(), outcome));
     }
     crate::print::write_slips(cycle);
-    if let Some(problem) = breaker.tripped() {
+    for problem in breaker.tripped() {
         log::error!("label: {problem}");
         report.problems.push(problem);
     }
+    let (known, unknown) = breaker.run_spend();
+    report.postage = Some(crate::phase::RunPostage { known, unknown });
     Ok(report)
 }
 
-/// The circuit breaker on postage. Every Create Shipment of a run takes one unit of an
+/// The circuit breakers on postage. Every Create Shipment of a run takes one unit of an
 /// allowance of `limits.max_labels_per_run`, and never more than the orders that were
 /// eligible for one when the run began: more creates than that means something is wrong
 /// (a flood of orders, or a bug), and each create is money that cannot be refunded
-/// automatically. Once it is spent the run stops creating, finishes everything else, and
-/// says so loudly; the orders held back are created by the next run.
+/// automatically. Beside it, the spend breaker (`limits.max_postage_per_run`) stops the
+/// creates once the postage this run bought reaches the cap, an unknown price counted as
+/// the highest price seen (or as the whole cap while none is known), and a create still
+/// under way as the highest price seen. Once either trips the run stops creating,
+/// finishes everything else, and says so loudly; the orders held back are created by the
+/// next run.
 struct PostageBreaker {
     max_labels_per_run: usize,
     eligible: usize,
+    max_postage: Option<Cad>,
     sent: AtomicUsize,
     held_back: AtomicUsize,
+    spend: Mutex<Spend>,
+}
+
+/// This run's postage, as the spend breaker counts it.
+#[derive(Default)]
+struct Spend {
+    known: Cad,
+    highest: Option<Cad>,
+    unknown: i64,
+    in_flight: i64,
+    held_back: usize,
+}
+
+impl Spend {
+    /// What the run counts as spent: the known prices, and the highest price seen (the
+    /// cap while none is known) for every unknown one.
+    fn counted(&self, cap: Cad) -> Cad {
+        let guess = self.highest.unwrap_or(cap);
+        self.known
+            .saturating_add(guess.saturating_mul(self.unknown))
+            .saturating_add(
+                self.highest
+                    .unwrap_or(Cad::ZERO)
+                    .saturating_mul(self.in_flight),
+            )
+    }
 }
 
 impl PostageBreaker {
-    fn new(max_labels_per_run: usize, eligible: usize) -> PostageBreaker {
+    fn new(max_labels_per_run: usize, eligible: usize, max_postage: Option<Cad>) -> PostageBreaker {
         PostageBreaker {
             max_labels_per_run,
             eligible,
+            max_postage,
             sent: AtomicUsize::new(0),
             held_back: AtomicUsize::new(0),
+            spend: Mutex::new(Spend::default()),
         }
+    }
+
+    fn spend(&self) -> std::sync::MutexGuard<'_, Spend> {
+        self.spend
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn allowance(&self) -> usize {
         self.max_labels_per_run.min(self.eligible)
     }
 
-    /// Takes one create from the allowance; `false` once it is spent (and counts the
-    /// order held back).
+    /// Takes one create from the allowances; `false` once one is spent (and counts the
+    /// order held back). An allowed create must be settled with `bought` or `nothing`.
     fn allow_create(&self) -> bool {
+        if let Some(cap) = self.max_postage {
+            let mut spend = self.spend();
+            if spend.counted(cap) >= cap {
+                spend.held_back += 1;
+                return false;
+            }
+            spend.in_flight += 1;
+        }
         let allowance = self.allowance();
         let taken = self
             .sent
@@ -158,31 +217,86 @@ impl PostageBreaker {
             .is_ok();
         if !taken {
             self.held_back.fetch_add(1, Ordering::SeqCst);
+            self.nothing_bought();
         }
         taken
     }
 
-    /// The report's problem when the breaker held an order back.
-    fn tripped(&self) -> Option<String> {
-        let held_back = self.held_back.load(Ordering::SeqCst);
-        if held_back == 0 {
-            return None;
+    /// A create of this run bought a label whose price is `postage` (`None`: unknown,
+    /// which includes a create whose outcome is unknown).
+    fn bought(&self, postage: Option<&Postage>) {
+        let mut spend = self.spend();
+        if self.max_postage.is_some() {
+            spend.in_flight -= 1;
         }
+        match postage {
+            Some(postage) => {
+                spend.known = spend.known.saturating_add(postage.due);
+                spend.highest = Some(
+                    spend
+                        .highest
+                        .map_or(postage.due, |high| high.max(postage.due)),
+                );
+            }
+            None => spend.unknown += 1,
+        }
+    }
+
+    /// An allowed create provably bought nothing (refused, never sent).
+    fn nothing_bought(&self) {
+        if self.max_postage.is_some() {
+            self.spend().in_flight -= 1;
+        }
+    }
+
+    /// The known postage of this run, and how many labels' prices are unknown.
+    fn run_spend(&self) -> (Cad, i64) {
+        let spend = self.spend();
+        (spend.known, spend.unknown)
+    }
+
+    /// The report's problems when a breaker held an order back.
+    fn tripped(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         let sent = self.sent.load(Ordering::SeqCst);
-        let limit = if self.max_labels_per_run <= self.eligible {
-            format!("limits.max_labels_per_run is {}", self.max_labels_per_run)
-        } else {
-            format!(
-                "only {} order(s) were eligible for a label when the run began, so more creates \
-                 would mean a fault",
-                self.eligible
-            )
-        };
-        Some(format!(
-            "circuit breaker: this run sent {sent} Create Shipment request(s) and stopped \
-             ({limit}); {held_back} order(s) wait for the next run. If that many labels is \
-             unexpected, stop cron and look before the next run buys more"
-        ))
+        let held_back = self.held_back.load(Ordering::SeqCst);
+        if held_back > 0 {
+            let limit = if self.max_labels_per_run <= self.eligible {
+                format!("limits.max_labels_per_run is {}", self.max_labels_per_run)
+            } else {
+                format!(
+                    "only {} order(s) were eligible for a label when the run began, so more creates \
+                     would mean a fault",
+                    self.eligible
+                )
+            };
+            problems.push(format!(
+                "circuit breaker: this run sent {sent} Create Shipment request(s) and stopped \
+                 ({limit}); {held_back} order(s) wait for the next run. If that many labels is \
+                 unexpected, stop cron and look before the next run buys more"
+            ));
+        }
+        let spend = self.spend();
+        if let Some(cap) = self.max_postage
+            && spend.held_back > 0
+        {
+            let unknown = if spend.unknown > 0 {
+                format!(
+                    ", and {} label(s) of unknown price counted at {} CAD each",
+                    spend.unknown,
+                    spend.highest.unwrap_or(cap)
+                )
+            } else {
+                String::new()
+            };
+            problems.push(format!(
+                "spend breaker: this run bought {} CAD of known postage{unknown}, which reaches \
+                 limits.max_postage_per_run ({cap} CAD); it stopped creating and {} order(s) wait \
+                 for the next run. If that much postage is unexpected, stop cron and look",
+                spend.known, spend.held_back
+            ));
+        }
+        problems
     }
 }
 
@@ -255,18 +369,31 @@ fn label_one(
             };
             if !breaker.allow_create() {
                 log::info!(
-                    "label: order {order_id}: held back by the circuit breaker; the next run creates its shipment"
+                    "label: order {order_id}: held back by a circuit breaker; the next run creates its shipment"
                 );
                 return Ok(OrderOutcome::Skipped(
-                    "held back by the circuit breaker (limits.max_labels_per_run); the next run creates its shipment"
+                    "held back by a circuit breaker (limits.max_labels_per_run or \
+                     limits.max_postage_per_run); the next run creates its shipment"
                         .to_owned(),
                 ));
             }
-            match create(cycle, canada_post, order)? {
-                Created::Shipment(shipment) => shipment,
-                Created::Failed(reason) => {
+            match create(cycle, canada_post, order) {
+                Ok(Created::Shipment(shipment)) => {
+                    let shipment = priced(cycle, canada_post, order_id, shipment)?;
+                    breaker.bought(shipment.postage.as_ref());
+                    shipment
+                }
+                Ok(Created::Failed(reason, bought)) => {
+                    match bought {
+                        Bought::Nothing => breaker.nothing_bought(),
+                        Bought::Unknown => breaker.bought(None),
+                    }
                     log::error!("label: order {order_id}: {reason}");
                     return Ok(OrderOutcome::Failed(reason));
+                }
+                Err(error) => {
+                    breaker.bought(None);
+                    return Err(error);
                 }
             }
         }
@@ -276,6 +403,11 @@ fn label_one(
         log::error!("label: order {order_id}: {reason}");
         return Ok(OrderOutcome::Failed(reason));
     }
+    let shipment = if shipment.postage.is_none() {
+        priced(cycle, canada_post, order_id, shipment)?
+    } else {
+        shipment
+    };
     finish(cycle, canada_post, order_id, &shipment)
 }
 
@@ -476,15 +608,63 @@ fn request_body(
         sender: &cycle.config.sender,
         destination: &prepared.destination,
         parcel: &prepared.parcel,
-        paid_by_customer: canada_post.paid_by_customer(),
-        contract_id: &canada_post.contract_id,
+        settlement: Settlement::of(canada_post),
     };
     create_shipment_xml(&spec).map_err(|error| format!("building the shipment XML failed: {error}"))
 }
 
 enum Created {
     Shipment(ShipmentRecord),
-    Failed(String),
+    Failed(String, Bought),
+}
+
+/// What a failed create may have cost, for the spend breaker.
+enum Bought {
+    Nothing,
+    Unknown,
+}
+
+/// Reads what a shipment cost when its create answer did not say (a non-contract
+/// receipt; nothing is read for a contract shipment) and journals it. A failed read
+/// leaves the price unknown, never zero; a later run that finishes the label asks again.
+fn priced(
+    cycle: &Cycle,
+    canada_post: &CanadaPostClient,
+    order_id: &OrderId,
+    mut shipment: ShipmentRecord,
+) -> Result<ShipmentRecord> {
+    if shipment.postage.is_some() {
+        return Ok(shipment);
+    }
+    let postage = match canada_post.postage(&shipment.links) {
+        Ok(postage) => postage,
+        Err(error) if error.is_unauthorized() => return Err(error.into()),
+        Err(error) => {
+            log::warn!(
+                "label: order {order_id}: the price of shipment {} is unknown for now (reading its \
+                 receipt failed: {error})",
+                shipment.shipment_id
+            );
+            return Ok(shipment);
+        }
+    };
+    if canada_post.account() == crate::canadapost::types::AccountKind::Contract && postage.is_none()
+    {
+        return Ok(shipment);
+    }
+    cycle.journal.record_label_event(LabelEvent::Priced {
+        order_id: order_id.clone(),
+        shipment_id: shipment.shipment_id.clone(),
+        at: Utc::now(),
+        postage,
+    })?;
+    log::info!(
+        "label: order {order_id}: shipment {} cost {}",
+        shipment.shipment_id,
+        Postage::describe(postage.as_ref())
+    );
+    shipment.postage = postage;
+    Ok(shipment)
 }
 
 /// The one place that buys a label: intent on disk, one POST, shipment on disk.
@@ -492,12 +672,12 @@ fn create(cycle: &Cycle, canada_post: &CanadaPostClient, order: &Order) -> Resul
     let order_id = &order.id;
     let prepared = match prepare(cycle, order) {
         Ok(prepared) => prepared,
-        Err(reason) => return Ok(Created::Failed(reason)),
+        Err(reason) => return Ok(Created::Failed(reason, Bought::Nothing)),
     };
     let request_id = RequestId::for_attempt(order_id, Utc::now());
     let body = match request_body(cycle, order_id, &request_id, &prepared) {
         Ok(body) => body,
-        Err(reason) => return Ok(Created::Failed(reason)),
+        Err(reason) => return Ok(Created::Failed(reason, Bought::Nothing)),
     };
     // Before the create, while the Best Buy order is in hand: a later run may finish the
     // label from the journal alone and still owes it a packing slip.
@@ -519,12 +699,13 @@ fn create(cycle: &Cycle, canada_post: &CanadaPostClient, order: &Order) -> Resul
             prepared.parcel.height_cm.get(),
         ],
     };
+    let intent_at = Utc::now();
     cycle
         .journal
         .record_label_event(LabelEvent::Intent {
             order_id: order_id.clone(),
             request_id: request_id.clone(),
-            at: Utc::now(),
+            at: intent_at,
             plan,
         })
         .context("recording the intent to create a shipment; nothing was sent")?;
@@ -548,41 +729,49 @@ fn create(cycle: &Cycle, canada_post: &CanadaPostClient, order: &Order) -> Resul
         )?)),
         Ok(None) => Ok(Created::Failed(
             "Create Shipment returned nothing in a live run".to_owned(),
+            Bought::Nothing,
         )),
         Err(error) if error.is_unauthorized() => Err(error.into()),
         Err(error @ CanadaPostError::Rejected { .. }) => {
             close(format!("refused: {error}"))?;
-            Ok(Created::Failed(error.to_string()))
+            Ok(Created::Failed(error.to_string(), Bought::Nothing))
         }
         Err(error @ CanadaPostError::Transport(_)) => {
             // The connection was never made, so nothing was bought.
             close(format!("never sent: {error}"))?;
-            Ok(Created::Failed(error.to_string()))
+            Ok(Created::Failed(error.to_string(), Bought::Nothing))
         }
         Err(error) => {
             log::warn!(
-                "label: order {order_id}: {error}; looking it up by request id {request_id}"
+                "label: order {order_id}: {error}; searching for the shipment of attempt {request_id}"
             );
-            match canada_post.find_by_request_id(&request_id) {
-                Ok(links) if !links.is_empty() => {
-                    adopt(cycle, canada_post, order_id, &request_id, &links).map(|found| {
-                        match found {
-                            Some(shipment) => Created::Shipment(shipment),
-                            None => Created::Failed(format!(
-                                "{error}; the lookup found it but reading it failed; the next run tries again"
-                            )),
-                        }
+            match search(cycle, canada_post, order_id, &request_id, intent_at) {
+                Ok(infos) if !infos.is_empty() => {
+                    Ok(match adopt(cycle, order_id, &request_id, infos)? {
+                        Some(shipment) => Created::Shipment(shipment),
+                        None => Created::Failed(
+                            format!(
+                                "{error}; the search found nothing it could record; the next run looks again"
+                            ),
+                            Bought::Unknown,
+                        ),
                     })
                 }
-                Ok(_) => Ok(Created::Failed(format!(
-                    "{error}; the lookup finds no shipment yet, so nothing more is created in this run; \
-                     the next run looks again before creating anything"
-                ))),
+                Ok(_) => Ok(Created::Failed(
+                    format!(
+                        "{error}; the search finds no shipment yet, so nothing more is created in \
+                         this run; the next run looks again before creating anything"
+                    ),
+                    Bought::Unknown,
+                )),
                 Err(lookup_error) if lookup_error.is_unauthorized() => Err(lookup_error.into()),
-                Err(lookup_error) => Ok(Created::Failed(format!(
-                    "{error}; looking it up failed too ({lookup_error}); the next run looks it up \
-                     before creating anything"
-                ))),
+                Err(lookup_error) => Ok(Created::Failed(
+                    format!(
+                        "{error}; searching for it failed too ({lookup_error}); the next run \
+                         searches before creating anything"
+                    ),
+                    Bought::Unknown,
+                )),
             }
         }
     }
@@ -600,11 +789,11 @@ fn record_created(
         request_id: request_id.clone(),
         tracking_pin: info.tracking_pin,
         status: info.status,
-        due_amount: info.due_amount,
+        postage: info.postage,
         links: info.links,
     };
     log::info!(
-        "label: order {order_id}: shipment {} {} (PIN {}, status {}, due {})",
+        "label: order {order_id}: shipment {} {} (PIN {}, status {}, postage {})",
         shipment.shipment_id,
         if adopted {
             "read from Canada Post"
@@ -613,10 +802,7 @@ fn record_created(
         },
         shipment.tracking_pin.as_deref().unwrap_or("none"),
         ShipmentStatus::describe(shipment.status.as_ref()),
-        shipment
-            .due_amount
-            .as_deref()
-            .map_or_else(|| "not given".to_owned(), |due| format!("{due} CAD"))
+        Postage::describe(shipment.postage.as_ref())
     );
     cycle
         .journal
@@ -644,8 +830,9 @@ enum Lookup {
     Unknown(String),
 }
 
-/// Settles every earlier attempt with an unknown outcome, by request id, before any
-/// new create.
+/// Settles every earlier attempt with an unknown outcome before any new create, by the
+/// account's search (the request id of a contract; the time window and the order of a
+/// non-contract account).
 fn resolve_open_attempts(
     cycle: &Cycle,
     canada_post: &CanadaPostClient,
@@ -654,33 +841,30 @@ fn resolve_open_attempts(
 ) -> Result<Lookup> {
     let mut found = None;
     for request_id in &progress.open_intents {
-        match canada_post.find_by_request_id(request_id) {
-            Ok(links) if links.is_empty() => {
+        let at = progress.intent_time(request_id).unwrap_or_else(Utc::now);
+        match search(cycle, canada_post, order_id, request_id, at) {
+            Ok(infos) if infos.is_empty() => {
                 log::info!(
-                    "label: order {order_id}: the attempt {request_id} created nothing (lookup found no shipment)"
+                    "label: order {order_id}: the attempt {request_id} created nothing (the search found no shipment)"
                 );
                 cycle.journal.record_label_event(LabelEvent::IntentClosed {
                     order_id: order_id.clone(),
                     request_id: request_id.clone(),
                     at: Utc::now(),
-                    reason: "not found by the request-id lookup".to_owned(),
+                    reason: "not found by the search for its shipment".to_owned(),
                 })?;
             }
-            Ok(links) => match adopt(cycle, canada_post, order_id, request_id, &links)? {
-                Some(shipment) => {
+            Ok(infos) => {
+                if let Some(shipment) = adopt(cycle, order_id, request_id, infos)? {
                     found.get_or_insert(shipment);
                 }
-                None => {
-                    return Ok(Lookup::Unknown(format!(
-                        "attempt {request_id} created a shipment but reading it failed; the next run tries again"
-                    )));
-                }
-            },
+            }
             Err(error) if error.is_unauthorized() => return Err(error.into()),
             Err(error) => {
                 return Ok(Lookup::Unknown(format!(
-                    "an earlier create attempt ({request_id}) has an unknown outcome and looking it up failed: \
-                     {error}; nothing is created until a lookup answers (next run)"
+                    "an earlier create attempt ({request_id}) has an unknown outcome and searching \
+                     for its shipment failed: {error}; nothing is created until a search answers \
+                     (next run)"
                 )));
             }
         }
@@ -688,38 +872,44 @@ fn resolve_open_attempts(
     Ok(found.map_or(Lookup::NothingFound, Lookup::Found))
 }
 
-/// Reads and records the shipments a lookup found. More than one is a duplicate bought
-/// outside bbship's protocol: each is journaled, and a person is told to refund the rest.
-fn adopt(
+/// The account's search for the shipments of one attempt, skipping every shipment the
+/// journal already holds (another order's, or this one's).
+fn search(
     cycle: &Cycle,
     canada_post: &CanadaPostClient,
     order_id: &OrderId,
     request_id: &RequestId,
-    links: &[Link],
+    at: chrono::DateTime<Utc>,
+) -> Result<Vec<ShipmentInfo>, CanadaPostError> {
+    let known = cycle.journal.known_shipment_ids();
+    let attempt = Attempt {
+        request_id,
+        order_reference: order_id.as_str(),
+        at,
+    };
+    canada_post.find_attempt(&attempt, &|id| known.contains(id))
+}
+
+/// Records the shipments a search found. More than one is a duplicate bought outside
+/// bbship's protocol: each is journaled, and a person is told to refund the rest.
+fn adopt(
+    cycle: &Cycle,
+    order_id: &OrderId,
+    request_id: &RequestId,
+    infos: Vec<ShipmentInfo>,
 ) -> Result<Option<ShipmentRecord>> {
     let mut adopted: Option<ShipmentRecord> = None;
-    for link in links {
-        match canada_post.shipment(link) {
-            Ok(info) => {
-                let record = record_created(cycle, order_id, request_id, info, true)?;
-                match &adopted {
-                    None => adopted = Some(record),
-                    Some(first) => log::error!(
-                        "label: order {order_id}: request id {request_id} found more than one shipment; \
-                         keeping {} and a person should request a refund for {} (PIN {})",
-                        first.shipment_id,
-                        record.shipment_id,
-                        record.tracking_pin.as_deref().unwrap_or("none")
-                    ),
-                }
-            }
-            Err(error) if error.is_unauthorized() => return Err(error.into()),
-            Err(error) => {
-                log::warn!(
-                    "label: order {order_id}: reading a shipment found by request id {request_id}: {error}"
-                );
-                return Ok(None);
-            }
+    for info in infos {
+        let record = record_created(cycle, order_id, request_id, info, true)?;
+        match &adopted {
+            None => adopted = Some(record),
+            Some(first) => log::error!(
+                "label: order {order_id}: the search for attempt {request_id} found more than one \
+                 shipment; keeping {} and a person should request a refund for {} (PIN {})",
+                first.shipment_id,
+                record.shipment_id,
+                record.tracking_pin.as_deref().unwrap_or("none")
+            ),
         }
     }
     Ok(adopted)
@@ -798,13 +988,15 @@ fn finish(
             links: shipment.links.clone(),
             labels: saved.clone(),
             pin_validation: verdict.clone(),
+            postage: shipment.postage,
             created_at: progress.created_at,
             label_saved_at: progress.label_saved_at,
             logged_at: Utc::now(),
         };
         cycle.journal.record_shipping_history(line)?;
         log::info!(
-            "label: order {order_id}: shipment {shipment_id}, PIN {pin_text}, label {}",
+            "label: order {order_id}: shipment {shipment_id}, PIN {pin_text}, postage {}, label {}",
+            Postage::describe(shipment.postage.as_ref()),
             saved
                 .iter()
                 .map(|label| label.path.as_str())
@@ -931,6 +1123,20 @@ fn download_labels(
         };
         match label_check::inspect_label(&bytes) {
             Ok(inspection) => page_counts.push(inspection.pages),
+            Err(problem)
+                if problem.is_letter_page()
+                    && canada_post.account()
+                        == crate::canadapost::types::AccountKind::NonContract =>
+            {
+                // What a non-contract label is: its request cannot ask for 4x6, and it
+                // comes as a letter page holding the label. Print it on letter paper.
+                log::info!(
+                    "label: order {order_id}: the non-contract label of shipment {} is a letter page \
+                     ({problem})",
+                    shipment.shipment_id
+                );
+                page_counts.push(1);
+            }
             Err(problem @ LabelProblem::WrongPageSize { .. }) => {
                 // The label is paid for: keep it, and say loudly it is not 4x6.
                 warning = Some(format!(
@@ -959,10 +1165,10 @@ mod tests {
 
     #[test]
     fn the_breaker_allows_at_most_max_labels_per_run_and_counts_the_rest() {
-        let breaker = PostageBreaker::new(3, 5);
+        let breaker = PostageBreaker::new(3, 5, None);
         let allowed = (0..5).filter(|_| breaker.allow_create()).count();
         assert_eq!(allowed, 3);
-        let problem = breaker.tripped().unwrap();
+        let problem = breaker.tripped().remove(0);
         assert!(problem.contains("sent 3 Create Shipment"), "{problem}");
         assert!(problem.contains("max_labels_per_run is 3"), "{problem}");
         assert!(problem.contains("2 order(s) wait"), "{problem}");
@@ -970,11 +1176,11 @@ mod tests {
 
     #[test]
     fn the_breaker_never_allows_more_creates_than_orders_eligible() {
-        let breaker = PostageBreaker::new(50, 2);
+        let breaker = PostageBreaker::new(50, 2, None);
         assert!(breaker.allow_create());
         assert!(breaker.allow_create());
         assert!(!breaker.allow_create());
-        let problem = breaker.tripped().unwrap();
+        let problem = breaker.tripped().remove(0);
         assert!(
             problem.contains("only 2 order(s) were eligible"),
             "{problem}"
@@ -983,16 +1189,84 @@ mod tests {
 
     #[test]
     fn an_untripped_breaker_reports_nothing() {
-        let breaker = PostageBreaker::new(50, 4);
+        let breaker = PostageBreaker::new(50, 4, None);
         for _ in 0..4 {
             assert!(breaker.allow_create());
         }
-        assert_eq!(breaker.tripped(), None);
+        assert!(breaker.tripped().is_empty());
+    }
+
+    fn price(text: &str) -> Postage {
+        Postage {
+            due: Cad::parse(text).unwrap(),
+            base: None,
+            taxes: None,
+        }
+    }
+
+    #[test]
+    fn the_spend_breaker_stops_once_known_postage_reaches_the_cap() {
+        let breaker = PostageBreaker::new(50, 50, Some(Cad::parse("50.00").unwrap()));
+        for _ in 0..3 {
+            assert!(breaker.allow_create());
+            breaker.bought(Some(&price("16.95")));
+        }
+        // 50.85 reached 50.00: no fourth label.
+        assert!(!breaker.allow_create());
+        let problems = breaker.tripped();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("spend breaker"), "{problems:?}");
+        assert!(problems[0].contains("50.85 CAD"), "{problems:?}");
+        assert!(problems[0].contains("(50.00 CAD)"), "{problems:?}");
+        assert_eq!(breaker.run_spend(), (Cad::parse("50.85").unwrap(), 0));
+    }
+
+    #[test]
+    fn an_unknown_price_counts_as_the_highest_seen_or_as_the_cap() {
+        // No price known yet: the unknown one counts as the whole cap.
+        let breaker = PostageBreaker::new(50, 50, Some(Cad::parse("100").unwrap()));
+        assert!(breaker.allow_create());
+        breaker.bought(None);
+        assert!(!breaker.allow_create());
+        assert!(breaker.tripped()[0].contains("1 label(s) of unknown price counted at 100.00"));
+
+        // With 30.00 the highest seen: 30 + 30 (unknown) + 10 = 70 < 100, then 105.
+        let breaker = PostageBreaker::new(50, 50, Some(Cad::parse("100").unwrap()));
+        assert!(breaker.allow_create());
+        breaker.bought(Some(&price("30.00")));
+        assert!(breaker.allow_create());
+        breaker.bought(None);
+        assert!(breaker.allow_create());
+        breaker.bought(Some(&price("10.00")));
+        assert!(breaker.allow_create());
+        breaker.bought(Some(&price("35.00")));
+        assert!(!breaker.allow_create());
+        // A create that bought nothing gives its share back.
+        let breaker = PostageBreaker::new(50, 50, Some(Cad::parse("20").unwrap()));
+        assert!(breaker.allow_create());
+        breaker.nothing_bought();
+        assert!(breaker.allow_create());
+    }
+
+    #[test]
+    fn both_breakers_work_side_by_side() {
+        let breaker = PostageBreaker::new(2, 10, Some(Cad::parse("1000").unwrap()));
+        assert!(breaker.allow_create());
+        breaker.bought(Some(&price("5.00")));
+        assert!(breaker.allow_create());
+        breaker.bought(Some(&price("5.00")));
+        assert!(!breaker.allow_create());
+        let problems = breaker.tripped();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("max_labels_per_run is 2"),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn concurrent_creates_never_exceed_the_allowance() {
-        let breaker = PostageBreaker::new(10, 100);
+        let breaker = PostageBreaker::new(10, 100, None);
         let allowed = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..8 {
@@ -1006,6 +1280,6 @@ mod tests {
             }
         });
         assert_eq!(allowed.load(Ordering::SeqCst), 10);
-        assert!(breaker.tripped().unwrap().contains("70 order(s) wait"));
+        assert!(breaker.tripped()[0].contains("70 order(s) wait"));
     }
 }

@@ -103,6 +103,37 @@ pub struct PhaseReport {
     /// For each order listed as waiting for acceptance: bbship's estimate of its
     /// acceptance deadline (Best Buy publishes none).
     pub acceptance_deadlines: BTreeMap<String, DateTime<Utc>>,
+    /// The label phase: the postage this run bought.
+    pub postage: Option<RunPostage>,
+}
+
+/// The postage a run bought: the sum of the known prices, and how many labels' prices
+/// are unknown (never counted as zero).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunPostage {
+    pub known: crate::canadapost::money::Cad,
+    pub unknown: i64,
+}
+
+impl RunPostage {
+    pub fn plus(self, other: RunPostage) -> RunPostage {
+        RunPostage {
+            known: self.known.saturating_add(other.known),
+            unknown: self.unknown.saturating_add(other.unknown),
+        }
+    }
+
+    /// `50.85 CAD`, or `50.85 CAD + 1 label of unknown price`.
+    pub fn describe(&self) -> String {
+        if self.unknown == 0 {
+            format!("{} CAD", self.known)
+        } else {
+            format!(
+                "{} CAD + {} label(s) of unknown price",
+                self.known, self.unknown
+            )
+        }
+    }
 }
 
 impl PhaseReport {
@@ -113,6 +144,7 @@ impl PhaseReport {
             outcomes: Vec::new(),
             problems: Vec::new(),
             acceptance_deadlines: BTreeMap::new(),
+            postage: None,
         }
     }
 
@@ -162,6 +194,11 @@ impl fmt::Display for PhaseReport {
         }
         if !self.problems.is_empty() {
             write!(f, ", {} check(s) did not hold", self.problems.len())?;
+        }
+        if let Some(postage) = &self.postage
+            && self.mode == WriteMode::Live
+        {
+            write!(f, ", postage {}", postage.describe())?;
         }
         // The reasons, briefly: the full messages are the error lines above the summary.
         const SHOWN: usize = 5;

@@ -23,6 +23,7 @@ fn a_tiny_bench_ships_every_order_once_and_amplifies_its_journal() {
             latency: Duration::from_millis(5),
             concurrency: 2,
             limits: RateLimits::unlimited(),
+            non_contract: false,
         },
         &cycle_dir,
     )

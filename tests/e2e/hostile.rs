@@ -55,8 +55,13 @@ enum Then {
     NothingThenAll,
 }
 
+#[derive(Clone)]
 struct Case {
     name: &'static str,
+    /// `canada_post.account`: the hostile orders (no fault injected) run for both kinds.
+    account: &'static str,
+    /// The case injects no fault of its own: only the order is hostile.
+    order_only: bool,
     phase: Phase,
     /// Applied to the victim order before the fake serves it.
     victim: fn(FakeOrder) -> FakeOrder,
@@ -117,6 +122,8 @@ fn list_answer(harness: &Harness, status: u16, content_type: &str, body: String)
 fn corpus() -> Vec<Case> {
     let case = |name, phase, victim, code, blame, then| Case {
         name,
+        account: "contract",
+        order_only: true,
         phase,
         victim,
         setup: nothing,
@@ -126,6 +133,8 @@ fn corpus() -> Vec<Case> {
     };
     let fault = |name, phase, setup, code, blame, then| Case {
         name,
+        account: "contract",
+        order_only: false,
         phase,
         victim: same,
         setup,
@@ -625,6 +634,8 @@ fn corpus() -> Vec<Case> {
         ),
         Case {
             name: "the state read before shipping holds the victim without a state",
+            account: "contract",
+            order_only: false,
             phase: Ship,
             victim: same,
             setup: |harness| {
@@ -760,7 +771,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "got <html>",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -782,7 +793,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "no <shipment-id>",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -804,7 +815,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "no <tracking-pin>",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -826,7 +837,7 @@ fn corpus() -> Vec<Case> {
             &[
                 "order 261300005-A",
                 "truncated",
-                "looking it up by request id",
+                "searching for the shipment of attempt",
             ],
             AllThrough,
         ),
@@ -841,7 +852,7 @@ fn corpus() -> Vec<Case> {
                 ));
             },
             0,
-            &["order 261300005-A", "looking it up by request id"],
+            &["order 261300005-A", "searching for the shipment of attempt"],
             AllThrough,
         ),
         // --- Canada Post: the lookup, the shipment, the label, the tracking -------------
@@ -863,7 +874,7 @@ fn corpus() -> Vec<Case> {
             1,
             &[
                 "order 261300005-A",
-                "looking it up failed too",
+                "searching for it failed too",
                 "not well-formed XML",
             ],
             VictimNextRun,
@@ -1148,7 +1159,8 @@ fn run_case(case: &Case) -> Vec<String> {
     let mut problems = Vec::new();
     let harness;
     if case.phase == Phase::Ship {
-        harness = Harness::new([goods.clone(), vec![victim.clone()]].concat());
+        harness =
+            Harness::new([goods.clone(), vec![victim.clone()]].concat()).with_account(case.account);
         let labelling = harness.bbship(&["label"]);
         if labelling.code != 0 {
             return vec![format!(
@@ -1157,7 +1169,8 @@ fn run_case(case: &Case) -> Vec<String> {
         }
         harness.fake.add_order((case.victim)(victim));
     } else {
-        harness = Harness::new([goods.clone(), vec![(case.victim)(victim)]].concat());
+        harness = Harness::new([goods.clone(), vec![(case.victim)(victim)]].concat())
+            .with_account(case.account);
     }
     let before = snapshot(&harness);
     (case.setup)(&harness);
@@ -1236,10 +1249,26 @@ fn run_case(case: &Case) -> Vec<String> {
 
 #[test]
 fn every_hostile_input_gives_a_clear_error_and_the_other_orders_go_through() {
-    let cases = corpus();
+    let mut cases = corpus();
     assert!(cases.len() >= 30, "{} cases", cases.len());
     let names: BTreeSet<&str> = cases.iter().map(|case| case.name).collect();
     assert_eq!(names.len(), cases.len(), "case names are unique");
+    // Every hostile order (no fault of the APIs) again, for a non-contract seller: the
+    // faults are shaped as the contract API answers, so they stay with it.
+    let non_contract: Vec<Case> = cases
+        .iter()
+        .filter(|case| case.order_only)
+        .map(|case| Case {
+            account: "non_contract",
+            ..case.clone()
+        })
+        .collect();
+    assert!(
+        non_contract.len() >= 10,
+        "{} order cases",
+        non_contract.len()
+    );
+    cases.extend(non_contract);
 
     // The cases are independent (each has its own fake and directory): run a few at once.
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -1255,8 +1284,9 @@ fn every_hostile_input_gives_a_clear_error_and_the_other_orders_go_through() {
                     let problems = run_case(case);
                     if !problems.is_empty() {
                         failures.lock().unwrap().push(format!(
-                            "case {:?}:\n  {}",
+                            "case {:?} ({}):\n  {}",
                             case.name,
+                            case.account,
                             problems.join("\n  ")
                         ));
                     }

@@ -71,7 +71,9 @@ fn every_order_ready_to_ship_gets_one_shipment_a_checked_pin_a_4x6_label_and_a_h
         .collect();
     assert_eq!(created.len(), orders.len());
     for event in &created {
-        let due = event["shipment"]["due_amount"].as_str().unwrap_or_default();
+        let due = event["shipment"]["postage"]["due"]
+            .as_str()
+            .unwrap_or_default();
         let (units, cents) = due.split_once('.').unwrap_or_default();
         assert!(
             !units.is_empty() && cents.len() == 2 && due.parse::<f64>().is_ok_and(|d| d > 0.0),
@@ -240,8 +242,16 @@ fn a_throttled_label_download_waits_warns_and_still_exits_0() {
 
 #[test]
 fn a_connection_dropped_after_the_create_is_settled_by_the_request_id_lookup() {
+    for account in support::ACCOUNTS {
+        a_connection_dropped_after_the_create_is_settled_by_the_request_id_lookup_for(account);
+    }
+}
+
+fn a_connection_dropped_after_the_create_is_settled_by_the_request_id_lookup_for(
+    account: &'static str,
+) {
     let orders = shipping_orders(3);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     harness.fake.inject(FaultRule {
         order_id: Some(orders[1].order_id().to_owned()),
         ..rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing)
@@ -262,8 +272,16 @@ fn a_connection_dropped_after_the_create_is_settled_by_the_request_id_lookup() {
 
 #[test]
 fn a_crash_between_the_intent_and_the_post_leads_to_exactly_one_shipment() {
+    for account in support::ACCOUNTS {
+        a_crash_between_the_intent_and_the_post_leads_to_exactly_one_shipment_for(account);
+    }
+}
+
+fn a_crash_between_the_intent_and_the_post_leads_to_exactly_one_shipment_for(
+    account: &'static str,
+) {
     let orders = shipping_orders(1);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     // What a run killed right after journaling its intent leaves behind.
     std::fs::create_dir_all(harness.data_dir.join("logs/canada_post")).unwrap();
     let intent = serde_json::json!({
@@ -300,8 +318,16 @@ fn a_crash_between_the_intent_and_the_post_leads_to_exactly_one_shipment() {
 
 #[test]
 fn a_crash_between_the_post_and_the_journal_leads_to_exactly_one_shipment() {
+    for account in support::ACCOUNTS {
+        a_crash_between_the_post_and_the_journal_leads_to_exactly_one_shipment_for(account);
+    }
+}
+
+fn a_crash_between_the_post_and_the_journal_leads_to_exactly_one_shipment_for(
+    account: &'static str,
+) {
     let orders = shipping_orders(2);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     // The first create takes long enough to kill the run while Canada Post acts on it.
     harness.fake.inject(rule(
         Endpoint::CreateShipment,
@@ -326,8 +352,14 @@ fn a_crash_between_the_post_and_the_journal_leads_to_exactly_one_shipment() {
 
 #[test]
 fn a_crash_during_the_label_download_never_buys_a_second_label() {
+    for account in support::ACCOUNTS {
+        a_crash_during_the_label_download_never_buys_a_second_label_for(account);
+    }
+}
+
+fn a_crash_during_the_label_download_never_buys_a_second_label_for(account: &'static str) {
     let orders = shipping_orders(1);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     harness.fake.inject(rule(
         Endpoint::Label,
         1,
@@ -719,8 +751,14 @@ fn no_pin_history_validates_in_either_namespace_over_200_or_404() {
 
 #[test]
 fn a_refused_create_buys_nothing_and_the_next_run_creates_once() {
+    for account in support::ACCOUNTS {
+        a_refused_create_buys_nothing_and_the_next_run_creates_once_for(account);
+    }
+}
+
+fn a_refused_create_buys_nothing_and_the_next_run_creates_once_for(account: &'static str) {
     let orders = shipping_orders(1);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     harness.fake.inject(rule(
         Endpoint::CreateShipment,
         1,
@@ -752,8 +790,16 @@ fn a_refused_create_buys_nothing_and_the_next_run_creates_once() {
 
 #[test]
 fn a_throttled_create_is_looked_up_after_the_pause_and_never_repeated_blind() {
+    for account in support::ACCOUNTS {
+        a_throttled_create_is_looked_up_after_the_pause_and_never_repeated_blind_for(account);
+    }
+}
+
+fn a_throttled_create_is_looked_up_after_the_pause_and_never_repeated_blind_for(
+    account: &'static str,
+) {
     let orders = shipping_orders(1);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     harness.fake.inject(rule(
         Endpoint::CreateShipment,
         1,
@@ -872,8 +918,14 @@ fn a_label_link_answering_404_at_first_is_asked_again() {
 
 #[test]
 fn several_workers_still_buy_exactly_one_label_per_order() {
+    for account in support::ACCOUNTS {
+        several_workers_still_buy_exactly_one_label_per_order_for(account);
+    }
+}
+
+fn several_workers_still_buy_exactly_one_label_per_order_for(account: &'static str) {
     let orders = shipping_orders(12);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     harness.write_config(|config| config["limits"]["concurrency"] = 4.into());
     // A drop after acting in the middle, so a lookup runs beside other creates.
     harness.fake.inject(FaultRule {
@@ -1003,6 +1055,162 @@ fn a_label_link_canada_post_does_not_know_shows_its_description_and_is_marked_af
         line.contains(&format!("bbship reprint {id}")) && line.contains("Canada Post's website"),
         "{status:?}"
     );
+}
+
+#[test]
+fn a_non_contract_seller_ships_through_ncshipment_with_the_receipts_price_logged() {
+    let orders = shipping_orders(2);
+    let harness = Harness::new(orders.clone()).with_account("non_contract");
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_one_shipment_each(&harness, &orders);
+    let creates: Vec<_> = harness
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.endpoint == Endpoint::CreateShipment)
+        .collect();
+    assert_eq!(creates.len(), 2);
+    for create in &creates {
+        assert_eq!(create.path, "/rs/1234567/ncshipment", "{create:?}");
+    }
+    for shipment in harness.fake.shipments() {
+        assert!(shipment.non_contract);
+        assert_eq!(shipment.contract_id, "");
+    }
+    // One receipt per label, and no search: nothing was unknown.
+    assert_eq!(harness.fake.count(Endpoint::Receipt), 2);
+    assert_eq!(harness.fake.count(Endpoint::FindShipment), 0);
+    // The fake's receipt: 12.50 + 2.00 a kilogram, 13 % HST; due = base + taxes.
+    let cents = |value: &serde_json::Value| -> i64 {
+        value.as_str().unwrap().replace('.', "").parse().unwrap()
+    };
+    for line in harness.history_log() {
+        let weight = line["plan"]["weight_kg"].as_f64().unwrap();
+        let base = cents(&line["postage"]["base"]);
+        assert_eq!(base, 1250 + (weight * 200.0).round() as i64, "{line}");
+        assert_eq!(
+            cents(&line["postage"]["taxes"]),
+            (base * 13 + 50) / 100,
+            "{line}"
+        );
+        assert_eq!(
+            cents(&line["postage"]["due"]),
+            base + cents(&line["postage"]["taxes"]),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_contract_id_in_a_non_contract_configuration_stops_with_exit_2_naming_the_key() {
+    let harness = Harness::new(shipping_orders(1)).with_account("non_contract");
+    harness.write_config(|config| config["canada_post"]["contract_id"] = "42708517".into());
+    let run = harness.bbship(&["label"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("canada_post.contract_id"), "{run:?}");
+    assert_eq!(harness.fake.write_count(), 0);
+}
+
+#[test]
+fn a_non_contract_attempt_is_found_in_its_window_despite_a_skewed_clock() {
+    for skew_minutes in [-9, 0, 9] {
+        let orders = shipping_orders(1);
+        let options = bbship_fake::FakeOptions {
+            non_contract_clock_offset: Some(chrono::Duration::minutes(skew_minutes)),
+            ..Default::default()
+        };
+        let harness = Harness::with_options(options, orders.clone()).with_account("non_contract");
+        harness
+            .fake
+            .inject(rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing));
+        let run = harness.bbship(&["label"]);
+        assert_eq!(run.code, 0, "skew {skew_minutes}: {run:?}");
+        assert_one_shipment_each(&harness, &orders);
+        let search = harness
+            .fake
+            .requests()
+            .into_iter()
+            .find(|request| request.endpoint == Endpoint::FindShipment)
+            .expect("the window was searched");
+        assert!(
+            search.query.contains("from=") && search.query.contains("&to="),
+            "{search:?}"
+        );
+        let adopted = harness
+            .label_journal()
+            .into_iter()
+            .filter(|event| event["event"] == "created" && event["adopted"] == true)
+            .count();
+        assert_eq!(adopted, 1, "skew {skew_minutes}");
+    }
+}
+
+#[test]
+fn a_non_contract_shipment_outside_the_window_is_not_taken_and_a_failed_search_waits() {
+    // Canada Post dates the shipment an hour off: the window (15 minutes of margin) does
+    // not hold it, so the attempt stays open in its run and a later run creates anew;
+    // the search never adopts a shipment it cannot place.
+    let orders = shipping_orders(1);
+    let options = bbship_fake::FakeOptions {
+        non_contract_clock_offset: Some(chrono::Duration::minutes(60)),
+        ..Default::default()
+    };
+    let harness = Harness::with_options(options, orders.clone()).with_account("non_contract");
+    harness
+        .fake
+        .inject(rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing));
+    let first = harness.bbship(&["label"]);
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(first.stderr.contains("finds no shipment yet"), "{first:?}");
+    assert_eq!(harness.fake.shipments().len(), 1);
+
+    // A failing search: nothing is created.
+    harness.fake.inject(rule(
+        Endpoint::FindShipment,
+        10,
+        answer(500, "text/plain", "down"),
+    ));
+    let second = harness.bbship(&["label"]);
+    assert_eq!(second.code, 1, "{second:?}");
+    assert!(
+        second.stderr.contains("searching for its shipment failed"),
+        "{second:?}"
+    );
+    assert_eq!(harness.fake.count(Endpoint::CreateShipment), 1);
+}
+
+#[test]
+fn the_spend_breaker_stops_creating_at_the_cap_for_both_accounts_and_the_next_run_goes_on() {
+    for account in support::ACCOUNTS {
+        let orders = shipping_orders(4);
+        let harness = Harness::new(orders.clone()).with_account(account);
+        // Every label costs more than 16.50 at the fake: at most two fit under 30.00.
+        harness.write_config(|config| config["limits"]["max_postage_per_run"] = "30.00".into());
+        let run = harness.bbship(&["label"]);
+        assert_eq!(run.code, 1, "{account}: {run:?}");
+        assert!(run.stderr.contains("spend breaker"), "{account}: {run:?}");
+        assert!(
+            run.stderr
+                .contains("reaches limits.max_postage_per_run (30.00 CAD)"),
+            "{run:?}"
+        );
+        let bought = harness.fake.shipments().len();
+        assert!((1..=2).contains(&bought), "{account}: {bought}");
+        let mut runs = 1;
+        while harness.fake.shipments().len() < orders.len() {
+            assert!(runs < 5, "{account}: not done after {runs} runs");
+            let before = harness.fake.shipments().len();
+            let run = harness.bbship(&["label"]);
+            assert!(matches!(run.code, 0 | 1), "{account}: {run:?}");
+            assert!(
+                harness.fake.shipments().len() > before,
+                "{account}: the next run went on"
+            );
+            runs += 1;
+        }
+        assert_one_shipment_each(&harness, &orders);
+    }
 }
 
 // The packing desk: a slip beside each new label, printed once with print.command, and
@@ -1294,4 +1502,40 @@ fn bbship_print_merges_labels_and_slips_into_one_checked_pdf_without_calling_an_
 fn assert_fails_saying(run: &Run, line: &str) {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains(line), "{line:?}: {run:?}");
+}
+
+#[test]
+fn a_search_that_finds_two_shipments_keeps_one_and_reports_the_duplicate_for_both_accounts() {
+    for account in support::ACCOUNTS {
+        let orders = shipping_orders(1);
+        let id = orders[0].order_id().to_owned();
+        let harness = Harness::new(orders.clone()).with_account(account);
+        // The create's answer is lost and so is the search right after it: the attempt
+        // stays open. Meanwhile a second label for the order was bought.
+        harness
+            .fake
+            .inject(rule(Endpoint::CreateShipment, 1, Fault::DropAfterActing));
+        harness
+            .fake
+            .inject(rule(Endpoint::FindShipment, 10, Fault::DropBeforeActing));
+        let first = harness.bbship(&["label"]);
+        assert_eq!(first.code, 1, "{account}: {first:?}");
+        let bought = harness.fake.shipments_for(&id);
+        assert_eq!(bought.len(), 1, "{account}");
+        harness.fake.duplicate_shipment(&bought[0].shipment_id);
+        harness.fake.reset_faults();
+
+        let second = harness.bbship(&["label"]);
+        assert!(
+            second.stderr.contains("found more than one shipment"),
+            "{account}: {second:?}"
+        );
+        assert_eq!(
+            harness.fake.count(Endpoint::CreateShipment),
+            1,
+            "{account}: nothing more bought"
+        );
+        let (_, line) = harness.status_line(&id);
+        assert!(line.contains('!'), "{account}: {line}");
+    }
 }

@@ -400,8 +400,12 @@ fn reprint_waits_for_the_lock_holder_by_exiting_75() {
 /// A harness whose first order was labelled, then cancelled on Best Buy, then seen
 /// cancelled by the ship phase (which records `cancelled_after_label`).
 fn cancelled_after_label() -> (Harness, String) {
+    cancelled_after_label_with("contract")
+}
+
+fn cancelled_after_label_with(account: &'static str) -> (Harness, String) {
     let orders = shipping_orders(2);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     harness.write_config(|config| {
         config["canada_post"]["refund_email"] = serde_json::json!(REFUND_EMAIL);
     });
@@ -430,6 +434,16 @@ fn refund_answering(harness: &Harness, order_id: &str, answer: &str) -> Run {
     Run::from(child.wait_with_output().unwrap())
 }
 
+/// The refund request the fake got.
+fn refund_post(harness: &Harness) -> bbship_fake::RecordedRequest {
+    harness
+        .fake
+        .requests()
+        .into_iter()
+        .find(|request| request.endpoint == Endpoint::Refund)
+        .expect("a refund request")
+}
+
 fn journal_events(harness: &Harness, event: &str) -> Vec<serde_json::Value> {
     harness
         .label_journal()
@@ -439,7 +453,11 @@ fn journal_events(harness: &Harness, event: &str) -> Vec<serde_json::Value> {
 }
 
 fn assert_valid_against_the_xsd(body: &[u8]) {
-    if let Err(complaints) = bbship_fake::xsd::validate(&[body]) {
+    assert_valid_against(&bbship_fake::xsd::shipment_xsd(), body);
+}
+
+fn assert_valid_against(xsd: &std::path::Path, body: &[u8]) {
+    if let Err(complaints) = bbship_fake::xsd::validate_against(xsd, &[body]) {
         panic!("{complaints}");
     }
 }
@@ -463,12 +481,7 @@ fn refund_yes_requests_the_refund_once_and_a_second_says_it_was_already_requeste
         "{run:?}"
     );
     assert_valid_against_the_xsd(&refunds[0].body);
-    let post = harness
-        .fake
-        .requests()
-        .into_iter()
-        .find(|request| request.endpoint == Endpoint::Refund)
-        .unwrap();
+    let post = refund_post(&harness);
     assert!(
         post.path
             .ends_with(&format!("/shipment/{}/refund", shipment.shipment_id))
@@ -494,6 +507,62 @@ fn refund_yes_requests_the_refund_once_and_a_second_says_it_was_already_requeste
     );
     assert!(harness.fake.requests().is_empty(), "nothing sent at all");
     assert_eq!(harness.fake.refunds().len(), 1);
+}
+
+#[test]
+fn a_non_contract_label_is_refunded_through_its_refund_link_with_the_ncshipment_request() {
+    let (harness, order_id) = cancelled_after_label_with("non_contract");
+    let shipment = harness.fake.shipments_for(&order_id)[0].clone();
+    assert!(shipment.non_contract);
+    let run = harness.bbship(&["refund", &order_id, "--yes"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let refunds = harness.fake.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert!(
+        run.stdout.contains(&refunds[0].service_ticket_id),
+        "{run:?}"
+    );
+    assert_valid_against(
+        &bbship_fake::xsd::vendored("ncshipment.xsd"),
+        &refunds[0].body,
+    );
+    let post = refund_post(&harness);
+    assert!(
+        post.path
+            .ends_with(&format!("/ncshipment/{}/refund", shipment.shipment_id)),
+        "{post:?}"
+    );
+    // A second request is refused by the fake as Canada Post refuses it.
+    harness.fake.reset_log();
+    let again = harness.bbship(&["refund", &order_id, "--yes"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("already requested"), "{again:?}");
+}
+
+#[test]
+fn check_probes_the_non_contract_search_read_only() {
+    let harness = Harness::new(shipping_orders(1)).with_account("non_contract");
+    let run = harness.bbship(&["check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        line_with(&run, "account numbers").contains("a non-contract account"),
+        "{run:?}"
+    );
+    let requests = harness.fake.requests();
+    assert!(
+        requests.iter().all(|request| request.method == "GET"),
+        "{requests:?}"
+    );
+    let search = requests
+        .iter()
+        .find(|request| request.endpoint == Endpoint::FindShipment)
+        .expect("the search was made");
+    assert_eq!(search.path, "/rs/1234567/ncshipment", "{search:?}");
+    assert!(
+        search.query.starts_with("from=") && search.query.contains("&to="),
+        "{search:?}"
+    );
+    assert_eq!(harness.fake.write_count(), 0);
 }
 
 #[test]

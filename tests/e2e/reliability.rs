@@ -157,9 +157,15 @@ fn tool_confirmed_shipped(harness: &Harness, order_ids: &[String]) -> bool {
 
 #[test]
 fn a_crash_at_every_request_of_a_cycle_loses_nothing_and_never_ships_twice() {
+    for account in support::ACCOUNTS {
+        crash_at_every_request(account);
+    }
+}
+
+fn crash_at_every_request(account: &'static str) {
     const ORDERS: usize = 3;
     // A clean cycle says how many requests one cycle makes, so every one is a kill point.
-    let clean = Harness::new(waiting_orders(ORDERS));
+    let clean = Harness::new(waiting_orders(ORDERS)).with_account(account);
     let run = clean.bbship(&["run-all"]);
     assert_eq!(run.code, 0, "{run:?}");
     let requests = clean.fake.requests().len();
@@ -172,8 +178,8 @@ fn a_crash_at_every_request_of_a_cycle_loses_nothing_and_never_ships_twice() {
     for when in [HaltWhen::BeforeActing, HaltWhen::AfterActing] {
         for at in 0..requests {
             let orders = waiting_orders(ORDERS);
-            let harness = Harness::new(orders.clone());
-            let context = format!("SIGKILL at request {at} {when:?}");
+            let harness = Harness::new(orders.clone()).with_account(account);
+            let context = format!("{account}: SIGKILL at request {at} {when:?}");
             harness.fake.halt_at(at, when);
             let mut child = harness.spawn(&["run-all"]);
             let mut exited = None;
@@ -202,13 +208,19 @@ fn a_crash_at_every_request_of_a_cycle_loses_nothing_and_never_ships_twice() {
         }
     }
     println!(
-        "killed a run at {kill_points} request points ({requests} requests, before and after acting)"
+        "{account}: killed a run at {kill_points} request points ({requests} requests, before and after acting)"
     );
     assert_eq!(kill_points, 2 * requests);
 }
 
 #[test]
 fn a_seeded_fault_storm_over_50_orders_ends_with_every_order_shipped_once() {
+    for account in support::ACCOUNTS {
+        storm_over_50_orders(account);
+    }
+}
+
+fn storm_over_50_orders(account: &'static str) {
     const ORDERS: usize = 50;
     const BUDGET_SECS: u64 = 8;
     // A run may finish the orders it started when the budget ran out: at most one order
@@ -219,7 +231,7 @@ fn a_seeded_fault_storm_over_50_orders_ends_with_every_order_shipped_once() {
         .and_then(|seed| seed.parse().ok())
         .unwrap_or(20_261_125_u64);
     let orders = waiting_orders(ORDERS);
-    let harness = Harness::new(orders.clone());
+    let harness = Harness::new(orders.clone()).with_account(account);
     harness.write_config(|config| {
         config["limits"]["concurrency"] = 4.into();
         config["limits"]["cycle_budget_secs"] = BUDGET_SECS.into();
@@ -257,7 +269,11 @@ fn a_seeded_fault_storm_over_50_orders_ends_with_every_order_shipped_once() {
         requests.len()
     );
     assert!(faulted >= 30, "the storm hardly blew: {faulted} faults");
-    assert_cycle_complete(&harness, &ids(&orders), &format!("storm seed {seed}"));
+    assert_cycle_complete(
+        &harness,
+        &ids(&orders),
+        &format!("{account}: storm seed {seed}"),
+    );
     // Calm weather: the next run has nothing left to do and fails nothing.
     harness.fake.storm(None);
     harness.fake.reset_log();

@@ -607,3 +607,80 @@ fn a_held_shipment_and_a_flagged_pin_are_reminded_too() {
         assert_eq!(harness.fake.shipments().len(), 1);
     }
 }
+
+#[test]
+fn the_postage_of_each_label_is_in_the_run_summary_status_and_the_webhook_and_unknown_is_never_zero()
+ {
+    for account in support::ACCOUNTS {
+        let orders = shipping_orders(2);
+        let ids: Vec<String> = orders.iter().map(|o| o.order_id().to_owned()).collect();
+        let harness = Harness::new(orders).with_account(account);
+        with_alerts(&harness);
+        // The second label's price does not read: a contract answer with a broken amount,
+        // a non-contract receipt that is down.
+        let second = ids[1].clone();
+        if account == "contract" {
+            harness.fake.inject(bbship_fake::FaultRule {
+                order_id: Some(second.clone()),
+                ..rule(Endpoint::CreateShipment, 1, Fault::Throttled)
+            });
+        } else {
+            harness.fake.inject(rule(
+                Endpoint::Receipt,
+                100,
+                answer(500, "text/plain", "receipt service down"),
+            ));
+        }
+        let run = harness.bbship(&["label"]);
+        let runs = read_jsonl(&harness.data_dir.join("logs/runs.jsonl"));
+        let label = &runs.last().unwrap()["phases"][0];
+        assert_eq!(label["phase"], "label", "{account}");
+        let postage = &label["postage"];
+        assert!(
+            postage["unknown"].as_i64().unwrap() >= 1,
+            "{account}: {postage} {run:?}"
+        );
+        if account == "non_contract" {
+            assert_eq!(
+                postage["known"], "0.00",
+                "{account}: unknown is not counted as 0: {postage}"
+            );
+            let history = harness.history_log();
+            assert!(
+                history.iter().all(|line| line.get("postage").is_none()),
+                "{account}: {history:?}"
+            );
+            let one = harness.bbship(&["status", &ids[0]]);
+            assert!(
+                one.stdout.contains("postage:    unknown"),
+                "{account}: {one:?}"
+            );
+        } else {
+            let first = harness.bbship(&["status", &ids[0]]);
+            assert!(first.stdout.contains("postage:    "), "{first:?}");
+            assert!(first.stdout.contains(" CAD (base "), "{account}: {first:?}");
+        }
+        let status = harness.bbship(&["status"]);
+        assert!(
+            status.stdout.contains("postage: today (UTC) "),
+            "{account}: {status:?}"
+        );
+        assert!(
+            status.stdout.contains("label(s) of unknown price"),
+            "{account}: {status:?}"
+        );
+        // The contract run failed one order (its create was throttled): the webhook was
+        // posted, and it carries the postage.
+        let posted = hooks(&harness, "/hooks/alert");
+        if account == "contract" {
+            assert_eq!(posted.len(), 1, "{run:?}");
+        }
+        for posted in posted {
+            let summary: serde_json::Value = serde_json::from_slice(&posted.body).unwrap();
+            assert!(
+                summary["run"]["phases"][0]["postage"].is_object(),
+                "{account}: {summary}"
+            );
+        }
+    }
+}

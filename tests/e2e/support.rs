@@ -10,7 +10,13 @@ pub const API_KEY: &str = "test-bestbuy-key-7f3a9c2e41";
 pub const CP_USERNAME: &str = "test-cp-user-0a1b2c";
 pub const CP_PASSWORD: &str = "test-cp-password-9d8e7f";
 
+/// Both kinds of Canada Post account, as `canada_post.account` names them: the tests of
+/// the never-ship-twice protocol run for each.
+pub const ACCOUNTS: [&str; 2] = ["contract", "non_contract"];
+
 pub struct Harness {
+    /// `canada_post.account` of every configuration this harness writes.
+    pub account: std::cell::Cell<&'static str>,
     pub fake: FakeServer,
     pub temp: tempfile::TempDir,
     pub config_path: PathBuf,
@@ -34,6 +40,7 @@ impl Harness {
         let data_dir = temp.path().join("data");
         let config_path = temp.path().join("bbship.json");
         let harness = Harness {
+            account: std::cell::Cell::new("contract"),
             fake,
             temp,
             config_path,
@@ -41,6 +48,14 @@ impl Harness {
         };
         harness.write_config(|_| {});
         harness
+    }
+
+    /// From now on the configuration ships with `account` (`contract` or
+    /// `non_contract`); the configuration is written again.
+    pub fn with_account(self, account: &'static str) -> Harness {
+        self.account.set(account);
+        self.write_config(|_| {});
+        self
     }
 
     /// Writes the test configuration after `edit` has changed it.
@@ -80,6 +95,12 @@ impl Harness {
                 "request_timeout_secs": 10
             }
         });
+        if self.account.get() == "non_contract" {
+            config["canada_post"]["account"] = "non_contract".into();
+            if let Some(canada_post) = config["canada_post"].as_object_mut() {
+                canada_post.remove("contract_id");
+            }
+        }
         edit(&mut config);
         std::fs::write(
             &self.config_path,

@@ -27,7 +27,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::http_server::{HttpRequest, HttpResponse, percent_decode, query_pairs};
-use super::label_pdf::four_by_six_label_pdf;
+use super::label_pdf::{four_by_six_label_pdf, letter_page_label_pdf};
+use super::ncshipment;
 use super::{Endpoint, FakeOptions};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -72,6 +73,14 @@ pub struct FakeShipment {
     tracking_calls: usize,
     /// A refund request was registered: the `refund` link is no longer offered.
     refund_requested: bool,
+    /// Made by Create Non-Contract Shipment (paid by card; served under `ncshipment`).
+    pub non_contract: bool,
+    /// When the fake created it (the non-contract search's window is over this).
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// `parcel-characteristics/weight` as sent (the non-contract receipt's price).
+    weight: String,
+    /// A non-contract request's `<delivery-spec>` as sent, which its details give back.
+    nc_delivery_spec: String,
 }
 
 /// One refund request the fake registered.
@@ -161,6 +170,20 @@ pub(crate) fn classify(
         }
         ("POST", ["", "rs", _, _, "shipment", id, "refund"]) => (Endpoint::Refund, by_shipment(id)),
         ("GET", ["", "rs", "artifact", _, artifact, _]) => (Endpoint::Label, by_shipment(artifact)),
+        ("POST", ["", "rs", _, "ncshipment"]) => {
+            let order = ncshipment::flatten(&request.body).ok().and_then(|flat| {
+                flat.get("delivery-spec/references/customer-ref-1")
+                    .map(str::to_owned)
+            });
+            (Endpoint::CreateShipment, order)
+        }
+        ("GET", ["", "rs", _, "ncshipment"]) => (Endpoint::FindShipment, None),
+        ("GET", ["", "rs", _, "ncshipment", id]) => (Endpoint::GetShipment, by_shipment(id)),
+        ("GET", ["", "rs", _, "ncshipment", id, "details"]) => {
+            (Endpoint::ShipmentDetails, by_shipment(id))
+        }
+        ("GET", ["", "rs", _, "ncshipment", id, "receipt"]) => (Endpoint::Receipt, by_shipment(id)),
+        ("POST", ["", "rs", _, "ncshipment", id, "refund"]) => (Endpoint::Refund, by_shipment(id)),
         ("GET", ["", "vis", "track", "pin", pin, "summary"]) => {
             let pin = percent_decode(pin);
             let order = state
@@ -218,9 +241,11 @@ pub(crate) fn handle(
         return messages(400, &[("9000", "Accept-language must be en-CA or fr-CA")]);
     }
     let accept = request.header("accept").unwrap_or_default();
+    let non_contract = request.path.split('/').nth(3) == Some("ncshipment");
     let wanted_accept = match endpoint {
         Endpoint::Label => "application/pdf",
         Endpoint::TrackingSummary => TRACK_TYPE,
+        _ if non_contract => ncshipment::NC_TYPE,
         _ => SHIPMENT_TYPE,
     };
     if accept != wanted_accept {
@@ -231,6 +256,9 @@ pub(crate) fn handle(
                 &format!("Accept must be {wanted_accept}, not {accept:?}"),
             )],
         );
+    }
+    if non_contract {
+        return non_contract_call(options, base_url, state, request, endpoint);
     }
     match endpoint {
         Endpoint::CreateShipment => create(options, base_url, state, request),
@@ -321,24 +349,210 @@ fn create(
                 .unwrap_or_default(),
         ),
         mailing_date: find(&root, &["expected-mailing-date"]).map_or(mailing_date, str::to_owned),
-        destination_lines: vec![
+        destination_lines: destination_lines(
             text(&["delivery-spec", "destination", "name"]),
-            destination("address-line-1"),
-            destination("address-line-2"),
-            format!(
-                "{} {} {}",
-                destination("city"),
-                destination("prov-state"),
-                destination("postal-zip-code")
-            ),
-        ],
+            destination,
+        ),
         label_downloads: 0,
         tracking_calls: 0,
         refund_requested: false,
+        non_contract: false,
+        created_at: chrono::Utc::now(),
+        weight: text(&["delivery-spec", "parcel-characteristics", "weight"]),
+        nc_delivery_spec: String::new(),
     };
     let response = shipment_info(base_url, &shipment);
     state.shipments.push(shipment);
     response
+}
+
+/// Non-contract shipping, under `/rs/{mailed-by}/ncshipment`: the same shipments and
+/// labels as the contract side, other envelopes (see `ncshipment`).
+fn non_contract_call(
+    options: &FakeOptions,
+    base_url: &str,
+    state: &mut CanadaPostState,
+    request: &HttpRequest,
+    endpoint: Endpoint,
+) -> HttpResponse {
+    let segments: Vec<&str> = request.path.trim_end_matches('/').split('/').collect();
+    let Some(mailed_by) = segments.get(2).copied() else {
+        return messages(404, &[("9003", "No such resource")]);
+    };
+    if !is_customer_number(mailed_by) {
+        return messages(
+            403,
+            &[(
+                "AA003",
+                "The API key is not allowed for this mailed-by customer",
+            )],
+        );
+    }
+    let wants_body = matches!(endpoint, Endpoint::CreateShipment | Endpoint::Refund);
+    if wants_body && request.header("content-type") != Some(ncshipment::NC_TYPE) {
+        return messages(
+            415,
+            &[(
+                "9004",
+                "Content-Type must be application/vnd.cpc.ncshipment-v4+xml",
+            )],
+        );
+    }
+    let self_href = |shipment: &FakeShipment| {
+        format!(
+            "{base_url}/rs/{:0>10}/ncshipment/{}",
+            shipment.mailed_by, shipment.shipment_id
+        )
+    };
+    let label_href = |shipment: &FakeShipment| {
+        format!(
+            "{base_url}/rs/artifact/76108cb5192002d5/{}/0",
+            shipment.artifact_id
+        )
+    };
+    let same_number = |a: &str, b: &str| a.trim_start_matches('0') == b.trim_start_matches('0');
+    let position = segments.get(4).and_then(|id| {
+        state.shipments.iter().position(|shipment| {
+            shipment.non_contract
+                && shipment.shipment_id == *id
+                && same_number(&shipment.mailed_by, mailed_by)
+        })
+    });
+    let view = |shipment: &FakeShipment, self_href: &str, label_href: &str| -> HttpResponse {
+        ncshipment::shipment_info(&ncshipment::NcView {
+            self_href,
+            label_href,
+            shipment_id: &shipment.shipment_id,
+            tracking_pin: &shipment.tracking_pin,
+            refund_offered: !shipment.refund_requested,
+        })
+    };
+    let parsed = |check: fn(&ncshipment::Flat) -> Vec<String>| {
+        let flat = ncshipment::flatten(&request.body).map_err(|problem| {
+            messages(
+                400,
+                &[("Server", &format!("cvc: the body is not XML: {problem}"))],
+            )
+        })?;
+        let problems = check(&flat);
+        if problems.is_empty() {
+            Ok(flat)
+        } else {
+            Err(schema_refusal(&problems))
+        }
+    };
+    match (endpoint, position) {
+        (Endpoint::CreateShipment, _) => {
+            let flat = match parsed(ncshipment::check_create) {
+                Ok(flat) => flat,
+                Err(refusal) => return refusal,
+            };
+            let text = |path: &str| flat.get(path).unwrap_or_default().to_owned();
+            let serial = state.shipments.len() as u64 + 1;
+            let destination =
+                |name: &str| text(&format!("delivery-spec/destination/address-details/{name}"));
+            let shipment = FakeShipment {
+                shipment_id: format!("9478813154{serial:08}"),
+                request_id: text("delivery-spec/references/customer-ref-2"),
+                order_reference: text("delivery-spec/references/customer-ref-1"),
+                tracking_pin: pin_for(mailed_by, serial),
+                service_code: text("delivery-spec/service-code"),
+                mailed_by: mailed_by.to_owned(),
+                mobo: mailed_by.to_owned(),
+                paid_by_customer: String::new(),
+                contract_id: String::new(),
+                artifact_id: format!("2000{serial:07}"),
+                status: None,
+                po_number: String::new(),
+                priced: false,
+                shipping_point: text("requested-shipping-point"),
+                delivery_spec: Element::default(),
+                mailing_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+                destination_lines: destination_lines(
+                    text("delivery-spec/destination/name"),
+                    destination,
+                ),
+                label_downloads: 0,
+                tracking_calls: 0,
+                refund_requested: false,
+                non_contract: true,
+                created_at: options
+                    .non_contract_clock_offset
+                    .map_or_else(chrono::Utc::now, |offset| chrono::Utc::now() + offset),
+                weight: text("delivery-spec/parcel-characteristics/weight"),
+                nc_delivery_spec: ncshipment::delivery_spec_text(&request.body),
+            };
+            let response = view(&shipment, &self_href(&shipment), &label_href(&shipment));
+            state.shipments.push(shipment);
+            response
+        }
+        (Endpoint::FindShipment, _) => match ncshipment::window(request) {
+            Ok((from, to)) => {
+                let listed: Vec<(String, chrono::DateTime<chrono::Utc>)> = state
+                    .shipments
+                    .iter()
+                    .filter(|shipment| {
+                        shipment.non_contract && same_number(&shipment.mailed_by, mailed_by)
+                    })
+                    .map(|shipment| (self_href(shipment), shipment.created_at))
+                    .collect();
+                ncshipment::shipments_list(
+                    listed.iter().map(|(href, at)| (href.as_str(), *at)),
+                    from,
+                    to,
+                )
+            }
+            Err(problem) => messages(400, &[("9005", &problem)]),
+        },
+        (Endpoint::GetShipment, Some(index)) => {
+            let shipment = &state.shipments[index];
+            view(shipment, &self_href(shipment), &label_href(shipment))
+        }
+        (Endpoint::ShipmentDetails, Some(index)) => {
+            let shipment = &state.shipments[index];
+            ncshipment::shipment_details(
+                &shipment.shipping_point,
+                &shipment.tracking_pin,
+                &shipment.nc_delivery_spec,
+            )
+        }
+        (Endpoint::Receipt, Some(index)) => {
+            let shipment = &state.shipments[index];
+            ncshipment::receipt(
+                &shipment.shipping_point,
+                &shipment.mailed_by,
+                &shipment.service_code,
+                &shipment.weight,
+            )
+        }
+        (Endpoint::Refund, Some(index)) => {
+            let flat = match parsed(ncshipment::check_refund) {
+                Ok(flat) => flat,
+                Err(refusal) => return refusal,
+            };
+            let email = flat.get("email").unwrap_or_default();
+            match register_refund(state, index, email, request) {
+                Ok((ticket_id, ticket_date)) => ncshipment::refund_info(&ticket_id, &ticket_date),
+                Err(refusal) => refusal,
+            }
+        }
+        _ => messages(404, &[("9002", "Shipment not found")]),
+    }
+}
+
+/// What a label shows of where it goes: the name, the address lines, the city line.
+fn destination_lines(name: String, address: impl Fn(&str) -> String) -> Vec<String> {
+    vec![
+        name,
+        address("address-line-1"),
+        address("address-line-2"),
+        format!(
+            "{} {} {}",
+            address("city"),
+            address("prov-state"),
+            address("postal-zip-code")
+        ),
+    ]
 }
 
 /// A body's root must be `<{expected}>` in the shipment namespace, declared on the root
@@ -578,32 +792,51 @@ fn refund(state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
         Ok(root) => root,
         Err(refusal) => return refusal,
     };
+    let email = find(&root, &["email"]).unwrap_or_default();
+    let (ticket_id, ticket_date) = match register_refund(state, position, email, request) {
+        Ok(ticket) => ticket,
+        Err(refusal) => return refusal,
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-refund-request-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
+         <service-ticket-date>{ticket_date}</service-ticket-date><service-ticket-id>{ticket_id}</service-ticket-id>\
+         </shipment-refund-request-info>"
+    );
+    HttpResponse::new(200, SHIPMENT_TYPE, body)
+}
+
+/// Registers the one refund a shipment may have: its service ticket id and date, or
+/// Canada Post's refusal of a second request.
+fn register_refund(
+    state: &mut CanadaPostState,
+    position: usize,
+    email: &str,
+    request: &HttpRequest,
+) -> Result<(String, String), HttpResponse> {
     let shipment = &mut state.shipments[position];
     if shipment.refund_requested {
-        return messages(
+        return Err(messages(
             400,
             &[(
                 "9010",
                 "A refund request has already been submitted for this shipment.",
             )],
-        );
+        ));
     }
     shipment.refund_requested = true;
     let refund = FakeRefund {
         shipment_id: shipment.shipment_id.clone(),
-        email: find(&root, &["email"]).unwrap_or_default().to_owned(),
+        email: email.to_owned(),
         service_ticket_id: format!("GT{:08}RT", state.refunds.len() + 1),
         service_ticket_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         body: request.body.clone(),
     };
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-refund-request-info xmlns=\"{SHIPMENT_NAMESPACE}\">\
-         <service-ticket-date>{}</service-ticket-date><service-ticket-id>{}</service-ticket-id>\
-         </shipment-refund-request-info>",
-        refund.service_ticket_date, refund.service_ticket_id
+    let ticket = (
+        refund.service_ticket_id.clone(),
+        refund.service_ticket_date.clone(),
     );
     state.refunds.push(refund);
-    HttpResponse::new(200, SHIPMENT_TYPE, body)
+    Ok(ticket)
 }
 
 /// The refund request's schema, as the fake checks it: the root and its namespace, and
@@ -690,11 +923,13 @@ fn label(
     lines.push(format!("SHIPMENT {}", shipment.shipment_id));
     lines.push(format!("PIN {}", shipment.tracking_pin));
     lines.push("NOT POSTAGE - TEST LABEL".to_owned());
-    HttpResponse::new(
-        200,
-        "application/pdf",
-        four_by_six_label_pdf(&lines, &shipment.tracking_pin),
-    )
+    // A non-contract request has no print preferences: its label comes on a letter page.
+    let pdf = if shipment.non_contract {
+        letter_page_label_pdf(&lines, &shipment.tracking_pin)
+    } else {
+        four_by_six_label_pdf(&lines, &shipment.tracking_pin)
+    };
+    HttpResponse::new(200, "application/pdf", pdf)
 }
 
 fn tracking(
@@ -895,12 +1130,17 @@ fn checked_body(
     if problems.is_empty() {
         Ok(root)
     } else {
-        let list: Vec<(&str, &str)> = problems
-            .iter()
-            .map(|problem| ("Server", problem.as_str()))
-            .collect();
-        Err(messages(400, &list))
+        Err(schema_refusal(&problems))
     }
+}
+
+/// Canada Post's 400 for a body its schema validator refuses: one message per problem.
+fn schema_refusal(problems: &[String]) -> HttpResponse {
+    let list: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|problem| ("Server", problem.as_str()))
+        .collect();
+    messages(400, &list)
 }
 
 /// Canada Post's throttle answer.
@@ -942,7 +1182,7 @@ fn is_customer_number(value: &str) -> bool {
     (1..=10).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_postal_code(value: &str) -> bool {
+pub(super) fn is_postal_code(value: &str) -> bool {
     let bytes = value.as_bytes();
     bytes.len() == 6
         && bytes.iter().enumerate().all(|(index, byte)| {

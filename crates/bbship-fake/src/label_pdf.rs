@@ -49,13 +49,27 @@ const HELVETICA_WIDTHS: [u16; 95] = [
 /// Lines are cut at 45 characters (or earlier if they would cross the right
 /// margin), and lines that would reach the barcode band are left off.
 pub fn four_by_six_label_pdf(lines: &[String], barcode: &str) -> Vec<u8> {
-    let content = page_content(lines, barcode);
+    label_pdf(lines, barcode, (PAGE_WIDTH, PAGE_HEIGHT), (0, 0))
+}
+
+/// The same label on a letter page (8.5x11 inches, 612 x 792 points), in its upper
+/// right quarter: how a non-contract label comes, whose request cannot ask for 4x6.
+pub fn letter_page_label_pdf(lines: &[String], barcode: &str) -> Vec<u8> {
+    label_pdf(lines, barcode, (612, 792), (310, 263))
+}
+
+/// The label drawn at `origin` (points from the bottom left) on a page of `page` size.
+fn label_pdf(lines: &[String], barcode: &str, page: (u32, u32), origin: (u32, u32)) -> Vec<u8> {
+    let (page_width, page_height) = page;
+    let mut content = format!("q 1 0 0 1 {} {} cm\n", origin.0, origin.1).into_bytes();
+    content.extend(page_content(lines, barcode));
+    content.extend_from_slice(b"\nQ");
 
     let objects: [Vec<u8>; 5] = [
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
         format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_WIDTH} {PAGE_HEIGHT}] \
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {page_width} {page_height}] \
              /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
         )
         .into_bytes(),

@@ -23,6 +23,7 @@ mod bestbuy;
 mod canadapost;
 mod http_server;
 pub mod label_pdf;
+mod ncshipment;
 mod orders;
 mod storm;
 mod xml;
@@ -86,6 +87,10 @@ pub struct FakeOptions {
     /// as a stand-in for the network and the service's own time. Requests on different
     /// connections wait side by side, as they would on the real services.
     pub latency: Duration,
+    /// Canada Post's clock against this machine's: non-contract shipments are dated
+    /// this much later (negative: earlier) than now, as a server clock that is off would
+    /// date them. `None`: the same clock.
+    pub non_contract_clock_offset: Option<chrono::Duration>,
 }
 
 impl Default for FakeOptions {
@@ -104,6 +109,7 @@ impl Default for FakeOptions {
             canada_post_calls_per_minute: None,
             canada_post_tracking_calls_per_minute: None,
             latency: Duration::ZERO,
+            non_contract_clock_offset: None,
         }
     }
 }
@@ -129,6 +135,10 @@ pub enum Endpoint {
     TrackingSummary,
     /// Canada Post: POST …/shipment/{id}/refund (the `refund` link).
     Refund,
+    /// Canada Post, non-contract: GET …/ncshipment/{id}/receipt (the `receipt` link).
+    /// The non-contract create, list, shipment, details and refund count as the
+    /// contract endpoints of the same job.
+    Receipt,
     /// Anything under `/hooks/`: a stand-in for an alert webhook or a healthcheck, which
     /// answers 200 and keeps what it got.
     Hook,
@@ -587,6 +597,25 @@ impl FakeServer {
         }
     }
 
+    /// Buys a second label exactly like `shipment_id` (same order, request id, time and
+    /// account kind; a new id, PIN and artifact), as a create bbship never saw would: the
+    /// duplicate a search must report.
+    pub fn duplicate_shipment(&self, shipment_id: &str) {
+        let mut shared = self.shared.lock();
+        let shipments = &mut shared.canada_post.shipments;
+        let serial = shipments.len() as u64 + 1;
+        if let Some(mut copy) = shipments
+            .iter()
+            .find(|shipment| shipment.shipment_id == shipment_id)
+            .cloned()
+        {
+            copy.shipment_id = format!("5478813154{serial:08}");
+            copy.tracking_pin = canadapost::pin_for(&copy.mailed_by, serial);
+            copy.artifact_id = format!("3000{serial:07}");
+            shipments.push(copy);
+        }
+    }
+
     /// Every refund request Canada Post registered, in order (refused ones are not).
     pub fn refunds(&self) -> Vec<FakeRefund> {
         self.shared.lock().canada_post.refunds.clone()
@@ -599,6 +628,11 @@ impl FakeServer {
 
     pub fn reset_log(&self) {
         self.shared.lock().log.clear();
+    }
+
+    /// Drops every fault rule not yet used up.
+    pub fn reset_faults(&self) {
+        self.shared.lock().faults.clear();
     }
 }
 

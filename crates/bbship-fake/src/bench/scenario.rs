@@ -52,6 +52,8 @@ pub struct Scenario {
     pub latency: Duration,
     pub concurrency: usize,
     pub limits: RateLimits,
+    /// Ship with a non-contract account (`canada_post.account = "non_contract"`).
+    pub non_contract: bool,
 }
 
 /// What one scenario did.
@@ -199,7 +201,7 @@ fn is_bestbuy(request: &RecordedRequest) -> bool {
 
 fn write_config(path: &Path, fake: &FakeServer, scenario: &Scenario) -> Result<()> {
     let limits = scenario.limits;
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "bestbuy": {
             "base_url": fake.bestbuy_url(),
             // The fake moves an accepted order on at once.
@@ -233,6 +235,13 @@ fn write_config(path: &Path, fake: &FakeServer, scenario: &Scenario) -> Result<(
             "label_retry_initial_ms": 100
         }
     });
+    if scenario.non_contract {
+        config["canada_post"] = serde_json::json!({
+            "base_url": fake.base_url(),
+            "customer_number": "1234567",
+            "account": "non_contract"
+        });
+    }
     std::fs::write(path, serde_json::to_vec_pretty(&config)?)
         .with_context(|| format!("writing {}", path.display()))
 }
