@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use bbship::OrderOutcome;
 use bbship::{CycleCommand, Invocation};
 use bbship::{Secret, Secrets};
-use bbship_fake::{FakeOptions, FakeServer, sandbox_orders};
+use bbship_fake::{FakeOptions, FakeServer, files_below, sandbox_orders};
 
 const SANDBOX_KEY: &str = "sandbox-bestbuy-key";
 const SANDBOX_CANADA_POST_USER: &str = "sandbox-canada-post-user";
@@ -209,24 +209,4 @@ fn write_config(path: &Path, fake: &FakeServer, non_contract: bool) -> Result<()
     }
     std::fs::write(path, serde_json::to_vec_pretty(&config)?)
         .with_context(|| format!("writing {}", path.display()))
-}
-
-fn files_below(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(directory) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&directory) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }

@@ -341,25 +341,7 @@ pub fn checked_pdf_pages(path: &Path) -> usize {
         .expect("pdfinfo gives a page count")
 }
 
-/// Every file below `root`, recursively.
-pub fn files_below(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(directory) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&directory) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
+pub use bbship_fake::files_below;
 
 /// The path of `tool` on PATH; fails the test with one line saying how to install it
 /// when it is missing (`.ci/run` installs every tool the tests need).

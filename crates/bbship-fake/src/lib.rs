@@ -48,6 +48,28 @@ pub fn fail_test(line: &str) -> ! {
     std::panic::resume_unwind(Box::new(line.to_owned()))
 }
 
+/// Every file below `root`, recursively, sorted: what a run left on disk, for the tests
+/// and the sandbox to look at.
+pub fn files_below(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// How the fake behaves. `FakeOptions::default()` is a fast, well-behaved fake: orders
 /// are paid at once, no latency, no throttle.
 #[derive(Clone, Debug)]
