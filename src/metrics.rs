@@ -4,8 +4,8 @@
 //!
 //! It says how each command's last run went (when, how long, its exit code, its last
 //! success), what the last run did per phase, how many orders need a person, and totals
-//! derived from the history logs (labels bought, orders shipped), so they survive
-//! restarts as counters must. Samples carry no timestamps: the textfile collector refuses
+//! derived from the history logs (labels bought, their known postage, orders shipped), so
+//! they survive restarts as counters must. Samples carry no timestamps: the textfile collector refuses
 //! them; times are gauge values in seconds since the epoch.
 
 use std::collections::BTreeMap;
@@ -15,6 +15,7 @@ use std::path::Path;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use crate::canadapost::money::Cad;
 use crate::data_dir::write_atomic_with_mode;
 use crate::journal::JournalTotals;
 use crate::runs::{CommandHistory, RunRecord};
@@ -97,6 +98,11 @@ fn escape_label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Whole cents become a float only here, for the text format; two decimals print exactly.
+fn dollars(amount: Cad) -> f64 {
+    amount.cents() as f64 / 100.0
+}
+
 fn seconds(at: DateTime<Utc>) -> f64 {
     at.timestamp_millis() as f64 / 1000.0
 }
@@ -176,9 +182,6 @@ pub fn render(input: &MetricsInput<'_>) -> String {
     );
 
     let totals = input.totals;
-    // Postage spent belongs here as `bbship_postage_spent_dollars_total` (a counter, from
-    // `JournalTotals`), once a settled order keeps its label's due amount: summed over the
-    // orders in progress only, it would shrink as they settle.
     let families = [
         start,
         duration,
@@ -198,6 +201,21 @@ pub fn render(input: &MetricsInput<'_>) -> String {
             "Canada Post labels bought, from the history logs.",
         )
         .sample(Vec::new(), totals.labels_bought as f64),
+        Family::new(
+            "bbship_postage_spent_dollars_total",
+            Kind::Counter,
+            "Known postage of the Canada Post labels bought, from the history logs.",
+        )
+        .sample(
+            vec![("currency", "CAD".to_owned())],
+            dollars(totals.postage_spent),
+        ),
+        Family::new(
+            "bbship_labels_price_unknown",
+            Kind::Gauge,
+            "Labels bought whose price is unknown, left out of the postage spent (a later run may learn it).",
+        )
+        .sample(Vec::new(), totals.labels_price_unknown as f64),
         Family::new(
             "bbship_orders_shipped_total",
             Kind::Counter,
@@ -274,6 +292,8 @@ mod tests {
             needing_person: 2,
             totals: JournalTotals {
                 labels_bought: 7,
+                postage_spent: Cad::from_cents(10_185),
+                labels_price_unknown: 1,
                 orders_shipped: 5,
                 active_orders: 4,
                 settled_orders: 3,
@@ -295,6 +315,8 @@ mod tests {
             "bbship_last_run_orders{phase=\"label\",outcome=\"deferred\"} 2",
             "bbship_orders_needing_person 2",
             "bbship_labels_bought_total 7",
+            "bbship_postage_spent_dollars_total{currency=\"CAD\"} 101.85",
+            "bbship_labels_price_unknown 1",
             "bbship_orders_shipped_total 5",
             "bbship_journal_orders{state=\"active\"} 4",
             "bbship_journal_size_bytes 4096",

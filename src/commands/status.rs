@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{Paths, StatusRequest};
@@ -15,6 +15,7 @@ use crate::data_dir::DataDir;
 use crate::error::EXIT_OK;
 use crate::journal::{Access, Journal};
 use crate::overview::{self, OrderView};
+use crate::phase::RunPostage;
 use crate::runs::{self, RunRecord};
 
 #[derive(Serialize)]
@@ -24,6 +25,41 @@ struct StatusJson<'a> {
     stuck: usize,
     settled: usize,
     last_run: Option<&'a RunRecord>,
+    postage: SpendJson,
+}
+
+/// Today's and the last run's postage, as the text's `postage:` line says them.
+#[derive(Serialize)]
+struct SpendJson {
+    currency: &'static str,
+    today: DaySpend,
+    /// `None` when the last run had no label phase (or there is no run yet).
+    last_run: Option<RunPostage>,
+}
+
+#[derive(Serialize)]
+struct DaySpend {
+    /// The day in UTC, as the runs log dates runs.
+    date: NaiveDate,
+    #[serde(flatten)]
+    postage: RunPostage,
+}
+
+/// Today's (UTC) postage and the last run's, from the runs log.
+fn spend(history: &runs::RunsHistory) -> SpendJson {
+    let date = Utc::now().date_naive();
+    SpendJson {
+        currency: "CAD",
+        today: DaySpend {
+            date,
+            postage: history
+                .postage_by_day
+                .get(&date)
+                .copied()
+                .unwrap_or_default(),
+        },
+        last_run: history.last_run.as_ref().and_then(RunRecord::postage),
+    }
 }
 
 pub fn run(paths: &Paths, request: &StatusRequest, out: &mut dyn Write) -> Result<u8> {
@@ -61,6 +97,7 @@ pub fn run(paths: &Paths, request: &StatusRequest, out: &mut dyn Write) -> Resul
             stuck,
             settled,
             last_run: history.last_run.as_ref(),
+            postage: spend(&history),
         };
         serde_json::to_writer_pretty(&mut *out, &json)?;
         writeln!(out)?;
@@ -93,23 +130,15 @@ pub fn run(paths: &Paths, request: &StatusRequest, out: &mut dyn Write) -> Resul
                 run.exit_code
             )?;
         }
-        let today = history
-            .postage_by_day
-            .get(&Utc::now().date_naive())
-            .copied()
-            .unwrap_or_default();
-        let last = history
-            .last_run
-            .as_ref()
-            .and_then(RunRecord::postage)
-            .map_or_else(
-                || "none (no label phase)".to_owned(),
-                |postage| postage.describe(),
-            );
+        let spend = spend(&history);
+        let last = spend.last_run.map_or_else(
+            || "none (no label phase)".to_owned(),
+            |postage| postage.describe(),
+        );
         writeln!(
             out,
             "postage: today (UTC) {}, the last run {last}",
-            today.describe()
+            spend.today.postage.describe()
         )?;
     }
     Ok(EXIT_OK)

@@ -334,6 +334,10 @@ struct JournalState {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JournalTotals {
     pub labels_bought: usize,
+    /// The known postage of every label bought.
+    pub postage_spent: crate::canadapost::money::Cad,
+    /// Labels bought whose price is unknown (never counted as zero in `postage_spent`).
+    pub labels_price_unknown: usize,
     pub orders_shipped: usize,
     pub active_orders: usize,
     pub settled_orders: usize,
@@ -583,18 +587,21 @@ impl Journal {
         let state = self.lock();
         let settled = &state.book.settled;
         let active = &state.book.active;
-        let active_labels: usize = active
+        // Each label bought, by its price: a settled order keeps its label's, so the sums
+        // only grow as orders settle.
+        let prices = settled
             .values()
-            .map(|record| {
-                usize::from(record.label.shipment.is_some()) + record.label.extra_shipments.len()
-            })
-            .sum();
-        JournalTotals {
-            labels_bought: settled
-                .values()
-                .filter(|order| order.shipment_id.is_some())
-                .count()
-                + active_labels,
+            .filter(|order| order.shipment_id.is_some())
+            .map(|order| order.postage.as_ref())
+            .chain(active.values().flat_map(|record| {
+                let label = &record.label;
+                label
+                    .shipment
+                    .iter()
+                    .chain(&label.extra_shipments)
+                    .map(|shipment| shipment.postage.as_ref())
+            }));
+        let mut totals = JournalTotals {
             orders_shipped: settled.len()
                 + active
                     .values()
@@ -602,7 +609,18 @@ impl Journal {
                     .count(),
             active_orders: active.len(),
             settled_orders: settled.len(),
+            ..JournalTotals::default()
+        };
+        for price in prices {
+            totals.labels_bought += 1;
+            match price {
+                Some(postage) => {
+                    totals.postage_spent = totals.postage_spent.saturating_add(postage.due)
+                }
+                None => totals.labels_price_unknown += 1,
+            }
         }
+        totals
     }
 
     /// Whether the tool bbship replaced already labelled this order.

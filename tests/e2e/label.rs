@@ -1213,6 +1213,39 @@ fn the_spend_breaker_stops_creating_at_the_cap_for_both_accounts_and_the_next_ru
     }
 }
 
+#[test]
+fn parallel_creates_wait_for_the_first_price_and_never_pass_the_spend_cap_by_more_than_one_label() {
+    for account in support::ACCOUNTS {
+        let orders = shipping_orders(6);
+        let harness = Harness::new(orders.clone()).with_account(account);
+        harness.write_config(|config| {
+            config["limits"]["concurrency"] = 4.into();
+            config["limits"]["max_postage_per_run"] = "30.00".into();
+        });
+        // Slow creates, so four workers would all be under way before any price came back.
+        harness.fake.inject(rule(
+            Endpoint::CreateShipment,
+            orders.len(),
+            Fault::Slow(Duration::from_millis(400)),
+        ));
+        let run = harness.bbship(&["label"]);
+        assert_eq!(run.code, 1, "{account}: {run:?}");
+        assert!(run.stderr.contains("spend breaker"), "{account}: {run:?}");
+        // A label costs more than 16.50 and less than 30.00 at the fake: the first create
+        // alone (it holds the whole cap), then one more below the cap, then none.
+        assert_eq!(
+            harness.fake.count(Endpoint::CreateShipment),
+            2,
+            "{account}: {run:?}"
+        );
+        assert_eq!(harness.fake.shipments().len(), 2, "{account}");
+        assert!(
+            run.stderr.contains("4 order(s) wait for the next run"),
+            "{account}: {run:?}"
+        );
+    }
+}
+
 // The packing desk: a slip beside each new label, printed once with print.command, and
 // `bbship print` merging labels and slips into one file.
 

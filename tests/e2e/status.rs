@@ -187,12 +187,18 @@ fn every_writing_run_is_recorded_in_the_runs_log_and_a_dry_run_is_not() {
 }
 
 fn with_alerts(harness: &Harness) {
+    with_alerts_and(harness, |_| {});
+}
+
+/// `with_alerts`, and `edit` on the same configuration.
+fn with_alerts_and(harness: &Harness, edit: impl FnOnce(&mut serde_json::Value)) {
     let base = harness.fake.base_url();
     harness.write_config(|config| {
         config["alerts"] = serde_json::json!({
             "webhook_url": format!("{base}/hooks/alert"),
             "healthcheck_url": format!("{base}/hooks/ping"),
         });
+        edit(config);
     });
 }
 
@@ -383,6 +389,12 @@ fn promtool_complaints(text: &str) -> String {
     }
 }
 
+/// `16.50` in cents.
+fn cents(amount: &str) -> i64 {
+    let (dollars, cents) = amount.split_once('.').unwrap();
+    dollars.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap()
+}
+
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -428,6 +440,20 @@ fn a_writing_run_rewrites_the_metrics_file_which_promtool_accepts() {
     assert_eq!(value("bbship_orders_needing_person"), 1.0, "{text}");
     // The shipped order's label and the cancelled one's, both bought in earlier runs.
     assert_eq!(value("bbship_labels_bought_total"), 2.0);
+    // Their postage, as the fake charged it, in dollars; none is unknown.
+    let charged: i64 = harness
+        .fake
+        .shipments()
+        .iter()
+        .map(|shipment| cents(&shipment.due()))
+        .sum();
+    assert!(charged > 0);
+    assert_eq!(
+        value("bbship_postage_spent_dollars_total{currency=\"CAD\"}"),
+        charged as f64 / 100.0,
+        "{text}"
+    );
+    assert_eq!(value("bbship_labels_price_unknown"), 0.0);
     assert_eq!(value("bbship_orders_shipped_total"), 1.0);
     assert!(value("bbship_journal_size_bytes") > 0.0);
     assert!(
@@ -615,7 +641,10 @@ fn the_postage_of_each_label_is_in_the_run_summary_status_and_the_webhook_and_un
         let orders = shipping_orders(2);
         let ids: Vec<String> = orders.iter().map(|o| o.order_id().to_owned()).collect();
         let harness = Harness::new(orders).with_account(account);
-        with_alerts(&harness);
+        let metrics = harness.temp.path().join("bbship.prom");
+        with_alerts_and(&harness, |config| {
+            config["metrics"] = serde_json::json!({"textfile": metrics})
+        });
         // The second label's price does not read: a contract answer with a broken amount,
         // a non-contract receipt that is down.
         let second = ids[1].clone();
@@ -655,10 +684,42 @@ fn the_postage_of_each_label_is_in_the_run_summary_status_and_the_webhook_and_un
                 one.stdout.contains("postage:    unknown"),
                 "{account}: {one:?}"
             );
+            // No receipt read: both labels are counted as unknown, none as zero dollars.
+            let text = std::fs::read_to_string(&metrics).unwrap();
+            assert_eq!(sample(&text, "bbship_labels_bought_total"), Some(2.0));
+            assert_eq!(sample(&text, "bbship_labels_price_unknown"), Some(2.0));
+            assert_eq!(
+                sample(
+                    &text,
+                    "bbship_postage_spent_dollars_total{currency=\"CAD\"}"
+                ),
+                Some(0.0),
+                "{text}"
+            );
         } else {
             let first = harness.bbship(&["status", &ids[0]]);
             assert!(first.stdout.contains("postage:    "), "{first:?}");
             assert!(first.stdout.contains(" CAD (base "), "{account}: {first:?}");
+        }
+        // `status --json` says the same as the text: today's postage (one run today) and
+        // the last run's; for the contract, the known part is what the fake charged.
+        let json = harness.bbship(&["status", "--json"]);
+        assert_eq!(json.code, 0, "{json:?}");
+        let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+        let spend = &value["postage"];
+        assert_eq!(spend["currency"], "CAD", "{value}");
+        assert_eq!(spend["last_run"], *postage, "{account}: {value}");
+        let today = &spend["today"];
+        assert_eq!(
+            today["date"],
+            chrono::Utc::now().date_naive().to_string(),
+            "{value}"
+        );
+        assert_eq!(today["known"], postage["known"], "{account}: {value}");
+        assert_eq!(today["unknown"], postage["unknown"], "{account}: {value}");
+        if account == "contract" {
+            let charged = harness.fake.shipments_for(&ids[0])[0].due();
+            assert_eq!(today["known"], charged.as_str(), "{value}");
         }
         let status = harness.bbship(&["status"]);
         assert!(

@@ -83,6 +83,15 @@ pub struct FakeShipment {
     nc_delivery_spec: String,
 }
 
+impl FakeShipment {
+    /// What the fake charges for this label (the due amount, or the card's charge of a
+    /// non-contract one), as Canada Post writes it.
+    pub fn due(&self) -> String {
+        let (base, hst) = ncshipment::price_cents(&self.weight);
+        ncshipment::money(base + hst)
+    }
+}
+
 /// One refund request the fake registered.
 #[derive(Clone, Debug)]
 pub struct FakeRefund {
@@ -1017,27 +1026,24 @@ fn status_element(shipment: &FakeShipment) -> String {
         })
 }
 
-/// `shipment-price` as shipment.xsd orders it, priced from the parcel's weight: a base of
-/// 12.50 plus 2.00 a kilogram, 13 % HST.
+/// `shipment-price` as shipment.xsd orders it, priced from the parcel's weight as the
+/// non-contract receipt is.
 fn shipment_price(shipment: &FakeShipment) -> String {
-    let weight: f64 = find(
-        &shipment.delivery_spec,
-        &["parcel-characteristics", "weight"],
-    )
-    .and_then(|weight| weight.parse().ok())
-    .unwrap_or(1.0);
-    let cents = |amount: f64| (amount * 100.0).round() / 100.0;
-    let base = cents(12.5 + 2.0 * weight);
-    let hst = cents(base * 0.13);
+    let (base, hst) = ncshipment::price_cents(&shipment.weight);
+    let money = ncshipment::money;
+    let weight: f64 = shipment.weight.parse().unwrap_or(1.0);
     format!(
-        "<shipment-price><service-code>{}</service-code><base-amount>{base:.2}</base-amount>\
-         <priced-options/><adjustments/><pre-tax-amount>{base:.2}</pre-tax-amount>\
-         <gst-amount>0.00</gst-amount><pst-amount>0.00</pst-amount><hst-amount>{hst:.2}</hst-amount>\
-         <due-amount>{:.2}</due-amount><service-standard><am-delivery>false</am-delivery>\
+        "<shipment-price><service-code>{}</service-code><base-amount>{}</base-amount>\
+         <priced-options/><adjustments/><pre-tax-amount>{}</pre-tax-amount>\
+         <gst-amount>0.00</gst-amount><pst-amount>0.00</pst-amount><hst-amount>{}</hst-amount>\
+         <due-amount>{}</due-amount><service-standard><am-delivery>false</am-delivery>\
          <guaranteed-delivery>true</guaranteed-delivery><expected-transmit-time>1</expected-transmit-time>\
          </service-standard><rated-weight>{weight:.3}</rated-weight></shipment-price>",
         quick_xml::escape::escape(shipment.service_code.as_str()),
-        cents(base + hst)
+        money(base),
+        money(base),
+        money(hst),
+        money(base + hst),
     )
 }
 

@@ -386,14 +386,9 @@ pub(crate) fn shipment_details(
     )
 }
 
-/// `<non-contract-shipment-receipt>` with the amounts of a label of `weight` kg (12.50
-/// plus 2.00 a kilogram, 13 % HST, in cents) and the card's charge.
-pub(crate) fn receipt(
-    shipping_point: &str,
-    mailed_by: &str,
-    service_code: &str,
-    weight: &str,
-) -> HttpResponse {
+/// What the fake charges for a label of `weight` kg, for either account: a base of 12.50
+/// plus 2.00 a kilogram (1 kg when the weight does not read), and 13 % HST on it, in cents.
+pub(crate) fn price_cents(weight: &str) -> (i64, i64) {
     let grams: i64 = weight
         .split_once('.')
         .map_or_else(
@@ -405,8 +400,23 @@ pub(crate) fn receipt(
         )
         .unwrap_or(1000);
     let base = 1250 + 2 * grams / 10;
-    let hst = (base * 13 + 50) / 100;
-    let money = |cents: i64| format!("{}.{:02}", cents / 100, cents % 100);
+    (base, (base * 13 + 50) / 100)
+}
+
+/// Cents as Canada Post writes them: `16.50`.
+pub(crate) fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// `<non-contract-shipment-receipt>` with the amounts of a label of `weight` kg and the
+/// card's charge.
+pub(crate) fn receipt(
+    shipping_point: &str,
+    mailed_by: &str,
+    service_code: &str,
+    weight: &str,
+) -> HttpResponse {
+    let (base, hst) = price_cents(weight);
     let now = Utc::now().format("%Y-%m-%dT%H:%M:%S");
     HttpResponse::new(
         200,
