@@ -12,17 +12,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bbship::fake::{FakeOptions, FakeServer, sandbox_orders};
-use bbship::phase::OrderOutcome;
-use bbship::secret::{Secret, Secrets};
-use bbship::{Command, Invocation};
+use bbship::OrderOutcome;
+use bbship::{CycleCommand, Invocation};
+use bbship::{Secret, Secrets};
+use bbship_fake::{FakeOptions, FakeServer, files_below, sandbox_orders};
 
 const SANDBOX_KEY: &str = "sandbox-bestbuy-key";
 const SANDBOX_CANADA_POST_USER: &str = "sandbox-canada-post-user";
 const SANDBOX_CANADA_POST_PASSWORD: &str = "sandbox-canada-post-password";
 
 fn main() -> ExitCode {
-    bbship::logging::init(log::LevelFilter::Warn);
+    bbship::init_logging(log::LevelFilter::Warn);
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -76,7 +76,7 @@ fn run() -> Result<()> {
         canadapost_password: Some(Secret::new(SANDBOX_CANADA_POST_PASSWORD)),
     };
     let invocation = Invocation {
-        command: Command::RunAll,
+        command: CycleCommand::RunAll,
         config_path,
         data_dir: data_dir.clone(),
         dry_run: false,
@@ -209,24 +209,4 @@ fn write_config(path: &Path, fake: &FakeServer, non_contract: bool) -> Result<()
     }
     std::fs::write(path, serde_json::to_vec_pretty(&config)?)
         .with_context(|| format!("writing {}", path.display()))
-}
-
-fn files_below(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(directory) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&directory) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }

@@ -1,8 +1,9 @@
-//! The command line, as clap types only. `DESIGN.md` fixes its shape.
+//! The command line, as clap types only: the global options, and each subcommand with
+//! the options that belong to it (`--dry-run` and `--order` to the cycle commands).
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::ids::OrderId;
 
@@ -24,7 +25,7 @@ pub struct Cli {
         long,
         global = true,
         env = "BBSHIP_CONFIG",
-        default_value = "bbship.json",
+        default_value = crate::config::DEFAULT_CONFIG_FILE,
         value_name = "FILE"
     )]
     pub config: PathBuf,
@@ -39,15 +40,6 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
 
-    /// Read from both APIs as usual, but send no write and write no file; print each write
-    /// request that would be sent.
-    #[arg(long, global = true)]
-    pub dry_run: bool,
-
-    /// Touch only this order (repeatable).
-    #[arg(long = "order", global = true, value_name = "ID")]
-    pub orders: Vec<OrderId>,
-
     /// More output: -v per-order progress and phase summaries, -vv requests, -vvv bodies.
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -60,28 +52,41 @@ pub struct Cli {
     pub command: CliCommand,
 }
 
+/// The options of a cycle command (`accept`, `label`, `ship`, `run-all`).
+#[derive(Clone, Debug, Args)]
+pub struct CycleArgs {
+    /// Read from both APIs as usual, but send no write and write no file; print each write
+    /// request that would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Touch only this order (repeatable).
+    #[arg(long = "order", value_name = "ID")]
+    pub orders: Vec<OrderId>,
+}
+
 #[derive(Clone, Debug, Subcommand)]
 pub enum CliCommand {
     /// Phase 1: accept every order waiting for acceptance.
     #[command(
         after_help = "Example:\n  bbship accept --dry-run      # show the OR21 requests, send nothing"
     )]
-    Accept,
+    Accept(CycleArgs),
     /// Phase 2: buy one Canada Post label per order ready to ship, check its PIN, save its PDF.
     #[command(
         after_help = "Examples:\n  bbship label --dry-run                # print each Create Shipment XML, buy nothing\n  bbship label --order 261300002-A      # one order only"
     )]
-    Label,
+    Label(CycleArgs),
     /// Phase 3: upload each label's PIN to Best Buy, mark the order shipped, confirm SHIPPED.
     #[command(
         after_help = "Examples:\n  bbship ship --dry-run                 # print the OR23/OR24 requests, send nothing\n  bbship ship --order 261300002-A       # one order only"
     )]
-    Ship,
+    Ship(CycleArgs),
     /// One full cycle: every phase, in order, under one lock (what cron runs).
     #[command(
         after_help = "Example (crontab, every 15 minutes):\n  */15 * * * * cd /srv/bbship && bbship run-all"
     )]
-    RunAll,
+    RunAll(CycleArgs),
     /// The orders bbship knows, from its local files only: step reached, PIN, label file,
     /// last error, age, and which are stuck. Takes no lock; calls no API.
     #[command(
@@ -107,6 +112,9 @@ pub enum CliCommand {
     Reprint {
         /// The order whose label to print again.
         order: OrderId,
+        /// Print the label request that would be sent, and write no file.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Ask Canada Post to refund the label of an order Best Buy cancelled after it was
     /// bought. Asks for confirmation unless --yes.
@@ -119,6 +127,9 @@ pub enum CliCommand {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+        /// Print the refund request, credentials redacted, and send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// One PDF of the newest labels of the orders named, or of those saved in the last
     /// DURATION, each followed by its packing slip, under labels/batches/; prints its
@@ -221,9 +232,40 @@ mod tests {
             "-vv",
         ])
         .unwrap();
-        assert!(cli.dry_run);
-        assert_eq!(cli.orders.len(), 2);
+        let CliCommand::Accept(cycle) = cli.command else {
+            panic!("{:?}", cli.command);
+        };
+        assert!(cycle.dry_run);
+        assert_eq!(cycle.orders.len(), 2);
         assert_eq!(cli.verbose, 2);
+    }
+
+    #[test]
+    fn dry_run_and_order_belong_to_the_commands_that_use_them() {
+        for args in [
+            &["bbship", "status", "--dry-run"][..],
+            &["bbship", "status", "--order", "1-A"],
+            &["bbship", "check", "--dry-run"],
+            &["bbship", "reprint", "1-A", "--order", "2-A"],
+            &["bbship", "refund", "1-A", "--order", "2-A"],
+            &["bbship", "--dry-run", "accept"],
+            &["bbship", "--order", "1-A", "run-all"],
+        ] {
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+        for args in [
+            &["bbship", "run-all", "--dry-run", "--order", "1-A"][..],
+            &["bbship", "reprint", "1-A", "--dry-run"],
+            &["bbship", "refund", "1-A", "--dry-run", "--yes"],
+        ] {
+            Cli::try_parse_from(args).unwrap();
+        }
     }
 
     #[test]
@@ -272,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_bad_order_id_is_a_usage_error() {
-        let error = Cli::try_parse_from(["bbship", "--order", "../x", "accept"]).unwrap_err();
+        let error = Cli::try_parse_from(["bbship", "accept", "--order", "../x"]).unwrap_err();
         assert_eq!(error.exit_code(), 2);
     }
 }

@@ -41,16 +41,13 @@ pub struct Config {
 
 /// The packing desk: the slip written beside each new label, and the printer both go to.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PrintConfig {
     /// The program and its arguments, run without a shell with the file's path appended;
     /// none prints nothing.
-    #[serde(default)]
     pub command: Option<PrintCommand>,
-    #[serde(default)]
     pub packing_slip: SlipSize,
     /// A printer that does not answer in this long is given up on until the next run.
-    #[serde(default = "default_print_timeout_secs")]
     pub timeout_secs: NonZeroU64,
 }
 
@@ -59,13 +56,9 @@ impl Default for PrintConfig {
         PrintConfig {
             command: None,
             packing_slip: SlipSize::default(),
-            timeout_secs: default_print_timeout_secs(),
+            timeout_secs: const { nonzero_u64(30) },
         }
     }
-}
-
-fn default_print_timeout_secs() -> NonZeroU64 {
-    NonZeroU64::new(30).unwrap_or(NonZeroU64::MIN)
 }
 
 /// A print command: at least the program, none of it empty or holding a NUL.
@@ -129,27 +122,21 @@ pub struct MetricsConfig {
 
 /// Where to tell someone about a run, beyond cron's e-mail.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
     /// POSTed a JSON summary after a run with failures or stuck orders.
-    #[serde(default)]
     pub webhook_url: Option<BaseUrl>,
     /// Pinged (GET) after every run that completed, so an outside dead-man's switch
     /// notices when cron stops running bbship.
-    #[serde(default)]
     pub healthcheck_url: Option<BaseUrl>,
     /// An alert is never worth holding up a run for.
-    #[serde(default = "default_alert_timeout_secs")]
     pub timeout_secs: NonZeroU64,
     /// Warn about an order still waiting for acceptance this close to its deadline.
-    #[serde(default = "default_acceptance_warning_hours")]
     pub acceptance_warning_hours: u32,
     /// An order ready to ship without a label for this long is stuck.
-    #[serde(default = "default_stuck_label_minutes")]
     pub stuck_label_minutes: u32,
     /// An order that needs a person is reported again at least this often until it is
     /// sorted.
-    #[serde(default)]
     pub remind_every_hours: RemindEvery,
 }
 
@@ -204,66 +191,46 @@ impl Default for AlertsConfig {
         AlertsConfig {
             webhook_url: None,
             healthcheck_url: None,
-            timeout_secs: default_alert_timeout_secs(),
-            acceptance_warning_hours: default_acceptance_warning_hours(),
-            stuck_label_minutes: default_stuck_label_minutes(),
+            timeout_secs: const { nonzero_u64(5) },
+            acceptance_warning_hours: 6,
+            stuck_label_minutes: 60,
             remind_every_hours: RemindEvery::default(),
         }
     }
 }
 
-fn default_alert_timeout_secs() -> NonZeroU64 {
-    NonZeroU64::new(5).unwrap_or(NonZeroU64::MIN)
-}
-
-fn default_acceptance_warning_hours() -> u32 {
-    6
-}
-
-fn default_stuck_label_minutes() -> u32 {
-    60
-}
-
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct BestBuyConfig {
-    #[serde(default = "default_bestbuy_url")]
     pub base_url: BaseUrl,
     /// Only needed when the key's user has several shops.
-    #[serde(default)]
     pub shop_id: Option<ShopId>,
-    #[serde(default = "default_carrier_code")]
     pub carrier_code: Option<BoundedText<50>>,
-    #[serde(default = "default_carrier_name")]
     pub carrier_name: Option<BoundedText<50>>,
-    #[serde(default)]
     pub carrier_url: Option<TrackingUrlTemplate>,
     /// Best Buy gives no acceptance deadline; this window after `created_date` is used
     /// only to warn about orders close to it.
-    #[serde(default = "default_acceptance_window_hours")]
     pub acceptance_window_hours: NonZeroU32,
     /// Orders take a few seconds to leave WAITING_ACCEPTANCE after a 204; the re-check
     /// waits this long first so that lag is not reported as a failure.
-    #[serde(default = "default_accept_recheck_delay_secs")]
     pub accept_recheck_delay_secs: u64,
     /// An accepted order still listed as waiting is read again, with waits that double
     /// from `accept_recheck_delay_secs`, until this long after the accepts; only then is
     /// it an error.
-    #[serde(default = "default_accept_recheck_max_secs")]
     pub accept_recheck_max_secs: u64,
 }
 
 impl Default for BestBuyConfig {
     fn default() -> Self {
         BestBuyConfig {
-            base_url: default_bestbuy_url(),
+            base_url: BaseUrl(DEFAULT_BESTBUY_URL.to_owned()),
             shop_id: None,
-            carrier_code: default_carrier_code(),
-            carrier_name: default_carrier_name(),
+            carrier_code: BoundedText::try_from("CPCL".to_owned()).ok(),
+            carrier_name: BoundedText::try_from("Canada Post".to_owned()).ok(),
             carrier_url: None,
-            acceptance_window_hours: default_acceptance_window_hours(),
-            accept_recheck_delay_secs: default_accept_recheck_delay_secs(),
-            accept_recheck_max_secs: default_accept_recheck_max_secs(),
+            acceptance_window_hours: const { nonzero_u32(24) },
+            accept_recheck_delay_secs: 5,
+            accept_recheck_max_secs: 30,
         }
     }
 }
@@ -357,26 +324,20 @@ pub struct ParcelSpec {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    #[serde(default = "default_bestbuy_rpm")]
     pub bestbuy_requests_per_minute: NonZeroU32,
-    #[serde(default = "default_canada_post_rpm")]
     pub canada_post_requests_per_minute: NonZeroU32,
     /// Canada Post's tracking group has the lowest limit (20 a minute by default).
-    #[serde(default = "default_tracking_rpm")]
     pub canada_post_tracking_per_minute: NonZeroU32,
     /// Canada Post asks for Create Shipment calls at least 250 ms apart, whatever the
     /// account's limits.
-    #[serde(default = "default_create_spacing_ms")]
     pub canada_post_create_spacing_ms: u64,
     /// Orders worked on at once. Best Buy recommends one request at a time.
-    #[serde(default = "default_concurrency")]
     pub concurrency: NonZeroUsize,
     /// The circuit breaker on postage: one run sends at most this many Create Shipment
     /// requests. A flood of orders (or a bug) can then cost at most this much before a
     /// person looks; the orders held back are created by the next run.
-    #[serde(default = "default_max_labels_per_run")]
     pub max_labels_per_run: NonZeroUsize,
     /// The spend breaker: a run stops creating once the postage it bought reaches this
     /// many Canadian dollars (an unknown price counted as the highest seen). None by
@@ -385,57 +346,47 @@ pub struct Limits {
     pub max_postage_per_run: Option<Cad>,
     /// No new order is started once this much of the cycle has passed; keep it below
     /// the cron period so two runs never queue behind the lock.
-    #[serde(default = "default_cycle_budget_secs")]
     pub cycle_budget_secs: NonZeroU64,
-    #[serde(default = "default_connect_timeout_secs")]
     pub connect_timeout_secs: NonZeroU64,
-    #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: NonZeroU64,
     /// Retries of one read (and of a write refused with 429) before giving up.
-    #[serde(default = "default_max_retries")]
     pub max_retries: u32,
-    #[serde(default = "default_retry_backoff_initial_ms")]
     pub retry_backoff_initial_ms: NonZeroU64,
     /// A `Retry-After` longer than this is cut to it.
-    #[serde(default = "default_max_retry_after_secs")]
     pub max_retry_after_secs: u64,
     /// After Canada Post's "Rejected by SLM Monitor", no Canada Post call for this long:
     /// its throttle counts calls over a rolling minute.
-    #[serde(default = "default_throttle_pause_secs")]
     pub canada_post_throttle_pause_secs: u64,
     /// How long one run keeps asking for a label that is not ready yet before leaving it
     /// for the next run (which downloads it; it never buys another).
-    #[serde(default = "default_label_wait_secs")]
     pub label_wait_secs: u64,
     /// The first wait between label downloads; it doubles up to 8 seconds.
-    #[serde(default = "default_label_retry_initial_ms")]
     pub label_retry_initial_ms: NonZeroU64,
     /// A writing run refuses to start with less free space than this on the disk of the
     /// data directory: a label bought but not journaled would be postage lost.
-    #[serde(default = "default_min_free_disk_mb")]
     pub min_free_disk_mb: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            bestbuy_requests_per_minute: default_bestbuy_rpm(),
-            canada_post_requests_per_minute: default_canada_post_rpm(),
-            canada_post_tracking_per_minute: default_tracking_rpm(),
-            canada_post_create_spacing_ms: default_create_spacing_ms(),
-            concurrency: default_concurrency(),
-            max_labels_per_run: default_max_labels_per_run(),
+            bestbuy_requests_per_minute: const { nonzero_u32(60) },
+            canada_post_requests_per_minute: const { nonzero_u32(120) },
+            canada_post_tracking_per_minute: const { nonzero_u32(15) },
+            canada_post_create_spacing_ms: 250,
+            concurrency: NonZeroUsize::MIN,
+            max_labels_per_run: const { nonzero_usize(50) },
             max_postage_per_run: None,
-            cycle_budget_secs: default_cycle_budget_secs(),
-            connect_timeout_secs: default_connect_timeout_secs(),
-            request_timeout_secs: default_request_timeout_secs(),
-            max_retries: default_max_retries(),
-            retry_backoff_initial_ms: default_retry_backoff_initial_ms(),
-            max_retry_after_secs: default_max_retry_after_secs(),
-            canada_post_throttle_pause_secs: default_throttle_pause_secs(),
-            label_wait_secs: default_label_wait_secs(),
-            label_retry_initial_ms: default_label_retry_initial_ms(),
-            min_free_disk_mb: default_min_free_disk_mb(),
+            cycle_budget_secs: const { nonzero_u64(600) },
+            connect_timeout_secs: const { nonzero_u64(10) },
+            request_timeout_secs: const { nonzero_u64(60) },
+            max_retries: 4,
+            retry_backoff_initial_ms: const { nonzero_u64(2000) },
+            max_retry_after_secs: 120,
+            canada_post_throttle_pause_secs: 60,
+            label_wait_secs: 60,
+            label_retry_initial_ms: const { nonzero_u64(500) },
+            min_free_disk_mb: 64,
         }
     }
 }
@@ -711,68 +662,34 @@ impl Config {
     }
 }
 
-fn default_bestbuy_url() -> BaseUrl {
-    BaseUrl(DEFAULT_BESTBUY_URL.to_owned())
+// The defaults' non-zero numbers, checked when the crate compiles.
+const fn nonzero_u32(value: u32) -> NonZeroU32 {
+    match NonZeroU32::new(value) {
+        Some(value) => value,
+        None => panic!("zero"),
+    }
 }
+
+const fn nonzero_u64(value: u64) -> NonZeroU64 {
+    match NonZeroU64::new(value) {
+        Some(value) => value,
+        None => panic!("zero"),
+    }
+}
+
+const fn nonzero_usize(value: usize) -> NonZeroUsize {
+    match NonZeroUsize::new(value) {
+        Some(value) => value,
+        None => panic!("zero"),
+    }
+}
+
 fn default_canada_post_url() -> BaseUrl {
     BaseUrl(DEFAULT_CANADA_POST_URL.to_owned())
-}
-fn default_carrier_code() -> Option<BoundedText<50>> {
-    BoundedText::try_from("CPCL".to_owned()).ok()
-}
-fn default_carrier_name() -> Option<BoundedText<50>> {
-    BoundedText::try_from("Canada Post".to_owned()).ok()
-}
-fn default_acceptance_window_hours() -> NonZeroU32 {
-    NonZeroU32::new(24).unwrap_or(NonZeroU32::MIN)
-}
-fn default_accept_recheck_delay_secs() -> u64 {
-    5
-}
-fn default_accept_recheck_max_secs() -> u64 {
-    30
 }
 fn default_service_code() -> ServiceCode {
     ServiceCode::try_from("DOM.EP".to_owned()).unwrap_or_else(|_| unreachable!())
 }
-fn default_bestbuy_rpm() -> NonZeroU32 {
-    NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN)
-}
-fn default_canada_post_rpm() -> NonZeroU32 {
-    NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN)
-}
-fn default_tracking_rpm() -> NonZeroU32 {
-    NonZeroU32::new(15).unwrap_or(NonZeroU32::MIN)
-}
-fn default_create_spacing_ms() -> u64 {
-    250
-}
-fn default_concurrency() -> NonZeroUsize {
-    NonZeroUsize::MIN
-}
-fn default_cycle_budget_secs() -> NonZeroU64 {
-    NonZeroU64::new(600).unwrap_or(NonZeroU64::MIN)
-}
-fn default_connect_timeout_secs() -> NonZeroU64 {
-    NonZeroU64::new(10).unwrap_or(NonZeroU64::MIN)
-}
-fn default_request_timeout_secs() -> NonZeroU64 {
-    NonZeroU64::new(60).unwrap_or(NonZeroU64::MIN)
-}
-fn default_max_retries() -> u32 {
-    4
-}
-fn default_retry_backoff_initial_ms() -> NonZeroU64 {
-    NonZeroU64::new(2000).unwrap_or(NonZeroU64::MIN)
-}
-fn default_max_retry_after_secs() -> u64 {
-    120
-}
-
-fn default_throttle_pause_secs() -> u64 {
-    60
-}
-
 /// A CAD amount written as a JSON number (`150`, `99.5`) or string (`"99.50"`), read
 /// exactly into cents through its decimal text.
 fn dollars<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Cad>, D::Error> {
@@ -790,22 +707,6 @@ fn dollars<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<C
     Cad::parse(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
-}
-
-fn default_max_labels_per_run() -> NonZeroUsize {
-    NonZeroUsize::new(50).unwrap_or(NonZeroUsize::MIN)
-}
-
-fn default_min_free_disk_mb() -> u64 {
-    64
-}
-
-fn default_label_wait_secs() -> u64 {
-    60
-}
-
-fn default_label_retry_initial_ms() -> NonZeroU64 {
-    NonZeroU64::new(500).unwrap_or(NonZeroU64::MIN)
 }
 
 #[cfg(test)]
@@ -868,6 +769,25 @@ mod tests {
             let error = error_of(&with_print(print.clone()));
             assert!(error.contains(key), "{print}: {error}");
         }
+    }
+
+    #[test]
+    fn a_section_given_in_part_keeps_the_defaults_of_the_keys_it_leaves_out() {
+        let mut json: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        json["limits"] = serde_json::json!({"concurrency": 3});
+        json["bestbuy"] = serde_json::json!({"shop_id": "2001"});
+        json["alerts"] = serde_json::json!({"stuck_label_minutes": 5});
+        let config = Config::parse(&json.to_string()).unwrap();
+        assert_eq!(config.limits.concurrency.get(), 3);
+        assert_eq!(config.limits.max_labels_per_run.get(), 50);
+        assert_eq!(config.limits.canada_post_tracking_per_minute.get(), 15);
+        assert_eq!(config.bestbuy.base_url.as_str(), DEFAULT_BESTBUY_URL);
+        assert_eq!(
+            config.bestbuy.carrier_code.as_ref().unwrap().as_str(),
+            "CPCL"
+        );
+        assert_eq!(config.alerts.stuck_label_minutes, 5);
+        assert_eq!(config.alerts.timeout_secs.get(), 5);
     }
 
     #[test]

@@ -348,7 +348,7 @@ fn canada_post_answers_mutated() {
 
 #[test]
 fn labels_mutated() {
-    let good = crate::fake::label_pdf::four_by_six_label_pdf(
+    let good = bbship_fake::label_pdf::four_by_six_label_pdf(
         &["SHIP TO".to_owned(), "Jane Example".to_owned()],
         "7023210039414604",
     );
@@ -370,7 +370,7 @@ fn labels_mutated() {
 fn shipment_xml_from_mutated_addresses() {
     use crate::address::BoundedText;
     use crate::ids::{OrderId, RequestId};
-    use crate::phase::destination::destination;
+    use crate::phase::preflight::destination;
 
     let sample: Value = serde_json::from_slice(OR11).unwrap();
     let order = Order::from_json(&sample["orders"][1]).unwrap();

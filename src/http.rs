@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::rate::TokenBucket;
+use crate::rng::Rng;
 use crate::secret::{REDACTED, Secret, redact};
 
 pub const USER_AGENT: &str = concat!("bbship/", env!("CARGO_PKG_VERSION"));
@@ -38,7 +39,6 @@ pub enum Method {
     Get,
     Put,
     Post,
-    Delete,
 }
 
 impl Method {
@@ -47,7 +47,6 @@ impl Method {
             Method::Get => "GET",
             Method::Put => "PUT",
             Method::Post => "POST",
-            Method::Delete => "DELETE",
         }
     }
 }
@@ -279,10 +278,6 @@ impl ApiClient {
         }
     }
 
-    pub fn api_name(&self) -> &'static str {
-        self.settings.api_name
-    }
-
     /// Sends a request that changes something, or in a dry run prints it to standard
     /// output and sends nothing (`Ok(None)`).
     pub fn write(&self, request: &Request, mode: WriteMode) -> Result<Option<Response>, HttpError> {
@@ -505,34 +500,31 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// retry together. Randomness need not be strong here.
 fn jitter(base: Duration) -> Duration {
     static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        x = u64::from(std::process::id())
+    let mut state = STATE.load(Ordering::Relaxed);
+    if state == 0 {
+        state = u64::from(std::process::id())
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|elapsed| elapsed.as_nanos() as u64)
-                .unwrap_or(0x9E37_79B9_7F4A_7C15)
-            | 1;
+                .unwrap_or(0);
     }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    let x = Rng::new(state).next();
     STATE.store(x, Ordering::Relaxed);
     let fraction = 0.5 + (x % 1000) as f64 / 2000.0;
     base.mul_f64(fraction)
 }
 
+/// Everything but RFC 3986's unreserved characters is escaped in a path segment or a
+/// query value.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes one path segment or query value (RFC 3986 unreserved kept).
 pub fn encode_component(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
+    percent_encoding::utf8_percent_encode(value, COMPONENT).to_string()
 }
 
 #[cfg(test)]

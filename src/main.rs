@@ -6,21 +6,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use bbship::cli::{Cli, CliCommand};
-use bbship::secret::{Secrets, redact};
-use bbship::{Command, Invocation, commands, error, logging};
+use bbship::cli::{Cli, CliCommand, CycleArgs};
+use bbship::{CycleCommand, Invocation, Secrets, commands, redact};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(logging::level_for(cli.verbose, cli.quiet));
+    bbship::init_logging(bbship::log_level_for(cli.verbose, cli.quiet));
     let secrets = Secrets::from_env();
-    let cycle = |command| {
+    let cycle = |command, options: CycleArgs| {
         let invocation = Invocation {
             command,
             config_path: cli.config.clone(),
             data_dir: cli.data_dir.clone(),
-            dry_run: cli.dry_run,
-            only_orders: cli.orders.clone(),
+            dry_run: options.dry_run,
+            only_orders: options.orders,
             // Under cron standard error is no terminal: silence on success. With -v the
             // log lines already show progress and would break the line.
             progress: std::io::stderr().is_terminal() && cli.verbose == 0 && !cli.quiet,
@@ -36,29 +35,29 @@ fn main() -> ExitCode {
             commands::docs::completions(shell, &mut std::io::stdout().lock())
         }
         CliCommand::Man => commands::docs::man(&mut std::io::stdout().lock()),
-        CliCommand::Accept => cycle(Command::Accept),
-        CliCommand::Label => cycle(Command::Label),
-        CliCommand::Ship => cycle(Command::Ship),
-        CliCommand::RunAll => cycle(Command::RunAll),
+        CliCommand::Accept(options) => cycle(CycleCommand::Accept, options),
+        CliCommand::Label(options) => cycle(CycleCommand::Label, options),
+        CliCommand::Ship(options) => cycle(CycleCommand::Ship, options),
+        CliCommand::RunAll(options) => cycle(CycleCommand::RunAll, options),
         CliCommand::Status { order, all, json } => {
             let request = commands::StatusRequest { order, all, json };
             commands::status::run(&paths, &request, &mut std::io::stdout().lock())
         }
         CliCommand::Check => commands::check::run(&paths, &secrets, &mut std::io::stdout()),
-        CliCommand::Reprint { order } => commands::reprint::run(
-            &paths,
-            &secrets,
-            &order,
-            cli.dry_run,
-            &mut std::io::stdout(),
-        ),
-        CliCommand::Refund { order, yes } => commands::refund::run(
+        CliCommand::Reprint { order, dry_run } => {
+            commands::reprint::run(&paths, &secrets, &order, dry_run, &mut std::io::stdout())
+        }
+        CliCommand::Refund {
+            order,
+            yes,
+            dry_run,
+        } => commands::refund::run(
             &paths,
             &secrets,
             &commands::refund::RefundRequest {
                 order_id: order,
                 yes,
-                dry_run: cli.dry_run,
+                dry_run,
             },
             &mut std::io::stdin().lock(),
             &mut std::io::stdout(),
@@ -76,7 +75,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             eprintln!("bbship: error: {}", redact(&format!("{failure:#}")));
-            ExitCode::from(error::exit_code_for(&failure))
+            ExitCode::from(bbship::exit_code_for(&failure))
         }
     }
 }

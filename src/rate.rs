@@ -69,12 +69,6 @@ impl TokenBucket {
             std::thread::sleep(wait);
         }
     }
-
-    /// The steady pace, in calls a minute (what the bucket sustains once its burst is
-    /// spent).
-    pub fn sustained_per_minute(&self) -> f64 {
-        self.per_second * 60.0
-    }
 }
 
 /// At least `interval` between two calls, across all threads.
@@ -171,7 +165,7 @@ mod tests {
             waits[7].abs_diff(step * 2) < Duration::from_millis(1),
             "{waits:?}"
         );
-        assert!((bucket.sustained_per_minute() - 114.0).abs() < 1e-9);
+        assert!((bucket.per_second * 60.0 - 114.0).abs() < 1e-9);
     }
 
     #[test]

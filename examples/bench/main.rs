@@ -22,9 +22,6 @@
 //! it sees every heap allocation of the process, which is how the journal's heap peak is
 //! measured; the child's peak resident set (VmHWM) covers everything else.
 
-mod journal_scale;
-mod scenario;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,9 +30,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use bbship::data_dir::DataDir;
-use bbship::fake::{Endpoint, RecordedRequest};
-use bbship::journal::Access;
+use bbship::Access;
+use bbship::DataDir;
+use bbship_fake::bench::{journal_scale, scenario};
+use bbship_fake::{Endpoint, RecordedRequest};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
@@ -230,7 +228,7 @@ impl Settings {
 fn main() -> ExitCode {
     let options = Options::parse();
     // bbship's own warnings (throttle pauses, the time budget) show on standard error.
-    bbship::logging::init(log::LevelFilter::Warn);
+    bbship::init_logging(log::LevelFilter::Warn);
     let result = match &options.measure_journal {
         Some(data_dir) => measure_journal_here(data_dir, &options),
         None => run(&options),

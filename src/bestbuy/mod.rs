@@ -22,7 +22,7 @@ use crate::http::{
 };
 use crate::ids::{OrderId, OrderLineId};
 use crate::secret::Secret;
-pub use types::{Customer, Order, OrderLine, OrderState, ShippingAddress, UnreadableOrder};
+pub use types::{Order, OrderLine, OrderState, ShippingAddress, UnreadableOrder};
 
 /// Mirakl's largest page, and its limit on `order_ids` in one call.
 pub const PAGE_SIZE: usize = 100;

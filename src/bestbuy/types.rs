@@ -134,10 +134,6 @@ pub struct OrderLine {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Customer {
-    #[serde(default)]
-    pub firstname: Option<String>,
-    #[serde(default)]
-    pub lastname: Option<String>,
     /// Null until the order reaches SHIPPING on Best Buy Canada.
     #[serde(default)]
     pub shipping_address: Option<ShippingAddress>,

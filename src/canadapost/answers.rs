@@ -755,4 +755,274 @@ mod tests {
             r"E\u{1b}[2J line one\nbbship: error: forged"
         );
     }
+
+    /// The fake's default Canada Post credentials, as Basic.
+    fn basic() -> String {
+        "Basic ZmFrZS1jYW5hZGEtcG9zdC11c2VyOmZha2UtY2FuYWRhLXBvc3QtcGFzc3dvcmQ=".to_owned()
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    fn sample_request() -> String {
+        String::from_utf8(fixture("create-shipment-request.xml")).unwrap()
+    }
+
+    fn post(fake: &bbship_fake::FakeServer, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        post_to(fake, "/rs/1234567/1234567/shipment", headers, body)
+    }
+
+    fn post_to(
+        fake: &bbship_fake::FakeServer,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let mut request = agent().post(format!("{}{path}", fake.base_url()));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body).unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    fn get(fake: &bbship_fake::FakeServer, url: &str, accept: &str) -> (u16, String) {
+        assert!(url.starts_with(&fake.base_url()), "{url}");
+        let mut response = agent()
+            .get(url)
+            .header("Authorization", basic())
+            .header("Accept", accept)
+            .header("Accept-language", "en-CA")
+            .call()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_fakes_create_answers_and_details_are_read_as_production_shapes() {
+        const SHIPMENT: &str = "application/vnd.cpc.shipment-v8+xml";
+        let fake = bbship_fake::FakeServer::start(bbship_fake::FakeOptions::default()).unwrap();
+        let auth = basic();
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Accept", SHIPMENT),
+            ("Content-Type", SHIPMENT),
+            ("Accept-language", "en-CA"),
+        ];
+        let (status, body) = post(&fake, &headers, &sample_request());
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("customer-request-id"), "{body}");
+        let Answer::Expected(info) =
+            read(body.as_bytes(), "shipment-info", created_shipment_info).unwrap()
+        else {
+            panic!("{body}")
+        };
+        assert_eq!(info.customer_request_id, None);
+        assert!(info.po_number.as_deref().unwrap().starts_with('P'));
+        assert!(info.link("price").is_some(), "{body}");
+        // 12.50 + 2.00 × 1.25 kg = 15.00, and 13 % HST.
+        assert_eq!(
+            info.postage.map(|p| p.due.to_string()).as_deref(),
+            Some("16.95"),
+            "{body}"
+        );
+        for part in [
+            "<base-amount>15.00</base-amount>",
+            "<hst-amount>1.95</hst-amount>",
+        ] {
+            assert!(body.contains(part), "{part} missing from {body}");
+        }
+        let pin = info.tracking_pin.clone().unwrap();
+        assert!(pin.len() == 16 && pin.starts_with("1234567"), "{pin}");
+        assert!(crate::ids::pin_check_digit_holds(&pin));
+
+        let details_url = info.link("details").unwrap().href.clone();
+        let (status, details_body) = get(&fake, &details_url, SHIPMENT);
+        assert_eq!(status, 200, "{details_body}");
+        let Answer::Expected(details) = read(
+            details_body.as_bytes(),
+            "shipment-details",
+            shipment_details,
+        )
+        .unwrap() else {
+            panic!("{details_body}")
+        };
+        assert_eq!(details.customer_ref_1.as_deref(), Some("ORDER-1042"));
+        assert_eq!(details.tracking_pin.as_deref(), Some(pin.as_str()));
+        assert_eq!(details.status.as_deref(), Some("transmitted"));
+        assert_eq!(details.po_number, info.po_number);
+        for part in [
+            "<shipment-detail><transmit-shipment>true</transmit-shipment><expected-mailing-date>2026-01-15</expected-mailing-date><delivery-spec>",
+            "<final-shipping-point>K2B8J6</final-shipping-point>",
+            "<weight>1.250</weight>",
+            "<unpackaged>false</unpackaged><mailing-tube>false</mailing-tube><oversized>false</oversized>",
+        ] {
+            assert!(
+                details_body.contains(part),
+                "{part} missing from {details_body}"
+            );
+        }
+        for absent in ["<shipment-id>", "<links>", "customer-request-id"] {
+            assert!(!details_body.contains(absent), "{absent} in {details_body}");
+        }
+        let (status, _) = get(&fake, &format!("{details_url}x"), SHIPMENT);
+        assert_eq!(status, 404);
+
+        // Without provide-pricing-info the answer has no price, as Canada Post's.
+        let unpriced =
+            sample_request().replace("<provide-pricing-info>true</provide-pricing-info>", "");
+        let (status, body) = post(&fake, &headers, &unpriced);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            !body.contains("shipment-price") && body.contains("<po-number>"),
+            "{body}"
+        );
+    }
+
+    /// Every answer of the fake's non-contract side validates against ncshipment.xsd.
+    fn assert_nc_valid(body: &str) {
+        let xsd = crate::testing::vendored_xsd("ncshipment.xsd");
+        if let Err(complaints) = crate::testing::xmllint_against(&xsd, &[body.to_owned()]) {
+            panic!("{complaints}\n{body}");
+        }
+    }
+
+    #[test]
+    fn the_fake_serves_non_contract_shipping_as_strictly_as_contract() {
+        const NC: &str = "application/vnd.cpc.ncshipment-v4+xml";
+        let fake = bbship_fake::FakeServer::start(bbship_fake::FakeOptions::default()).unwrap();
+        let auth = basic();
+        let good = [
+            ("Authorization", auth.as_str()),
+            ("Accept", NC),
+            ("Content-Type", NC),
+            ("Accept-language", "en-CA"),
+        ];
+        let request = std::fs::read_to_string("tests/fixtures/canada-post/ncshipment-request.xml")
+            .unwrap()
+            .replace(
+                "</customer-ref-1>",
+                "</customer-ref-1><customer-ref-2>ORDER-1042-r1</customer-ref-2>",
+            );
+        let create = "/rs/1234567/ncshipment";
+        // Exact media types: the contract ones, or */*, are refused.
+        let mut contract_type = good;
+        contract_type[1].1 = "application/vnd.cpc.shipment-v8+xml";
+        assert_eq!(post_to(&fake, create, &contract_type, &request).0, 406);
+        let mut any = good;
+        any[1].1 = "*/*";
+        assert_eq!(post_to(&fake, create, &any, &request).0, 406);
+        let mut wrong_type = good;
+        wrong_type[2].1 = "application/vnd.cpc.shipment-v8+xml";
+        assert_eq!(post_to(&fake, create, &wrong_type, &request).0, 415);
+        // A contract request, or contract elements in a non-contract one, are refused.
+        let (status, body) = post_to(&fake, create, &good, &sample_request());
+        assert_eq!(status, 400, "{body}");
+        let with_contract = request.replace(
+            "<requested-shipping-point>",
+            "<transmit-shipment>true</transmit-shipment><requested-shipping-point>",
+        );
+        let (status, body) = post_to(&fake, create, &good, &with_contract);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("transmit-shipment"), "{body}");
+        let sender_country = request.replace(
+            "<prov-state>ON</prov-state>",
+            "<prov-state>ON</prov-state><country-code>CA</country-code>",
+        );
+        let (status, body) = post_to(&fake, create, &good, &sender_country);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("country-code"), "{body}");
+        assert!(fake.shipments().is_empty());
+
+        let (status, body) = post_to(&fake, create, &good, &request);
+        assert_eq!(status, 200, "{body}");
+        assert_nc_valid(&body);
+        let Answer::Expected(info) = read(body.as_bytes(), "non-contract-shipment-info", |root| {
+            created(non_contract_shipment_info(root)?)
+        })
+        .unwrap() else {
+            panic!("{body}")
+        };
+        assert!(crate::ids::pin_check_digit_holds(
+            info.tracking_pin.as_deref().unwrap()
+        ));
+        for rel in ["details", "receipt", "refund"] {
+            let link = info.link(rel).unwrap_or_else(|| panic!("{rel}: {body}"));
+            if rel != "refund" {
+                let (status, answer) = get(&fake, &link.href, NC);
+                assert_eq!(status, 200, "{answer}");
+                assert_nc_valid(&answer);
+                let (status, _) = get(&fake, &link.href, "application/vnd.cpc.shipment-v8+xml");
+                assert_eq!(status, 406);
+            }
+        }
+
+        // The window is read in Eastern time: now, in Toronto, holds the shipment; the
+        // same digits read as UTC do not (unless they agree, which they never do).
+        let toronto = |at: chrono::DateTime<chrono::Utc>| {
+            let offset = if crate::canadapost::eastern::offset_hours(at) == -4 {
+                4
+            } else {
+                5
+            };
+            (at - chrono::Duration::hours(offset))
+                .format("%Y%m%d%H%M")
+                .to_string()
+        };
+        let now = chrono::Utc::now();
+        let list = |from: String, to: String| {
+            get(
+                &fake,
+                &format!("{}{create}?from={from}&to={to}", fake.base_url()),
+                NC,
+            )
+        };
+        let (status, body) = list(
+            toronto(now - chrono::Duration::minutes(2)),
+            toronto(now + chrono::Duration::minutes(2)),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_nc_valid(&body);
+        assert_eq!(body.matches("rel=\"shipment\"").count(), 1, "{body}");
+        let utc = |at: chrono::DateTime<chrono::Utc>| at.format("%Y%m%d%H%M").to_string();
+        let (_, body) = list(
+            utc(now - chrono::Duration::minutes(2)),
+            utc(now + chrono::Duration::minutes(2)),
+        );
+        assert_eq!(body.matches("rel=\"shipment\"").count(), 0, "{body}");
+        // A search without `from`, or a malformed one, is refused with messages.
+        let (status, body) = get(&fake, &format!("{}{create}", fake.base_url()), NC);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("<messages"), "{body}");
+        assert_eq!(list("2026".to_owned(), "2027".to_owned()).0, 400);
+
+        // Refund: the ncshipment body, once.
+        let refund = info.link("refund").unwrap().href.clone();
+        let refund_path = refund.trim_start_matches(&fake.base_url()).to_owned();
+        let body =
+            std::fs::read_to_string("tests/fixtures/canada-post/shipment-refund-request.xml")
+                .unwrap();
+        assert_eq!(
+            post_to(&fake, &refund_path, &good, &body).0,
+            400,
+            "a contract refund body"
+        );
+        let nc_refund = "<non-contract-shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/ncshipment-v4\"><email>a@example.com</email></non-contract-shipment-refund-request>";
+        let (status, answer) = post_to(&fake, &refund_path, &good, nc_refund);
+        assert_eq!(status, 200, "{answer}");
+        assert_nc_valid(&answer);
+        let (status, answer) = post_to(&fake, &refund_path, &good, nc_refund);
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.contains("already been submitted"), "{answer}");
+    }
 }

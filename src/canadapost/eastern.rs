@@ -41,6 +41,7 @@ fn is_repeated_hour(time: NaiveDateTime) -> bool {
 }
 
 /// `YYYYMMDDHHmm` in Eastern time, as the search's `from`/`to` want it.
+#[cfg(test)]
 pub fn search_stamp(at: DateTime<Utc>) -> String {
     local(at).format("%Y%m%d%H%M").to_string()
 }

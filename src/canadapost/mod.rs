@@ -16,5 +16,5 @@ pub mod shipment;
 pub mod types;
 pub mod xml;
 
-pub use answers::{Link, Messages, PinSummary, RefundTicket, ShipmentInfo};
+pub use answers::{Link, ShipmentInfo};
 pub use client::{CanadaPostClient, CanadaPostError, LabelDownload, Tracking};

@@ -33,7 +33,7 @@ pub fn run(paths: &Paths, request: &PrintRequest, out: &mut dyn Write) -> Result
     let config = Config::load(&paths.config_path)?;
     let data_dir = DataDir::new(&paths.data_dir);
     // Held until the end of this function.
-    let (_lock, journal) = crate::open_for(&data_dir, &config, WriteMode::Live)?;
+    let (_lock, journal) = super::open_for(&data_dir, &config, WriteMode::Live)?;
     let now = Utc::now();
 
     let mut files: Vec<String> = Vec::new();

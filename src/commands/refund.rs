@@ -74,7 +74,7 @@ pub fn run(
     };
     let data_dir = DataDir::new(&paths.data_dir);
     // Held until the end of this function, so no cycle works on the order meanwhile.
-    let (_lock, journal) = crate::open_for(&data_dir, &config, mode)?;
+    let (_lock, journal) = super::open_for(&data_dir, &config, mode)?;
 
     let (record, shipment) = refundable(&journal, &data_dir, order_id)?;
     let shipment_id = &shipment.shipment_id;

@@ -65,7 +65,7 @@ pub fn run(
     } else {
         WriteMode::Live
     };
-    let (_lock, journal) = crate::open_for(&data_dir, &config, mode)?;
+    let (_lock, journal) = super::open_for(&data_dir, &config, mode)?;
     let existing = existing_shipment(&journal, &data_dir, order_id)?;
     let shipment_id = &existing.shipment_id;
     if let Some(state) = &existing.cancelled {

@@ -36,6 +36,7 @@ pub struct Position {
 }
 
 /// Reads every record of `path`, in order. A missing file has no records.
+#[cfg(test)]
 pub fn load<T: DeserializeOwned>(path: &Path, torn_tail: TornTail) -> Result<Vec<T>> {
     let mut records = Vec::new();
     replay(path, Position::default(), torn_tail, |record| {
@@ -183,10 +184,6 @@ impl AppendLog {
             path: path.to_owned(),
             file: Mutex::new(file),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Appends one record and waits until it is on disk; returns the bytes written.

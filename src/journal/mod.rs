@@ -1,6 +1,6 @@
 //! The journal: bbship's durable memory of what it did to each order.
 //!
-//! It is the history logs of `DESIGN.md` (JSON Lines under `logs/`), replayed at start
+//! It is the history logs (JSON Lines under `logs/`), replayed at start
 //! into one record per order and extended, line by line with fsync, as steps succeed. A
 //! phase asks it what is already done for an order and tells it what was just done; it
 //! never talks to an API. Opened read-only (dry runs, `status`), it changes no file.
@@ -16,10 +16,10 @@
 
 pub mod checkpoint;
 pub mod jsonl;
+pub mod label;
 pub mod legacy;
 pub mod print;
 pub mod ship;
-pub mod shipments;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,14 +34,13 @@ use crate::data_dir::DataDir;
 use crate::ids::{OrderId, OrderLineId};
 use checkpoint::{CheckpointToWrite, LogMark};
 use jsonl::{AppendLog, Position, TornTail};
-pub use print::{
-    PrintBook, PrintEvent, PrintRecord, PrintState, SavedSet, SettledPrint, SlipContent, SlipLine,
-};
-pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState, WriteOutcome};
-pub use shipments::{
+pub use label::{
     LabelEvent, LabelProgress, PinVerdict, RefundProgress, SavedLabel, ShipmentPlan,
     ShipmentRecord, ShippingHistoryLine,
 };
+use print::PrintBook;
+pub use print::{PrintEvent, PrintRecord, PrintState, SavedSet, SlipContent, SlipLine};
+pub use ship::{ShipEvent, ShipProgress, ShippedOrderLine, ShippedOrderState};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -60,7 +59,8 @@ pub struct AcceptedOrder {
     pub line_ids: Vec<OrderLineId>,
     pub accepted_at: DateTime<Utc>,
     /// How bbship knows the order is accepted.
-    pub outcome: AcceptOutcome,
+    #[serde(with = "accepted_wording")]
+    pub outcome: Confirmation,
     #[serde(default)]
     pub created_date: Option<DateTime<Utc>>,
     /// `created_date` plus the configured acceptance window: Best Buy publishes no
@@ -71,13 +71,42 @@ pub struct AcceptedOrder {
     pub shipping_deadline: Option<DateTime<Utc>>,
 }
 
+/// How bbship knows a write to Best Buy (accept, tracking, shipped) took effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AcceptOutcome {
-    /// OR21 answered 204.
-    Accepted,
-    /// OR21 failed or got no answer, and a fresh read showed the order past acceptance.
+pub enum Confirmation {
+    /// Best Buy answered 204.
+    Answered,
+    /// The write failed or got no answer, and a fresh read showed its effect.
     ConfirmedByState,
+}
+
+/// The accepted-orders log has always said `accepted` for a 204, where the ship journal
+/// says `answered`; both files keep their words.
+mod accepted_wording {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Confirmation;
+
+    pub fn serialize<S: Serializer>(outcome: &Confirmation, out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(match outcome {
+            Confirmation::Answered => "accepted",
+            Confirmation::ConfirmedByState => "confirmed_by_state",
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Confirmation, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Word {
+            Accepted,
+            ConfirmedByState,
+        }
+        Ok(match Word::deserialize(input)? {
+            Word::Accepted => Confirmation::Answered,
+            Word::ConfirmedByState => Confirmation::ConfirmedByState,
+        })
+    }
 }
 
 /// What the journal knows of one order.
@@ -728,13 +757,35 @@ impl Journal {
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_log_keeps_its_word_for_a_204() {
+        let mut line = accepted("1-A", "2026-01-01T00:00:00Z");
+        for (outcome, word) in [
+            (Confirmation::Answered, "accepted"),
+            (Confirmation::ConfirmedByState, "confirmed_by_state"),
+        ] {
+            line.outcome = outcome;
+            let json = serde_json::to_value(&line).unwrap();
+            assert_eq!(json["outcome"], word);
+            assert_eq!(serde_json::from_value::<AcceptedOrder>(json).unwrap(), line);
+        }
+        let shipped = ShipEvent::MarkedShipped {
+            order_id: "1-A".parse().unwrap(),
+            at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            outcome: Confirmation::Answered,
+        };
+        let json = serde_json::to_value(&shipped).unwrap();
+        assert_eq!(json["outcome"], "answered");
+        assert_eq!(serde_json::from_value::<ShipEvent>(json).unwrap(), shipped);
+    }
+
     fn accepted(order_id: &str, at: &str) -> AcceptedOrder {
         AcceptedOrder {
             order_id: order_id.parse().unwrap(),
             commercial_id: Some("261300001".into()),
             line_ids: vec![OrderLineId::try_from("1".to_owned()).unwrap()],
             accepted_at: at.parse().unwrap(),
-            outcome: AcceptOutcome::Accepted,
+            outcome: Confirmation::Answered,
             created_date: None,
             acceptance_deadline: None,
             shipping_deadline: None,
@@ -859,7 +910,7 @@ mod tests {
             .record_ship_event(ShipEvent::MarkedShipped {
                 order_id: order_id.parse().unwrap(),
                 at: Utc::now(),
-                outcome: WriteOutcome::Answered,
+                outcome: Confirmation::Answered,
             })
             .unwrap();
         if shipped {

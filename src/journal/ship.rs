@@ -9,17 +9,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::Confirmation;
 use crate::ids::OrderId;
-
-/// How bbship knows a write took effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WriteOutcome {
-    /// Best Buy answered 204.
-    Answered,
-    /// The write failed or got no answer, and a fresh read showed its effect.
-    ConfirmedByState,
-}
 
 /// One line of the ship journal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,12 +20,12 @@ pub enum ShipEvent {
         order_id: OrderId,
         tracking_number: String,
         at: DateTime<Utc>,
-        outcome: WriteOutcome,
+        outcome: Confirmation,
     },
     MarkedShipped {
         order_id: OrderId,
         at: DateTime<Utc>,
-        outcome: WriteOutcome,
+        outcome: Confirmation,
     },
     /// Best Buy no longer wants the parcel, but its label was bought: a person must ask
     /// Canada Post for a refund.
@@ -125,7 +116,7 @@ mod tests {
             order_id: order(),
             tracking_number: "7023210039414604".into(),
             at: Utc::now(),
-            outcome: WriteOutcome::Answered,
+            outcome: Confirmation::Answered,
         });
         assert_eq!(
             progress.tracking_uploaded.as_deref(),
@@ -135,7 +126,7 @@ mod tests {
         progress.apply(&ShipEvent::MarkedShipped {
             order_id: order(),
             at: Utc::now(),
-            outcome: WriteOutcome::ConfirmedByState,
+            outcome: Confirmation::ConfirmedByState,
         });
         assert!(progress.marked_shipped && !progress.confirmed);
     }

@@ -19,7 +19,7 @@ use super::{
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState};
 use crate::http::WriteMode;
 use crate::ids::{OrderId, OrderLineId};
-use crate::journal::{AcceptOutcome, AcceptedOrder};
+use crate::journal::{AcceptedOrder, Confirmation};
 
 pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
     let mut report = PhaseReport::new(Phase::Accept, cycle.mode);
@@ -107,7 +107,7 @@ fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<O
         ));
     }
     let first_error = match bestbuy.accept_order(&order.id, &line_ids, cycle.mode) {
-        Ok(true) => return record(cycle, order, &line_ids, AcceptOutcome::Accepted),
+        Ok(true) => return record(cycle, order, &line_ids, Confirmation::Answered),
         Ok(false) => {
             log::info!(
                 "accept: order {}: would accept {} line(s)",
@@ -139,14 +139,14 @@ fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<O
                 "accept: order {}: now {state}, so the accept took effect",
                 order.id
             );
-            record(cycle, order, &line_ids, AcceptOutcome::ConfirmedByState)
+            record(cycle, order, &line_ids, Confirmation::ConfirmedByState)
         }
         Some(OrderState::WaitingAcceptance)
             if !matches!(first_error, BestBuyError::Refused { .. }) =>
         {
             // The first attempt provably did nothing: one more, no more.
             match bestbuy.accept_order(&order.id, &line_ids, cycle.mode) {
-                Ok(_) => record(cycle, order, &line_ids, AcceptOutcome::Accepted),
+                Ok(_) => record(cycle, order, &line_ids, Confirmation::Answered),
                 Err(error) if error.is_unauthorized() => Err(error.into()),
                 Err(second_error) => {
                     let reason = format!("{first_error}; the retry failed too: {second_error}");
@@ -186,7 +186,7 @@ fn record(
     cycle: &Cycle,
     order: &Order,
     line_ids: &[OrderLineId],
-    outcome: AcceptOutcome,
+    outcome: Confirmation,
 ) -> Result<OrderOutcome> {
     if cycle.mode == WriteMode::DryRun {
         return Ok(OrderOutcome::WouldDo);

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use super::destination::{self, Prepared};
+use super::preflight::{self, Prepared};
 use super::{
     Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, keep_in_state, listing_failed,
     report_unreadable,
@@ -645,7 +645,7 @@ fn dry_run(
 }
 
 fn prepare(cycle: &Cycle, order: &Order) -> Result<Prepared, String> {
-    let prepared = destination::prepare(order, cycle.config)
+    let prepared = preflight::prepare(order, cycle.config)
         .map_err(|error| format!("cannot ship it as it stands: {error}"))?;
     for note in &prepared.notes {
         log::warn!("label: order {}: {note}", order.id);

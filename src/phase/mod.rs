@@ -8,8 +8,8 @@
 //! (there is nothing to work on) and the run goes on with the next.
 
 pub mod accept;
-pub mod destination;
 pub mod label;
+pub mod preflight;
 pub mod ship;
 
 use std::collections::{BTreeMap, BTreeSet};

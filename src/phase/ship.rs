@@ -19,7 +19,7 @@ use super::{
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState, TrackingUpload};
 use crate::http::WriteMode;
 use crate::ids::OrderId;
-use crate::journal::{ShipEvent, ShipmentRecord, ShippedOrderLine, WriteOutcome};
+use crate::journal::{Confirmation, ShipEvent, ShipmentRecord, ShippedOrderLine};
 
 /// An order ready for phase 3: its shipment and PIN.
 struct Labelled {
@@ -107,7 +107,7 @@ fn ship_one(
     match &order.state {
         OrderState::Shipped => {
             log::info!("ship: order {order_id}: already SHIPPED on Best Buy");
-            record_shipped(cycle, order_id, WriteOutcome::ConfirmedByState)?;
+            record_shipped(cycle, order_id, Confirmation::ConfirmedByState)?;
             Ok(OrderOutcome::Done)
         }
         OrderState::Shipping => ship_writes(cycle, bestbuy, item, order),
@@ -149,11 +149,11 @@ fn ship_writes(
     let already_on_best_buy = order.shipping_tracking.as_deref() == Some(item.pin.as_str());
     if journaled.as_deref() != Some(item.pin.as_str()) {
         if already_on_best_buy {
-            record_tracking(cycle, order_id, &item.pin, WriteOutcome::ConfirmedByState)?;
+            record_tracking(cycle, order_id, &item.pin, Confirmation::ConfirmedByState)?;
         } else {
             let upload = tracking_upload(cycle, &item.pin);
             match bestbuy.upload_tracking(order_id, &upload, cycle.mode) {
-                Ok(true) => record_tracking(cycle, order_id, &item.pin, WriteOutcome::Answered)?,
+                Ok(true) => record_tracking(cycle, order_id, &item.pin, Confirmation::Answered)?,
                 Ok(false) => {} // dry run: printed
                 Err(error) if error.is_unauthorized() => return Err(error.into()),
                 Err(error) => {
@@ -166,11 +166,11 @@ fn ship_writes(
                                 cycle,
                                 order_id,
                                 &item.pin,
-                                WriteOutcome::ConfirmedByState,
+                                Confirmation::ConfirmedByState,
                             )?;
                         }
                         Ok(Some(fresh)) if fresh.state == OrderState::Shipped => {
-                            record_shipped(cycle, order_id, WriteOutcome::ConfirmedByState)?;
+                            record_shipped(cycle, order_id, Confirmation::ConfirmedByState)?;
                             return Ok(OrderOutcome::Done);
                         }
                         Ok(_) | Err(_) => {
@@ -189,7 +189,7 @@ fn ship_writes(
 
     match bestbuy.mark_shipped(order_id, cycle.mode) {
         Ok(true) => {
-            record_shipped(cycle, order_id, WriteOutcome::Answered)?;
+            record_shipped(cycle, order_id, Confirmation::Answered)?;
             Ok(OrderOutcome::Done)
         }
         Ok(false) => Ok(OrderOutcome::WouldDo),
@@ -198,7 +198,7 @@ fn ship_writes(
             // A 400 on a repeat, or a lost answer: only the state says whether it worked.
             match reread(bestbuy, order_id) {
                 Ok(Some(fresh)) if fresh.state == OrderState::Shipped => {
-                    record_shipped(cycle, order_id, WriteOutcome::ConfirmedByState)?;
+                    record_shipped(cycle, order_id, Confirmation::ConfirmedByState)?;
                     Ok(OrderOutcome::Done)
                 }
                 Ok(Some(fresh))
@@ -208,7 +208,7 @@ fn ship_writes(
                     // A repeat of OR24 is harmless: on a shipped order it only gets a 400.
                     match bestbuy.mark_shipped(order_id, cycle.mode) {
                         Ok(_) => {
-                            record_shipped(cycle, order_id, WriteOutcome::Answered)?;
+                            record_shipped(cycle, order_id, Confirmation::Answered)?;
                             Ok(OrderOutcome::Done)
                         }
                         Err(second) => Ok(fail(
@@ -269,7 +269,7 @@ fn record_tracking(
     cycle: &Cycle,
     order_id: &OrderId,
     pin: &str,
-    outcome: WriteOutcome,
+    outcome: Confirmation,
 ) -> Result<()> {
     if cycle.mode == WriteMode::DryRun {
         return Ok(());
@@ -285,7 +285,7 @@ fn record_tracking(
         })
 }
 
-fn record_shipped(cycle: &Cycle, order_id: &OrderId, outcome: WriteOutcome) -> Result<()> {
+fn record_shipped(cycle: &Cycle, order_id: &OrderId, outcome: Confirmation) -> Result<()> {
     if cycle.mode == WriteMode::DryRun {
         return Ok(());
     }

@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn pages_follow_input_order_and_keep_their_sizes() {
-        let label = crate::fake::label_pdf::four_by_six_label_pdf(&["LABEL".into()], "1234");
+        let label = bbship_fake::label_pdf::four_by_six_label_pdf(&["LABEL".into()], "1234");
         let long = slip(40);
         let pages_of_long = Document::load_mem(&long).unwrap().get_pages().len();
         assert!(pages_of_long > 1);

@@ -25,7 +25,7 @@ use crate::http::WriteMode;
 use crate::ids::OrderId;
 use crate::journal::{Journal, PrintEvent, SlipContent, SlipLine};
 use crate::phase::Cycle;
-use crate::phase::destination::Prepared;
+use crate::phase::preflight::Prepared;
 
 /// What the slip of `order` shows, from the order and what is sent to Canada Post for it.
 pub fn slip_content(order: &Order, prepared: &Prepared) -> SlipContent {

@@ -496,14 +496,14 @@ mod tests {
     fn the_sample_request_passes_and_a_contract_request_does_not() {
         let sample = std::fs::read(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/canada-post/ncshipment-request.xml"),
+                .join("../../tests/fixtures/canada-post/ncshipment-request.xml"),
         )
         .unwrap();
         let flat = flatten(&sample).unwrap();
         assert_eq!(check_create(&flat), Vec::<String>::new());
         let contract = std::fs::read(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/canada-post/create-shipment-request.xml"),
+                .join("../../tests/fixtures/canada-post/create-shipment-request.xml"),
         )
         .unwrap();
         assert!(!check_create(&flatten(&contract).unwrap()).is_empty());

@@ -1,13 +1,13 @@
-//! Issue 6's promises under the worst the machine and the APIs can do: the postage
+//! The never-ship-twice and single-run promises under the worst the machine and the APIs can do: the postage
 //! circuit breaker, the single-run lock under a crowd of runs, a crash at every request of
 //! a cycle, and seeded fault storms. Each test asserts the promise itself (shipments at
 //! the fake, order states), not the tool's own account of it.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
-use bbship::fake::{Endpoint, FakeOptions, Fault, HaltWhen, Storm};
+use bbship_fake::{Endpoint, FakeOptions, Fault, HaltWhen, Storm};
 use support::{Harness, files_below, read_jsonl, rule, shipping_orders, waiting_orders};
 
 /// Every order SHIPPED at the fake with exactly one shipment.
@@ -23,7 +23,7 @@ fn assert_all_shipped_once(harness: &Harness, order_ids: &[String]) {
     assert_eq!(harness.fake.shipments().len(), order_ids.len());
 }
 
-fn ids(orders: &[bbship::fake::FakeOrder]) -> Vec<String> {
+fn ids(orders: &[bbship_fake::FakeOrder]) -> Vec<String> {
     orders
         .iter()
         .map(|order| order.order_id().to_owned())

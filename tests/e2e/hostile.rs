@@ -8,12 +8,12 @@
 //! in `labels/` under safe names, every journal line is readable, and Canada Post never
 //! sells two labels for one order.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use bbship::fake::{Endpoint, FakeOrder, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOrder, Fault, FaultRule};
 use serde_json::{Value, json};
 use support::{Harness, Run, answer, files_below, rule};
 

@@ -1,5 +1,9 @@
 //! The project's fake APIs, on 127.0.0.1 with an ephemeral port, for the tests, the
-//! sandbox and the benchmark. Not used by the `bbship` binary.
+//! sandbox and the benchmark: a crate of its own that the installed `bbship` never
+//! contains. It reads what bbship sends with its own code (`xml`, and the `base64` and
+//! `percent-encoding` crates), never the client's, so a client bug cannot hide in both;
+//! `xsd` is the tests' schema check, and `bench` (feature `bench`) the benchmark's
+//! scenarios, the only part that drives bbship's library.
 //!
 //! It is strict like the real services, so a client bug fails here first, and it
 //! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML or any body
@@ -13,6 +17,8 @@
 //! (under `/api`), Canada Post in `canadapost` (under `/rs` and `/vis`), behind one
 //! router and one fault mechanism.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod bestbuy;
 mod canadapost;
 mod http_server;
@@ -20,6 +26,8 @@ pub mod label_pdf;
 mod ncshipment;
 mod orders;
 mod storm;
+mod xml;
+pub mod xsd;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -32,6 +40,35 @@ pub use canadapost::{FakeRefund, FakeShipment, pin_for};
 use http_server::{HttpRequest, HttpResponse, Reply};
 pub use orders::{FakeAddress, FakeLine, FakeOrder, JsonEdit, sandbox_orders};
 pub use storm::Storm;
+
+/// Fails the calling test with this one line, say that a system tool it needs is missing:
+/// no panic location, no backtrace, however `RUST_BACKTRACE` is set.
+pub fn fail_test(line: &str) -> ! {
+    eprintln!("{line}");
+    std::panic::resume_unwind(Box::new(line.to_owned()))
+}
+
+/// Every file below `root`, recursively, sorted: what a run left on disk, for the tests
+/// and the sandbox to look at.
+pub fn files_below(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(directory) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
 
 /// How the fake behaves. `FakeOptions::default()` is a fast, well-behaved fake: orders
 /// are paid at once, no latency, no throttle.

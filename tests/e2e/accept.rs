@@ -1,10 +1,10 @@
 //! Phase 1 end to end: the real binary against the fake Best Buy API.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
 use support::{Harness, waiting_orders};
 
 fn fault(endpoint: Endpoint, order_id: Option<&str>, times: usize, fault: Fault) -> FaultRule {
@@ -324,7 +324,7 @@ fn an_accept_lost_before_the_server_acted_is_sent_once_more_after_a_read() {
 fn only_the_orders_named_with_order_are_touched() {
     let harness = Harness::new(waiting_orders(4));
     let chosen = FakeOrder::generated(3).order_id().to_owned();
-    let run = harness.bbship(&["--order", &chosen, "accept"]);
+    let run = harness.bbship(&["accept", "--order", &chosen]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(harness.fake.count(Endpoint::Accept), 1);
     assert_ne!(state(&harness, &chosen), "WAITING_ACCEPTANCE");

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::{Endpoint, FakeOptions, FakeOrder, FakeServer, RecordedRequest};
 use anyhow::{Context, Result, bail, ensure};
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, RecordedRequest};
-use bbship::secret::{Secret, Secrets};
-use bbship::{Command, Invocation};
+use bbship::{CycleCommand, Invocation};
+use bbship::{Secret, Secrets};
 
 const API_KEY: &str = "bench-bestbuy-key";
 const CANADA_POST_USER: &str = "bench-canada-post-user";
@@ -112,7 +112,7 @@ pub fn run(scenario: &Scenario, work_dir: &Path) -> Result<ScenarioRun> {
     let config_path = work_dir.join("bbship.json");
     write_config(&config_path, &fake, scenario)?;
     let invocation = Invocation {
-        command: Command::RunAll,
+        command: CycleCommand::RunAll,
         config_path,
         data_dir: data_dir_of(work_dir),
         dry_run: false,

@@ -3,17 +3,17 @@
 //! all, what it never sends: no shipment is ever created, no refund goes out unless every
 //! check holds), and what it journals.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use bbship::canadapost::label_check::inspect_label;
-use bbship::data_dir::DataDir;
-use bbship::fake::Endpoint;
-use bbship::journal::{Access, Journal};
-use bbship::lock::RunLock;
+use bbship::DataDir;
+use bbship::RunLock;
+use bbship::inspect_label;
+use bbship::{Access, Journal};
+use bbship_fake::Endpoint;
 use support::{
     API_KEY, CP_PASSWORD, CP_USERNAME, Harness, Run, answer, rule, shipping_orders, waiting_orders,
 };
@@ -435,7 +435,7 @@ fn refund_answering(harness: &Harness, order_id: &str, answer: &str) -> Run {
 }
 
 /// The refund request the fake got.
-fn refund_post(harness: &Harness) -> bbship::fake::RecordedRequest {
+fn refund_post(harness: &Harness) -> bbship_fake::RecordedRequest {
     harness
         .fake
         .requests()
@@ -452,44 +452,14 @@ fn journal_events(harness: &Harness, event: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// `shipment.xsd` for the schema check, as the unit tests find it.
-fn shipment_xsd() -> PathBuf {
-    vendored_xsd("shipment.xsd")
-}
-
-fn vendored_xsd(name: &str) -> PathBuf {
-    let dir = std::env::var_os("BBSHIP_XSD_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/canadapost"));
-    let xsd = dir.join(name);
-    assert!(
-        xsd.exists(),
-        "{} is missing (set BBSHIP_XSD_DIR)",
-        xsd.display()
-    );
-    xsd
-}
-
 fn assert_valid_against_the_xsd(body: &[u8]) {
-    assert_valid_against(&shipment_xsd(), body);
+    assert_valid_against(&bbship_fake::xsd::shipment_xsd(), body);
 }
 
 fn assert_valid_against(xsd: &std::path::Path, body: &[u8]) {
-    let temp = tempfile::tempdir().unwrap();
-    let path = temp.path().join("refund.xml");
-    std::fs::write(&path, body).unwrap();
-    let output = std::process::Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(xsd)
-        .arg(&path)
-        .output()
-        .expect("xmllint runs (Debian: apt-get install libxml2-utils)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(complaints) = bbship_fake::xsd::validate_against(xsd, &[body]) {
+        panic!("{complaints}");
+    }
 }
 
 #[test]
@@ -552,7 +522,10 @@ fn a_non_contract_label_is_refunded_through_its_refund_link_with_the_ncshipment_
         run.stdout.contains(&refunds[0].service_ticket_id),
         "{run:?}"
     );
-    assert_valid_against(&vendored_xsd("ncshipment.xsd"), &refunds[0].body);
+    assert_valid_against(
+        &bbship_fake::xsd::vendored("ncshipment.xsd"),
+        &refunds[0].body,
+    );
     let post = refund_post(&harness);
     assert!(
         post.path
@@ -730,7 +703,7 @@ fn a_refund_dry_run_prints_the_request_redacted_and_sends_nothing() {
     let (harness, order_id) = cancelled_after_label();
     let shipment = harness.fake.shipments_for(&order_id)[0].clone();
     let journal_before = harness.label_journal().len();
-    let run = harness.bbship(&["--dry-run", "refund", &order_id]);
+    let run = harness.bbship(&["refund", &order_id, "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(!run.stdout.contains("[y/N]"), "{run:?}");
     assert!(

@@ -16,12 +16,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::{FakeOrder, pin_for};
 use anyhow::{Context, Result, bail, ensure};
-use bbship::data_dir::DataDir;
-use bbship::fake::{FakeOrder, pin_for};
-use bbship::ids::OrderId;
-use bbship::journal::{AcceptOutcome, AcceptedOrder, Access, Journal};
-use bbship::lock::RunLock;
+use bbship::DataDir;
+use bbship::OrderId;
+use bbship::RunLock;
+use bbship::{AcceptedOrder, Access, Confirmation, Journal};
 
 /// How the heap is watched while the journal opens: the bench's counting allocator. The
 /// smoke test has none, and gets no memory figures. Memory that is not allocated on the
@@ -386,7 +386,7 @@ pub fn appends_timed(journals: &[(&Journal, usize)], appends: usize) -> Result<V
                 commercial_id: Some(commercial_id_of(index)),
                 line_ids: Vec::new(),
                 accepted_at: chrono::Utc::now(),
-                outcome: AcceptOutcome::Accepted,
+                outcome: Confirmation::Answered,
                 created_date: None,
                 acceptance_deadline: None,
                 shipping_deadline: None,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
 
 const KEY: &str = "fake-test-key-123";
 
@@ -438,6 +438,44 @@ fn answers_after_acting_can_be_garbled_or_cut_short() {
 mod canada_post {
     use super::*;
 
+    #[test]
+    fn fake_pins_begin_with_the_mailed_by_number_and_pass_the_check_digit() {
+        for (mailed_by, starts) in [
+            ("1234567", "1234567"),
+            ("0001234567", "1234567"),
+            ("42", "0000042"),
+            ("9876543210", "9876543210"),
+        ] {
+            for serial in [1, 2, 99, 12_345_678] {
+                let pin = bbship_fake::pin_for(mailed_by, serial);
+                assert_eq!(pin.len(), 16, "{pin}");
+                assert!(pin.starts_with(starts), "{mailed_by}: {pin}");
+                assert!(bbship::pin_check_digit_holds(&pin), "{pin}");
+            }
+        }
+        assert_ne!(
+            bbship_fake::pin_for("1234567", 1),
+            bbship_fake::pin_for("1234567", 2)
+        );
+        // The reference's own example PIN comes out of the same rule.
+        assert_eq!(
+            bbship_fake::pin_for("7023210", 3_941_460),
+            "7023210039414604"
+        );
+    }
+
+    #[test]
+    fn generated_labels_pass_the_label_check() {
+        use bbship::{LabelInspection, inspect_label};
+        use bbship_fake::label_pdf::four_by_six_label_pdf;
+        let lines = vec!["SHIP TO".to_string(), "Jane Doe".to_string()];
+        let pdf = four_by_six_label_pdf(&lines, "7023210039414604");
+        assert_eq!(inspect_label(&pdf), Ok(LabelInspection { pages: 1 }));
+        let odd: Vec<String> = (0..100).map(|i| format!("/MediaBox [{i}] ü")).collect();
+        let pdf = four_by_six_label_pdf(&odd, "/Type /Pages (x)");
+        assert_eq!(inspect_label(&pdf), Ok(LabelInspection { pages: 1 }));
+    }
+
     fn basic() -> String {
         // base64 of the fake's default credentials, "fake-canada-post-user:fake-canada-post-password"
         "Basic ZmFrZS1jYW5hZGEtcG9zdC11c2VyOmZha2UtY2FuYWRhLXBvc3QtcGFzc3dvcmQ=".to_owned()
@@ -491,271 +529,7 @@ mod canada_post {
         assert_eq!(status, 200, "{body}");
         let shipments = fake.shipments();
         assert_eq!(shipments.len(), 1);
-        assert!(bbship::ids::pin_check_digit_holds(
-            &shipments[0].tracking_pin
-        ));
+        assert!(bbship::pin_check_digit_holds(&shipments[0].tracking_pin));
         assert!(body.contains(&shipments[0].tracking_pin));
-    }
-
-    fn get(fake: &FakeServer, url: &str, accept: &str) -> (u16, String) {
-        let mut response = agent()
-            .get(url)
-            .header("Authorization", basic())
-            .header("Accept", accept)
-            .header("Accept-language", "en-CA")
-            .call()
-            .unwrap();
-        let status = response.status().as_u16();
-        assert!(url.starts_with(&fake.base_url()), "{url}");
-        (status, response.body_mut().read_to_string().unwrap())
-    }
-
-    #[test]
-    fn create_answers_and_details_have_the_production_shapes() {
-        use bbship::canadapost::answers::{self, Answer};
-        const SHIPMENT: &str = "application/vnd.cpc.shipment-v8+xml";
-        let fake = fake(0, None);
-        let auth = basic();
-        let headers = [
-            ("Authorization", auth.as_str()),
-            ("Accept", SHIPMENT),
-            ("Content-Type", SHIPMENT),
-            ("Accept-language", "en-CA"),
-        ];
-        let (status, body) = post(&fake, &headers, &sample_request());
-        assert_eq!(status, 200, "{body}");
-        assert!(!body.contains("customer-request-id"), "{body}");
-        let Answer::Expected(info) = answers::read(
-            body.as_bytes(),
-            "shipment-info",
-            answers::created_shipment_info,
-        )
-        .unwrap() else {
-            panic!("{body}")
-        };
-        assert_eq!(info.customer_request_id, None);
-        assert!(info.po_number.as_deref().unwrap().starts_with('P'));
-        assert!(info.link("price").is_some(), "{body}");
-        // 12.50 + 2.00 × 1.25 kg = 15.00, and 13 % HST.
-        assert_eq!(
-            info.postage.map(|p| p.due.to_string()).as_deref(),
-            Some("16.95"),
-            "{body}"
-        );
-        for part in [
-            "<base-amount>15.00</base-amount>",
-            "<hst-amount>1.95</hst-amount>",
-        ] {
-            assert!(body.contains(part), "{part} missing from {body}");
-        }
-        let pin = info.tracking_pin.clone().unwrap();
-        assert!(pin.len() == 16 && pin.starts_with("1234567"), "{pin}");
-        assert!(bbship::ids::pin_check_digit_holds(&pin));
-
-        let details_url = info.link("details").unwrap().href.clone();
-        let (status, details_body) = get(&fake, &details_url, SHIPMENT);
-        assert_eq!(status, 200, "{details_body}");
-        let Answer::Expected(details) = answers::read(
-            details_body.as_bytes(),
-            "shipment-details",
-            answers::shipment_details,
-        )
-        .unwrap() else {
-            panic!("{details_body}")
-        };
-        assert_eq!(details.customer_ref_1.as_deref(), Some("ORDER-1042"));
-        assert_eq!(details.tracking_pin.as_deref(), Some(pin.as_str()));
-        assert_eq!(details.status.as_deref(), Some("transmitted"));
-        assert_eq!(details.po_number, info.po_number);
-        for part in [
-            "<shipment-detail><transmit-shipment>true</transmit-shipment><expected-mailing-date>2026-01-15</expected-mailing-date><delivery-spec>",
-            "<final-shipping-point>K2B8J6</final-shipping-point>",
-            "<weight>1.250</weight>",
-            "<unpackaged>false</unpackaged><mailing-tube>false</mailing-tube><oversized>false</oversized>",
-        ] {
-            assert!(
-                details_body.contains(part),
-                "{part} missing from {details_body}"
-            );
-        }
-        for absent in ["<shipment-id>", "<links>", "customer-request-id"] {
-            assert!(!details_body.contains(absent), "{absent} in {details_body}");
-        }
-        let (status, _) = get(&fake, &format!("{details_url}x"), SHIPMENT);
-        assert_eq!(status, 404);
-
-        // Without provide-pricing-info the answer has no price, as Canada Post's.
-        let unpriced =
-            sample_request().replace("<provide-pricing-info>true</provide-pricing-info>", "");
-        let (status, body) = post(&fake, &headers, &unpriced);
-        assert_eq!(status, 200, "{body}");
-        assert!(
-            !body.contains("shipment-price") && body.contains("<po-number>"),
-            "{body}"
-        );
-    }
-
-    fn nc_post(
-        fake: &FakeServer,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, String) {
-        let mut request = agent().post(format!("{}{path}", fake.base_url()));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let mut response = request.send(body).unwrap();
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_to_string().unwrap())
-    }
-
-    /// Every answer of the fake's non-contract side validates against ncshipment.xsd.
-    fn assert_nc_valid(body: &str) {
-        let temp = tempfile::tempdir().unwrap();
-        let path = temp.path().join("answer.xml");
-        std::fs::write(&path, body).unwrap();
-        let output = std::process::Command::new("xmllint")
-            .args(["--noout", "--schema", "schemas/canadapost/ncshipment.xsd"])
-            .arg(&path)
-            .output()
-            .expect("xmllint runs");
-        assert!(
-            output.status.success(),
-            "{}\n{body}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    #[test]
-    fn the_fake_serves_non_contract_shipping_as_strictly_as_contract() {
-        use bbship::canadapost::answers::{self, Answer};
-        const NC: &str = "application/vnd.cpc.ncshipment-v4+xml";
-        let fake = fake(0, None);
-        let auth = basic();
-        let good = [
-            ("Authorization", auth.as_str()),
-            ("Accept", NC),
-            ("Content-Type", NC),
-            ("Accept-language", "en-CA"),
-        ];
-        let request = std::fs::read_to_string("tests/fixtures/canada-post/ncshipment-request.xml")
-            .unwrap()
-            .replace(
-                "</customer-ref-1>",
-                "</customer-ref-1><customer-ref-2>ORDER-1042-r1</customer-ref-2>",
-            );
-        let create = "/rs/1234567/ncshipment";
-        // Exact media types: the contract ones, or */*, are refused.
-        let mut contract_type = good;
-        contract_type[1].1 = "application/vnd.cpc.shipment-v8+xml";
-        assert_eq!(nc_post(&fake, create, &contract_type, &request).0, 406);
-        let mut any = good;
-        any[1].1 = "*/*";
-        assert_eq!(nc_post(&fake, create, &any, &request).0, 406);
-        let mut wrong_type = good;
-        wrong_type[2].1 = "application/vnd.cpc.shipment-v8+xml";
-        assert_eq!(nc_post(&fake, create, &wrong_type, &request).0, 415);
-        // A contract request, or contract elements in a non-contract one, are refused.
-        let (status, body) = nc_post(&fake, create, &good, &sample_request());
-        assert_eq!(status, 400, "{body}");
-        let with_contract = request.replace(
-            "<requested-shipping-point>",
-            "<transmit-shipment>true</transmit-shipment><requested-shipping-point>",
-        );
-        let (status, body) = nc_post(&fake, create, &good, &with_contract);
-        assert_eq!(status, 400, "{body}");
-        assert!(body.contains("transmit-shipment"), "{body}");
-        let sender_country = request.replace(
-            "<prov-state>ON</prov-state>",
-            "<prov-state>ON</prov-state><country-code>CA</country-code>",
-        );
-        let (status, body) = nc_post(&fake, create, &good, &sender_country);
-        assert_eq!(status, 400, "{body}");
-        assert!(body.contains("country-code"), "{body}");
-        assert!(fake.shipments().is_empty());
-
-        let (status, body) = nc_post(&fake, create, &good, &request);
-        assert_eq!(status, 200, "{body}");
-        assert_nc_valid(&body);
-        let Answer::Expected(info) =
-            answers::read(body.as_bytes(), "non-contract-shipment-info", |root| {
-                answers::created(answers::non_contract_shipment_info(root)?)
-            })
-            .unwrap()
-        else {
-            panic!("{body}")
-        };
-        assert!(bbship::ids::pin_check_digit_holds(
-            info.tracking_pin.as_deref().unwrap()
-        ));
-        for rel in ["details", "receipt", "refund"] {
-            let link = info.link(rel).unwrap_or_else(|| panic!("{rel}: {body}"));
-            if rel != "refund" {
-                let (status, answer) = get(&fake, &link.href, NC);
-                assert_eq!(status, 200, "{answer}");
-                assert_nc_valid(&answer);
-                let (status, _) = get(&fake, &link.href, "application/vnd.cpc.shipment-v8+xml");
-                assert_eq!(status, 406);
-            }
-        }
-
-        // The window is read in Eastern time: now, in Toronto, holds the shipment; the
-        // same digits read as UTC do not (unless they agree, which they never do).
-        let toronto = |at: chrono::DateTime<chrono::Utc>| {
-            let offset = if bbship::canadapost::eastern::offset_hours(at) == -4 {
-                4
-            } else {
-                5
-            };
-            (at - chrono::Duration::hours(offset))
-                .format("%Y%m%d%H%M")
-                .to_string()
-        };
-        let now = chrono::Utc::now();
-        let list = |from: String, to: String| {
-            get(
-                &fake,
-                &format!("{}{create}?from={from}&to={to}", fake.base_url()),
-                NC,
-            )
-        };
-        let (status, body) = list(
-            toronto(now - chrono::Duration::minutes(2)),
-            toronto(now + chrono::Duration::minutes(2)),
-        );
-        assert_eq!(status, 200, "{body}");
-        assert_nc_valid(&body);
-        assert_eq!(body.matches("rel=\"shipment\"").count(), 1, "{body}");
-        let utc = |at: chrono::DateTime<chrono::Utc>| at.format("%Y%m%d%H%M").to_string();
-        let (_, body) = list(
-            utc(now - chrono::Duration::minutes(2)),
-            utc(now + chrono::Duration::minutes(2)),
-        );
-        assert_eq!(body.matches("rel=\"shipment\"").count(), 0, "{body}");
-        // A search without `from`, or a malformed one, is refused with messages.
-        let (status, body) = get(&fake, &format!("{}{create}", fake.base_url()), NC);
-        assert_eq!(status, 400, "{body}");
-        assert!(body.contains("<messages"), "{body}");
-        assert_eq!(list("2026".to_owned(), "2027".to_owned()).0, 400);
-
-        // Refund: the ncshipment body, once.
-        let refund = info.link("refund").unwrap().href.clone();
-        let refund_path = refund.trim_start_matches(&fake.base_url()).to_owned();
-        let body =
-            std::fs::read_to_string("tests/fixtures/canada-post/shipment-refund-request.xml")
-                .unwrap();
-        assert_eq!(
-            nc_post(&fake, &refund_path, &good, &body).0,
-            400,
-            "a contract refund body"
-        );
-        let nc_refund = "<non-contract-shipment-refund-request xmlns=\"http://www.canadapost.ca/ws/ncshipment-v4\"><email>a@example.com</email></non-contract-shipment-refund-request>";
-        let (status, answer) = nc_post(&fake, &refund_path, &good, nc_refund);
-        assert_eq!(status, 200, "{answer}");
-        assert_nc_valid(&answer);
-        let (status, answer) = nc_post(&fake, &refund_path, &good, nc_refund);
-        assert_eq!(status, 400, "{answer}");
-        assert!(answer.contains("already been submitted"), "{answer}");
     }
 }

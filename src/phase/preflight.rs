@@ -1,4 +1,4 @@
-//! Pre-flight checks for one order before any Canada Post call: the destination from Best
+//! The pre-flight of one order, before any Canada Post call: the destination from Best
 //! Buy's `customer.shipping_address`, one parcel from the order lines, and the service
 //! from the shipping type. A Create Shipment costs real postage and cannot be undone, so
 //! everything that can be checked here is checked here, and an order that cannot be

@@ -1,11 +1,11 @@
 //! What the operator sees: `status` from local files, the runs log, alerts to a webhook and
 //! a healthcheck, and the warning for an order close to its acceptance deadline.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
-use bbship::fake::{Endpoint, Fault};
+use bbship_fake::{Endpoint, Fault};
 use support::{Harness, answer, read_jsonl, rule, shipping_orders, waiting_orders};
 
 /// Three orders: one shipped, one whose address Canada Post refuses, one cancelled on
@@ -15,7 +15,7 @@ fn eventful_harness() -> (Harness, [String; 3]) {
     let ids = [0, 1, 2].map(|index| orders[index].order_id().to_owned());
     let harness = Harness::new(orders);
     // The second order's create is refused, every time.
-    harness.fake.inject(bbship::fake::FaultRule {
+    harness.fake.inject(bbship_fake::FaultRule {
         endpoint: Endpoint::CreateShipment,
         order_id: Some(ids[1].clone()),
         skip: 0,
@@ -167,7 +167,7 @@ fn an_order_ready_to_ship_without_a_label_for_over_an_hour_is_stuck() {
 #[test]
 fn every_writing_run_is_recorded_in_the_runs_log_and_a_dry_run_is_not() {
     let harness = Harness::new(waiting_orders(2));
-    assert_eq!(harness.bbship(&["--dry-run", "run-all"]).code, 0);
+    assert_eq!(harness.bbship(&["run-all", "--dry-run"]).code, 0);
     assert!(!harness.data_dir.exists());
     assert_eq!(harness.bbship(&["run-all"]).code, 0);
     assert_eq!(harness.bbship(&["accept"]).code, 0);
@@ -202,7 +202,7 @@ fn with_alerts_and(harness: &Harness, edit: impl FnOnce(&mut serde_json::Value))
     });
 }
 
-fn hooks(harness: &Harness, path: &str) -> Vec<bbship::fake::RecordedRequest> {
+fn hooks(harness: &Harness, path: &str) -> Vec<bbship_fake::RecordedRequest> {
     harness
         .fake
         .requests()
@@ -270,7 +270,7 @@ fn a_clean_run_only_pings_and_a_failed_alert_never_fails_the_run() {
 #[test]
 fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
     let created = chrono::Utc::now() - chrono::Duration::hours(20);
-    let order = bbship::fake::FakeOrder::generated(0).with_created(created);
+    let order = bbship_fake::FakeOrder::generated(0).with_created(created);
     let id = order.order_id().to_owned();
     let harness = Harness::new(vec![order]);
     harness.write_config(|config| {
@@ -281,7 +281,7 @@ fn an_order_still_waiting_close_to_its_acceptance_deadline_is_warned_about() {
     harness
         .fake
         .inject(rule(Endpoint::Accept, 1, answer(500, "text/plain", "down")));
-    harness.fake.inject(bbship::fake::FaultRule {
+    harness.fake.inject(bbship_fake::FaultRule {
         endpoint: Endpoint::ListOrders,
         order_id: None,
         skip: 1,
@@ -463,7 +463,7 @@ fn a_writing_run_rewrites_the_metrics_file_which_promtool_accepts() {
 
     // Neither a dry run nor status writes it.
     std::fs::write(&metrics, "sentinel").unwrap();
-    let dry = harness.bbship(&["--dry-run", "run-all"]);
+    let dry = harness.bbship(&["run-all", "--dry-run"]);
     assert!(dry.code <= 1, "the dry run did not run: {dry:?}");
     assert_eq!(harness.bbship(&["status"]).code, 0);
     assert_eq!(std::fs::read_to_string(&metrics).unwrap(), "sentinel");
@@ -555,7 +555,7 @@ fn an_order_that_needs_a_person_is_reminded_every_window_until_it_is_sorted() {
     with_reminders(&harness, 0.0001);
     std::thread::sleep(Duration::from_millis(400));
     // A dry run neither reminds nor records.
-    let dry = harness.bbship(&["--dry-run", "run-all"]);
+    let dry = harness.bbship(&["run-all", "--dry-run"]);
     assert!(!dry.stderr.contains("needs a person"), "{dry:?}");
     assert_eq!(reminder_of(&harness, &id), Some(reported.clone()));
     let reminded = harness.bbship(&["run-all"]);
@@ -591,11 +591,11 @@ fn an_order_that_needs_a_person_is_reminded_every_window_until_it_is_sorted() {
 
 #[test]
 fn a_held_shipment_and_a_flagged_pin_are_reminded_too() {
-    let held = bbship::fake::FakeOptions {
+    let held = bbship_fake::FakeOptions {
         shipment_status: Some("created".to_owned()),
-        ..bbship::fake::FakeOptions::default()
+        ..bbship_fake::FakeOptions::default()
     };
-    for (options, flag_pin) in [(held, false), (bbship::fake::FakeOptions::default(), true)] {
+    for (options, flag_pin) in [(held, false), (bbship_fake::FakeOptions::default(), true)] {
         let orders = shipping_orders(1);
         let id = orders[0].order_id().to_owned();
         let harness = Harness::with_options(options, orders);
@@ -649,7 +649,7 @@ fn the_postage_of_each_label_is_in_the_run_summary_status_and_the_webhook_and_un
         // a non-contract receipt that is down.
         let second = ids[1].clone();
         if account == "contract" {
-            harness.fake.inject(bbship::fake::FaultRule {
+            harness.fake.inject(bbship_fake::FaultRule {
                 order_id: Some(second.clone()),
                 ..rule(Endpoint::CreateShipment, 1, Fault::Throttled)
             });

@@ -1,11 +1,10 @@
 //! Shared helpers for the integration tests: a fake of both APIs on 127.0.0.1, a private
 //! data directory and configuration pointing at it, and the real `bbship` binary.
-#![allow(dead_code)] // each test file uses a different part of this module
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
 
 pub const API_KEY: &str = "test-bestbuy-key-7f3a9c2e41";
 pub const CP_USERNAME: &str = "test-cp-user-0a1b2c";
@@ -142,7 +141,7 @@ impl Harness {
             .requests()
             .iter()
             .filter(|request| {
-                request.endpoint == bbship::fake::Endpoint::ListOrders
+                request.endpoint == bbship_fake::Endpoint::ListOrders
                     && request.query.contains("order_ids=")
             })
             .count()
@@ -318,7 +317,9 @@ pub fn pdf_tool(program: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|error| {
-            panic!("{program} is needed for this test (Debian: qpdf, poppler-utils): {error}")
+            bbship_fake::fail_test(&format!(
+                "{program} is needed for this test (Debian: qpdf, poppler-utils): {error}"
+            ))
         });
     assert!(
         output.status.success(),
@@ -340,25 +341,7 @@ pub fn checked_pdf_pages(path: &Path) -> usize {
         .expect("pdfinfo gives a page count")
 }
 
-/// Every file below `root`, recursively.
-pub fn files_below(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(directory) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&directory) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
+pub use bbship_fake::files_below;
 
 /// The path of `tool` on PATH; fails the test with one line saying how to install it
 /// when it is missing (`.ci/run` installs every tool the tests need).
@@ -368,6 +351,8 @@ pub fn require_tool(tool: &str, debian_package: &str) -> PathBuf {
         .map(|directory| directory.join(tool))
         .find(|candidate| candidate.is_file())
         .unwrap_or_else(|| {
-            panic!("this test needs `{tool}` on PATH: apt-get install {debian_package} (.ci/run installs it)")
+            bbship_fake::fail_test(&format!(
+                "this test needs `{tool}` on PATH: apt-get install {debian_package} (.ci/run installs it)"
+            ))
         })
 }

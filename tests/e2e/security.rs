@@ -1,13 +1,13 @@
-//! Issue 6's promises about secrets and files, through the real binary: no secret in any
+//! The promises about secrets and files, through the real binary: no secret in any
 //! output, file or URL; private files; planted symbolic links refused; a data directory
 //! that cannot be written, or a full disk, found before the first request.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use bbship::fake::Endpoint;
+use bbship_fake::Endpoint;
 use support::{
     API_KEY, CP_PASSWORD, CP_USERNAME, Harness, Run, answer, files_below, rule, shipping_orders,
     waiting_orders,
@@ -95,7 +95,7 @@ fn no_secret_appears_in_any_output_file_or_url_through_a_whole_cycle_at_trace() 
         outputs.push(run.stderr.clone());
         run
     };
-    let dry = run_at_trace(&["--dry-run", "-vvv", "run-all"]);
+    let dry = run_at_trace(&["-vvv", "run-all", "--dry-run"]);
     assert!(dry.stdout.contains("Authorization: [REDACTED]"), "{dry:?}");
     let first = run_at_trace(&["-vvv", "run-all"]);
     assert!(
@@ -209,11 +209,9 @@ fn every_file_and_directory_is_private_and_loose_ones_are_tightened_once() {
 }
 
 /// A harness whose data directory exists (as after earlier runs) with nothing in it.
-fn prepared(orders: Vec<bbship::fake::FakeOrder>) -> Harness {
+fn prepared(orders: Vec<bbship_fake::FakeOrder>) -> Harness {
     let harness = Harness::new(orders);
-    bbship::data_dir::DataDir::new(&harness.data_dir)
-        .create()
-        .unwrap();
+    bbship::DataDir::new(&harness.data_dir).create().unwrap();
     harness
 }
 

@@ -1,7 +1,7 @@
 //! The journal checkpoint through the real binary: a run with a long history saves one,
 //! and the next run starts from it.
 
-mod support;
+use crate::support;
 
 use support::{Harness, waiting_orders};
 

@@ -1,18 +1,18 @@
 //! The outside of the binary: usage and configuration errors, the lock, dry runs and the
 //! journal on disk. Secrets and file permissions are in `security.rs`.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
-use bbship::fake::{Endpoint, Fault, FaultRule};
+use bbship_fake::{Endpoint, Fault, FaultRule};
 use support::{API_KEY, Harness, Run, files_below, waiting_orders};
 
 #[test]
 fn the_example_configuration_is_complete_and_loads() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bbship.example.json");
-    let config = bbship::config::Config::load(&path).unwrap();
+    let config = bbship::Config::load(&path).unwrap();
     assert_eq!(config.canada_post.service_code.as_str(), "DOM.EP");
     assert!(!config.parcel.by_sku.is_empty());
     assert!(!config.canada_post.services.is_empty());
@@ -54,8 +54,8 @@ fn the_kubernetes_config_maps_hold_a_bbship_json_that_loads() {
         let text = std::fs::read_to_string(root.join(manifest)).unwrap();
         let path = temp.path().join("bbship.json");
         std::fs::write(&path, config_map_json(&text)).unwrap();
-        let config = bbship::config::Config::load(&path)
-            .unwrap_or_else(|error| panic!("{manifest}: {error:#}"));
+        let config =
+            bbship::Config::load(&path).unwrap_or_else(|error| panic!("{manifest}: {error:#}"));
         assert_eq!(
             config.canada_post.service_code.as_str(),
             "DOM.EP",
@@ -134,7 +134,7 @@ fn bad_usage_exits_2() {
     let harness = Harness::new(Vec::new());
     for args in [
         vec!["frobnicate"],
-        vec!["--order", "../../etc", "accept"],
+        vec!["accept", "--order", "../../etc"],
         vec![],
     ] {
         let run = harness.bbship(&args);
@@ -143,10 +143,31 @@ fn bad_usage_exits_2() {
 }
 
 #[test]
+fn dry_run_and_order_are_refused_by_the_commands_that_do_not_use_them() {
+    let harness = Harness::new(Vec::new());
+    for args in [
+        vec!["status", "--order", "1-A", "--dry-run"],
+        vec!["status", "--dry-run"],
+        vec!["check", "--order", "1-A"],
+        vec!["reprint", "1-A", "--order", "2-A"],
+        vec!["print", "--since", "1d", "--dry-run"],
+        vec!["--dry-run", "run-all"],
+    ] {
+        let run = harness.bbship(&args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("error: unexpected argument '--"),
+            "{args:?}: {run:?}"
+        );
+    }
+    assert!(harness.fake.requests().is_empty());
+}
+
+#[test]
 fn a_held_lock_exits_75_with_one_line_and_touches_nothing() {
     let harness = Harness::new(waiting_orders(2));
-    let data_dir = bbship::data_dir::DataDir::new(&harness.data_dir);
-    let _held = bbship::lock::RunLock::acquire(&data_dir).unwrap();
+    let data_dir = bbship::DataDir::new(&harness.data_dir);
+    let _held = bbship::RunLock::acquire(&data_dir).unwrap();
     let before = files_below(&harness.data_dir);
 
     for command in ["accept", "run-all"] {
@@ -192,7 +213,7 @@ fn a_run_killed_with_sigkill_does_not_block_the_next() {
 #[test]
 fn a_dry_run_sends_no_write_creates_no_file_and_prints_each_request() {
     let harness = Harness::new(waiting_orders(3));
-    let run = harness.bbship(&["--dry-run", "run-all"]);
+    let run = harness.bbship(&["run-all", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(harness.fake.write_count(), 0);
     assert!(harness.fake.count(Endpoint::ListOrders) >= 1);
@@ -201,7 +222,7 @@ fn a_dry_run_sends_no_write_creates_no_file_and_prints_each_request() {
         "a dry run created the data directory"
     );
     for index in 0..3 {
-        let id = bbship::fake::FakeOrder::generated(index)
+        let id = bbship_fake::FakeOrder::generated(index)
             .order_id()
             .to_owned();
         let line = format!("PUT {}/orders/{id}/accept", harness.fake.bestbuy_url());
@@ -215,9 +236,9 @@ fn a_dry_run_sends_no_write_creates_no_file_and_prints_each_request() {
 #[test]
 fn a_dry_run_takes_no_lock() {
     let harness = Harness::new(waiting_orders(1));
-    let data_dir = bbship::data_dir::DataDir::new(&harness.data_dir);
-    let _held = bbship::lock::RunLock::acquire(&data_dir).unwrap();
-    let run = harness.bbship(&["--dry-run", "accept"]);
+    let data_dir = bbship::DataDir::new(&harness.data_dir);
+    let _held = bbship::RunLock::acquire(&data_dir).unwrap();
+    let run = harness.bbship(&["accept", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
 

@@ -1,8 +1,8 @@
 //! Phase 3 and the whole cycle through the real binary against the fake APIs.
 
-mod support;
+use crate::support;
 
-use bbship::fake::{Endpoint, Fault, FaultRule};
+use bbship_fake::{Endpoint, Fault, FaultRule};
 use support::{Harness, answer, read_jsonl, rule, shipping_orders, waiting_orders};
 
 fn shipped_log(harness: &Harness) -> Vec<serde_json::Value> {
@@ -261,7 +261,7 @@ fn a_dry_run_prints_the_tracking_and_ship_requests_and_sends_nothing() {
     let harness = Harness::new(orders.clone());
     assert_eq!(harness.bbship(&["label"]).code, 0);
     harness.fake.reset_log();
-    let run = harness.bbship(&["--dry-run", "ship"]);
+    let run = harness.bbship(&["ship", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(harness.fake.write_count(), 0);
     let pin = &harness.fake.shipments_for(orders[0].order_id())[0].tracking_pin;

@@ -260,23 +260,9 @@ fn reason(status: u16) -> &'static str {
 
 /// Decodes `%XX` escapes; anything malformed is kept as it is.
 pub fn percent_decode(text: &str) -> String {
-    let hex = |byte: u8| (byte as char).to_digit(16);
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && index + 2 < bytes.len()
-            && let (Some(high), Some(low)) = (hex(bytes[index + 1]), hex(bytes[index + 2]))
-        {
-            decoded.push((high * 16 + low) as u8);
-            index += 3;
-            continue;
-        }
-        decoded.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The query's parameters, decoded.
@@ -289,4 +275,23 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
             None => (percent_decode(pair), String::new()),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_decode_to_the_end_and_malformed_ones_stay() {
+        assert_eq!(percent_decode("a%2Fb%41"), "a/bA");
+        assert_eq!(percent_decode("%C3%A9%"), "é%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(
+            query_pairs("requestId=a%20b&x&"),
+            [
+                ("requestId".to_owned(), "a b".to_owned()),
+                ("x".to_owned(), String::new())
+            ]
+        );
+    }
 }

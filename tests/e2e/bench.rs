@@ -1,22 +1,16 @@
 //! The benchmark (`cargo run --release --example bench`) keeps working: its scenario and
-//! journal code runs here with tiny numbers. An example cannot be imported, so this test
-//! compiles the same source files by path; the example's `main.rs` (options, counting
-//! allocator, report) is compiled by `cargo clippy --all-targets` and `cargo build
-//! --examples`, and `-- --quick` runs the whole bench in seconds.
-
-#[allow(dead_code)]
-#[path = "../examples/bench/journal_scale.rs"]
-mod journal_scale;
-#[allow(dead_code)]
-#[path = "../examples/bench/scenario.rs"]
-mod scenario;
+//! journal code (in the fake crate's `bench` module) runs here with tiny numbers; the
+//! example's `main.rs` (options, counting allocator, report) is compiled by `cargo clippy
+//! --all-targets` and `cargo build --examples`, and `-- --quick` runs the whole bench in
+//! seconds.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use bbship::data_dir::DataDir;
-use bbship::fake::Endpoint;
-use bbship::journal::Access;
+use bbship::Access;
+use bbship::DataDir;
+use bbship_fake::Endpoint;
+use bbship_fake::bench::{journal_scale, scenario};
 use scenario::{RateLimits, Scenario};
 
 #[test]
@@ -77,10 +71,7 @@ fn a_tiny_bench_ships_every_order_once_and_amplifies_its_journal() {
         shipments.insert(value["shipment_id"].as_str().unwrap().to_owned());
     }
     assert_eq!((pins.len(), shipments.len()), (50, 50));
-    assert!(
-        pins.iter()
-            .all(|pin| bbship::ids::pin_check_digit_holds(pin))
-    );
+    assert!(pins.iter().all(|pin| bbship::pin_check_digit_holds(pin)));
 
     let (journal, _lock, _) = journal_scale::open_timed(&large, Access::ReadWrite, None).unwrap();
     let appends = journal_scale::appends_timed(&[(&journal, 50)], 3).unwrap();

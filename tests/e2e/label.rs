@@ -1,14 +1,14 @@
 //! Phase 2 through the real binary against the fake Canada Post: exactly one shipment per
 //! order ready to ship, whatever fails, with a checked PIN, a 4x6 PDF and a history line.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use bbship::canadapost::label_check::{LabelInspection, inspect_label};
-use bbship::fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
-use bbship::labels::sha256_hex;
+use bbship::sha256_hex;
+use bbship::{LabelInspection, inspect_label};
+use bbship_fake::{Endpoint, FakeOptions, FakeOrder, Fault, FaultRule};
 use support::{Harness, Run, answer, rule, shipping_orders, wait_until};
 
 fn slm_body() -> String {
@@ -848,7 +848,7 @@ fn the_fake_throttle_pauses_every_canada_post_call() {
 #[test]
 fn a_dry_run_prints_each_create_shipment_xml_and_buys_nothing() {
     let harness = Harness::new(shipping_orders(2));
-    let run = harness.bbship(&["--dry-run", "label"]);
+    let run = harness.bbship(&["label", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(harness.fake.write_count(), 0);
     assert!(!harness.data_dir.exists());
@@ -1116,7 +1116,7 @@ fn a_contract_id_in_a_non_contract_configuration_stops_with_exit_2_naming_the_ke
 fn a_non_contract_attempt_is_found_in_its_window_despite_a_skewed_clock() {
     for skew_minutes in [-9, 0, 9] {
         let orders = shipping_orders(1);
-        let options = bbship::fake::FakeOptions {
+        let options = bbship_fake::FakeOptions {
             non_contract_clock_offset: Some(chrono::Duration::minutes(skew_minutes)),
             ..Default::default()
         };
@@ -1152,7 +1152,7 @@ fn a_non_contract_shipment_outside_the_window_is_not_taken_and_a_failed_search_w
     // not hold it, so the attempt stays open in its run and a later run creates anew;
     // the search never adopts a shipment it cannot place.
     let orders = shipping_orders(1);
-    let options = bbship::fake::FakeOptions {
+    let options = bbship_fake::FakeOptions {
         non_contract_clock_offset: Some(chrono::Duration::minutes(60)),
         ..Default::default()
     };
@@ -1293,7 +1293,7 @@ fn long_french_order() -> FakeOrder {
         })
         .with_lines(
             (0..30)
-                .map(|index| bbship::fake::FakeLine {
+                .map(|index| bbship_fake::FakeLine {
                     order_line_id: format!("9{index:04}"),
                     offer_sku: format!("SKU-{index:02}"),
                     product_sku: format!("1940{index:04}"),
