@@ -925,6 +925,16 @@ mod tests {
         }
     }
 
+    /// Opens the journal from its checkpoint, then again from the logs alone, checks both
+    /// say the same, and returns the second.
+    fn same_from_checkpoint_and_in_full(data_dir: &DataDir) -> Journal {
+        let from_checkpoint = Journal::open(data_dir, Access::ReadOnly).unwrap();
+        std::fs::remove_file(data_dir.journal_checkpoint()).unwrap();
+        let full = Journal::open(data_dir, Access::ReadOnly).unwrap();
+        assert_eq!(everything(&from_checkpoint), everything(&full));
+        full
+    }
+
     /// Everything the journal knows, for comparing two ways of loading it.
     fn everything(journal: &Journal) -> String {
         let state = journal.lock();
@@ -1030,10 +1040,7 @@ mod tests {
             .unwrap();
         drop(journal);
 
-        let from_checkpoint = Journal::open(&data_dir, Access::ReadOnly).unwrap();
-        std::fs::remove_file(data_dir.journal_checkpoint()).unwrap();
-        let full = Journal::open(&data_dir, Access::ReadOnly).unwrap();
-        assert_eq!(everything(&from_checkpoint), everything(&full));
+        let full = same_from_checkpoint_and_in_full(&data_dir);
         let waiting: Vec<OrderId> = full
             .unsettled_print_records()
             .into_iter()
@@ -1114,10 +1121,7 @@ mod tests {
             .unwrap();
         drop(journal);
 
-        let from_checkpoint = Journal::open(&data_dir, Access::ReadOnly).unwrap();
-        std::fs::remove_file(data_dir.journal_checkpoint()).unwrap();
-        let full = Journal::open(&data_dir, Access::ReadOnly).unwrap();
-        assert_eq!(everything(&from_checkpoint), everything(&full));
+        let full = same_from_checkpoint_and_in_full(&data_dir);
         assert_eq!(full.counts(), (1, 5));
     }
 
