@@ -1221,6 +1221,9 @@ fn parallel_creates_wait_for_the_first_price_and_never_pass_the_spend_cap_by_mor
         harness.write_config(|config| {
             config["limits"]["concurrency"] = 4.into();
             config["limits"]["max_postage_per_run"] = "30.00".into();
+            // Light units, so that any one order (one to six units: 0.5 to 3 kg) costs
+            // between 15.26 and 20.91 at the fake, whichever worker starts first.
+            config["parcel"]["default"]["weight_kg"] = 0.5.into();
         });
         // Slow creates, so four workers would all be under way before any price came back.
         harness.fake.inject(rule(
@@ -1231,8 +1234,8 @@ fn parallel_creates_wait_for_the_first_price_and_never_pass_the_spend_cap_by_mor
         let run = harness.bbship(&["label"]);
         assert_eq!(run.code, 1, "{account}: {run:?}");
         assert!(run.stderr.contains("spend breaker"), "{account}: {run:?}");
-        // A label costs more than 16.50 and less than 30.00 at the fake: the first create
-        // alone (it holds the whole cap), then one more below the cap, then none.
+        // Every label costs more than 15.00 and less than 30.00: the first create alone (it
+        // holds the whole cap), then one more below the cap, then none.
         assert_eq!(
             harness.fake.count(Endpoint::CreateShipment),
             2,
