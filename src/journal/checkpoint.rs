@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io;
+use std::io::{self, BufReader};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -90,8 +90,8 @@ pub struct CheckpointToWrite<'a> {
 /// Reads the checkpoint at `path`: `None` when there is none or it cannot be used (with a
 /// warning saying why, for the latter).
 pub fn read(path: &Path) -> Option<Checkpoint> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let file = match File::open(path) {
+        Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return None,
         Err(error) => {
             log::warn!(
@@ -101,7 +101,9 @@ pub fn read(path: &Path) -> Option<Checkpoint> {
             return None;
         }
     };
-    match serde_json::from_slice::<Checkpoint>(&bytes) {
+    // Parsed as it is read rather than read whole first: the checkpoint holds every order
+    // ever shipped, and its bytes held whole would add their size to the open's peak.
+    match serde_json::from_reader::<_, Checkpoint>(BufReader::new(file)) {
         Ok(checkpoint) if checkpoint.version == VERSION => Some(checkpoint),
         Ok(checkpoint) => {
             log::warn!(

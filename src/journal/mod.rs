@@ -149,7 +149,8 @@ pub struct SettledOrder {
     pub shipment_id: Option<ShipmentId>,
     #[serde(default)]
     pub tracking_pin: Option<String>,
-    #[serde(default)]
+    /// Read back without spare capacity: there is one per order ever shipped.
+    #[serde(default, deserialize_with = "exact_strings")]
     pub label_files: Vec<String>,
     /// What its label cost; absent when unknown.
     #[serde(
@@ -200,6 +201,16 @@ impl SettledOrder {
             },
         }
     }
+}
+
+/// A list of strings holding no more room than it uses: a list read element by element
+/// grows by doubling, which, over every settled order, costs megabytes.
+fn exact_strings<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    let mut strings = Vec::<String>::deserialize(deserializer)?;
+    strings.shrink_to_fit();
+    Ok(strings)
 }
 
 fn label_paths(labels: Option<&[SavedLabel]>) -> Vec<String> {
