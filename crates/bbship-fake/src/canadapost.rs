@@ -301,20 +301,24 @@ pub(crate) fn handle(
     }
 }
 
+/// Canada Post's 415 for a body sent as anything but `media_type`, exactly.
+fn refuse_content_type(request: &HttpRequest, media_type: &str) -> Option<HttpResponse> {
+    (request.header("content-type") != Some(media_type)).then(|| {
+        messages(
+            415,
+            &[("9004", &format!("Content-Type must be {media_type}"))],
+        )
+    })
+}
+
 fn create(
     options: &FakeOptions,
     base_url: &str,
     state: &mut CanadaPostState,
     request: &HttpRequest,
 ) -> HttpResponse {
-    if request.header("content-type") != Some(SHIPMENT_TYPE) {
-        return messages(
-            415,
-            &[(
-                "9004",
-                "Content-Type must be application/vnd.cpc.shipment-v8+xml",
-            )],
-        );
+    if let Some(refusal) = refuse_content_type(request, SHIPMENT_TYPE) {
+        return refusal;
     }
     let segments: Vec<&str> = request.path.split('/').collect();
     let (Some(mailed_by), Some(mobo)) = (segments.get(2), segments.get(3)) else {
@@ -398,14 +402,8 @@ fn non_contract_call(
         );
     }
     let wants_body = matches!(endpoint, Endpoint::CreateShipment | Endpoint::Refund);
-    if wants_body && request.header("content-type") != Some(ncshipment::NC_TYPE) {
-        return messages(
-            415,
-            &[(
-                "9004",
-                "Content-Type must be application/vnd.cpc.ncshipment-v4+xml",
-            )],
-        );
+    if wants_body && let Some(refusal) = refuse_content_type(request, ncshipment::NC_TYPE) {
+        return refusal;
     }
     let self_href = |shipment: &FakeShipment| {
         format!(
@@ -774,14 +772,8 @@ fn find_by_request_id(
 /// Request Shipment Refund: the `refund` link of a shipment of this mailed-by/mobo, a
 /// `<shipment-refund-request>` in shipment-v8 with one `<email>`, once per shipment.
 fn refund(state: &mut CanadaPostState, request: &HttpRequest) -> HttpResponse {
-    if request.header("content-type") != Some(SHIPMENT_TYPE) {
-        return messages(
-            415,
-            &[(
-                "9004",
-                "Content-Type must be application/vnd.cpc.shipment-v8+xml",
-            )],
-        );
+    if let Some(refusal) = refuse_content_type(request, SHIPMENT_TYPE) {
+        return refusal;
     }
     let segments: Vec<&str> = request.path.split('/').collect();
     let (Some(mailed_by), Some(mobo), Some(id)) =
