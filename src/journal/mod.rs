@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -142,22 +142,15 @@ impl OrderRecord {
     }
 }
 
-/// A settled order, kept small: the history logs hold the rest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A settled order, kept small: the history logs hold the rest. The checkpoint keeps it
+/// in its own short form (`checkpoint`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettledOrder {
-    #[serde(default)]
     pub shipment_id: Option<ShipmentId>,
-    #[serde(default)]
     pub tracking_pin: Option<String>,
     /// Read back without spare capacity: there is one per order ever shipped.
-    #[serde(default, deserialize_with = "exact_strings")]
     pub label_files: Vec<String>,
-    /// What its label cost; absent when unknown.
-    #[serde(
-        default,
-        deserialize_with = "crate::canadapost::money::lenient_postage",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// What its label cost; `None` when unknown.
     pub postage: Option<crate::canadapost::money::Postage>,
 }
 
@@ -201,16 +194,6 @@ impl SettledOrder {
             },
         }
     }
-}
-
-/// A list of strings holding no more room than it uses: a list read element by element
-/// grows by doubling, which, over every settled order, costs megabytes.
-fn exact_strings<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<String>, D::Error> {
-    let mut strings = Vec::<String>::deserialize(deserializer)?;
-    strings.shrink_to_fit();
-    Ok(strings)
 }
 
 fn label_paths(labels: Option<&[SavedLabel]>) -> Vec<String> {
@@ -488,15 +471,14 @@ impl Journal {
             }
             marks.insert(log.name().to_owned(), LogMark::take(&path, position)?);
         }
-        let contents = serde_json::to_string(&CheckpointToWrite {
-            version: checkpoint::VERSION,
+        let contents = CheckpointToWrite {
             written_at: Utc::now(),
             logs: &marks,
             settled: &state.book.settled,
             active: &state.book.active,
             prints: &state.book.prints,
-        })
-        .context("encoding the journal checkpoint")?;
+        }
+        .encode()?;
         let contents = crate::secret::redact_json(&contents);
         crate::data_dir::write_atomic(&self.data_dir.journal_checkpoint(), contents.as_bytes())?;
         state.lines_since_checkpoint = 0;
@@ -1062,6 +1044,101 @@ mod tests {
         assert_eq!(settled.state(), Some(PrintState::Printed));
         assert!(settled.packing.is_none());
         assert_eq!(full.saved_since(at_minute(0)).len(), 5);
+    }
+
+    #[test]
+    fn a_checkpoint_naming_an_order_s_label_files_once_says_what_a_full_replay_says() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        // The packing desk saves the very label file the label journal names, so the
+        // checkpoint names it once for both.
+        let label = "labels/1-A_20261125T094817Z.pdf";
+        record_full_cycle(&journal, "1-A", "100", true);
+        for event in [
+            PrintEvent::Saved {
+                order_id: "1-A".parse().unwrap(),
+                at: at_minute(0),
+                labels: vec![label.into()],
+                slip: Some("labels/slips/1-A_20261125T094817Z.pdf".into()),
+                print: false,
+            },
+            PrintEvent::Printed {
+                order_id: "1-A".parse().unwrap(),
+                at: at_minute(1),
+                file: "labels/elsewhere.pdf".into(),
+            },
+        ] {
+            journal.record_print_event(event).unwrap();
+        }
+        journal.write_checkpoint().unwrap();
+        drop(journal);
+        let text = std::fs::read_to_string(data_dir.journal_checkpoint()).unwrap();
+        assert_eq!(text.matches(label).count(), 1, "{text}");
+
+        // After it, the same label saved again to print (reopening the order's printing)
+        // and printed.
+        let journal = open(&data_dir);
+        journal
+            .record_print_event(PrintEvent::Saved {
+                order_id: "1-A".parse().unwrap(),
+                at: at_minute(2),
+                labels: vec![label.into()],
+                slip: None,
+                print: true,
+            })
+            .unwrap();
+        journal.write_checkpoint().unwrap();
+        journal
+            .record_print_event(PrintEvent::Printed {
+                order_id: "1-A".parse().unwrap(),
+                at: at_minute(3),
+                file: label.into(),
+            })
+            .unwrap();
+        drop(journal);
+
+        let full = same_from_checkpoint_and_in_full(&data_dir);
+        let record = full.print_record(&"1-A".parse().unwrap()).unwrap();
+        assert_eq!(record.saved.len(), 2);
+        assert_eq!(record.state(), Some(PrintState::Printed));
+        assert_eq!(
+            full.settled(&"1-A".parse().unwrap()).unwrap().label_files,
+            [label]
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_of_an_older_version_is_replaced_after_a_full_replay() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        record_full_cycle(&journal, "1-A", "100", true);
+        record_full_cycle(&journal, "2-A", "200", false);
+        record_print_cycle(&journal, "1-A", true, true);
+        journal.write_checkpoint().unwrap();
+        drop(journal);
+        // Version 2's shape, with marks that match the logs but no order: believed, it
+        // would make the journal forget both.
+        let path = data_dir.journal_checkpoint();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let older = serde_json::json!({
+            "version": 2, "logs": header["logs"], "settled": {}, "active": {},
+            "prints": {"active": {}, "settled": {}}
+        });
+        std::fs::write(&path, older.to_string()).unwrap();
+
+        let journal = open(&data_dir);
+        assert_eq!(journal.counts(), (1, 1));
+        journal.write_checkpoint().unwrap();
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(header["version"], checkpoint::VERSION);
+        let full = same_from_checkpoint_and_in_full(&data_dir);
+        assert_eq!(full.counts(), (1, 1));
+        assert!(full.print_record(&"1-A".parse().unwrap()).is_some());
     }
 
     /// The printer refusing the label `record_print_cycle` saved for `order_id`.

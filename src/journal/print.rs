@@ -235,16 +235,14 @@ impl PrintRecord {
 /// An order whose every file to print was printed, or that had none to print: no run
 /// will print anything of it again unless a new set is saved. Kept small: the slip
 /// content is gone, and the printed files are those of its sets to print.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SettledPrint {
     /// Boxed like `SavedSet::labels`: there are as many of these as orders ever printed.
     pub saved: Box<[SavedSet]>,
     /// Files printed that are in no set saved to print (none, unless the log was edited).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    extra_printed: Vec<String>,
+    pub(super) extra_printed: Vec<String>,
     /// Failures of files that are in no set saved to print (as above).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    failures: BTreeMap<String, (DateTime<Utc>, String)>,
+    pub(super) failures: BTreeMap<String, (DateTime<Utc>, String)>,
 }
 
 impl SettledPrint {
@@ -325,7 +323,7 @@ impl SettledPrint {
 }
 
 /// Every order the print journal knows, in progress or settled.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PrintBook {
     pub active: BTreeMap<OrderId, PrintRecord>,
     pub settled: BTreeMap<OrderId, SettledPrint>,

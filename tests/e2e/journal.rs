@@ -19,15 +19,21 @@ fn a_long_history_gets_a_checkpoint_that_the_next_run_starts_from() {
     let checkpoint = harness.data_dir.join("logs/journal_checkpoint.json");
     let metadata = std::fs::metadata(&checkpoint).expect("a checkpoint was written");
     assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
-    assert_eq!(saved["settled"].as_object().unwrap().len(), 150);
-    // The packing desk's log is checkpointed too; with no print command every order's
-    // label and slip are settled there, without the slip content.
-    let prints = &saved["prints"];
-    assert_eq!(prints["settled"].as_object().unwrap().len(), 150);
-    assert!(prints["active"].as_object().unwrap().is_empty());
-    assert!(!saved.to_string().contains("ship_to"), "{prints}");
+    // A first line, then one per settled order holding what both the shipping and the
+    // packing desk's journals keep of it: with no print command every order's label and
+    // slip are settled there too, without the slip content.
+    let text = std::fs::read_to_string(&checkpoint).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines[0]["settled"], 150);
+    assert!(lines[0]["printing"].as_object().unwrap().is_empty());
+    assert_eq!(lines.len(), 1 + 150);
+    for order in &lines[1..] {
+        assert!(order[1].is_array() && order[2].is_array(), "{order}");
+    }
+    assert!(!text.contains("ship_to"), "{text}");
 
     // The first line of the accepted log is spoiled: a run that replayed the logs from
     // the start would stop on it; one that starts from the checkpoint never reads it.
