@@ -144,14 +144,25 @@ impl Response {
 }
 
 /// A request that got no usable HTTP answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     /// The request never left this machine (no connection, bad address): repeating it is
     /// safe.
+    #[error("could not reach {}: {}", redact(url), redact(reason))]
     NotSent { url: String, reason: String },
     /// The request may have reached the server, which may have acted on it.
+    #[error(
+        "no answer from {} ({}); the server may or may not have acted",
+        redact(url),
+        redact(reason)
+    )]
     NoAnswer { url: String, reason: String },
     /// The answer was larger than the cap.
+    #[error(
+        "the answer from {} was larger than {limit} bytes, the most bbship reads of one answer; \
+         it was not read",
+        redact(url)
+    )]
     TooLarge { url: String, limit: u64 },
 }
 
@@ -160,30 +171,6 @@ impl HttpError {
         matches!(self, HttpError::NoAnswer { .. })
     }
 }
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HttpError::NotSent { url, reason } => {
-                write!(f, "could not reach {}: {}", redact(url), redact(reason))
-            }
-            HttpError::NoAnswer { url, reason } => write!(
-                f,
-                "no answer from {} ({}); the server may or may not have acted",
-                redact(url),
-                redact(reason)
-            ),
-            HttpError::TooLarge { url, limit } => write!(
-                f,
-                "the answer from {} was larger than {limit} bytes, the most bbship reads of one \
-                 answer; it was not read",
-                redact(url)
-            ),
-        }
-    }
-}
-
-impl std::error::Error for HttpError {}
 
 /// Whether a request may be repeated after a failure the server may have acted on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
