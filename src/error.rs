@@ -4,7 +4,6 @@
 //! at the point where the cause is known, and `exit_code_for` finds them anywhere in an
 //! error's chain so that added context never changes the exit code.
 
-use std::fmt;
 use std::path::PathBuf;
 
 /// Exit code for a cycle that ran (nothing to do counts).
@@ -18,34 +17,16 @@ pub const EXIT_LOCKED: u8 = 75;
 
 /// The invocation cannot work as configured: bad config, a missing secret, a rejected
 /// credential. Nothing about any order was attempted because of it.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct UsageError(pub String);
 
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
 /// Another bbship run holds the lock of this data directory.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("another bbship run holds {}; this run did nothing", lock_path.display())]
 pub struct LockHeld {
     pub lock_path: PathBuf,
 }
-
-impl fmt::Display for LockHeld {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "another bbship run holds {}; this run did nothing",
-            self.lock_path.display()
-        )
-    }
-}
-
-impl std::error::Error for LockHeld {}
 
 /// The exit code an error that ended the run maps to.
 pub fn exit_code_for(error: &anyhow::Error) -> u8 {

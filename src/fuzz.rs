@@ -270,7 +270,7 @@ fn check_canada_post_answer(body: &[u8]) {
         Ok(Answer::Expected(ticket)) => {
             assert!(!ticket.service_ticket_id.trim().is_empty());
             // Shown to a person only through `printable`.
-            assert!(!has_control(&crate::ids::printable(
+            assert!(!has_control(&crate::text::printable(
                 &ticket.service_ticket_id
             )));
         }
@@ -296,7 +296,11 @@ fn check_refund_answer(answer: &Response) {
             assert!(!has_control(&messages.to_string()));
         }
         Err(
-            error @ (CanadaPostError::RefundOutcomeUnknown(_) | CanadaPostError::Unauthorized(_)),
+            error @ (CanadaPostError::UnknownOutcome {
+                write: crate::canadapost::client::Write::Refund,
+                ..
+            }
+            | CanadaPostError::Unauthorized(_)),
         ) => {
             assert_one_clean_line("read_refund_answer", &error.to_string(), &answer.body);
         }
@@ -326,7 +330,13 @@ fn check_create_answer(answer: &Response) {
             assert!(matches!(parsed, Ok(Answer::Messages(_))));
             assert!(!has_control(&messages.to_string()));
         }
-        Err(error @ (CanadaPostError::UnknownOutcome(_) | CanadaPostError::Unauthorized(_))) => {
+        Err(
+            error @ (CanadaPostError::UnknownOutcome {
+                write: crate::canadapost::client::Write::CreateShipment,
+                ..
+            }
+            | CanadaPostError::Unauthorized(_)),
+        ) => {
             assert_one_clean_line("read_create_answer", &error.to_string(), &answer.body);
         }
         Err(other) => panic!("a create answer read as {other:?}"),

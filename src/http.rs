@@ -139,50 +139,30 @@ impl Response {
 
     /// The start of the body as text, for error messages.
     pub fn body_excerpt(&self) -> String {
-        excerpt(&String::from_utf8_lossy(&self.body))
+        crate::text::excerpt(&String::from_utf8_lossy(&self.body))
     }
-}
-
-/// Shortens and redacts a body for a message, on one line: runs of white space (line
-/// breaks included) become one space and other control characters are escaped, so an
-/// answer can neither forge log lines nor send escapes to a terminal. At most about 300
-/// characters are shown, escapes included.
-pub fn excerpt(text: &str) -> String {
-    const KEEP: usize = 300;
-    let text = redact(text.trim());
-    let mut shown = String::new();
-    let mut length = 0;
-    let mut characters = text.chars().peekable();
-    while let Some(c) = characters.next() {
-        if length >= KEEP {
-            shown.push('…');
-            break;
-        }
-        if c.is_whitespace() {
-            shown.push(' ');
-            length += 1;
-            while characters.next_if(|next| next.is_whitespace()).is_some() {}
-        } else if c.is_control() {
-            let escaped: String = c.escape_debug().collect();
-            length += escaped.chars().count();
-            shown.push_str(&escaped);
-        } else {
-            shown.push(c);
-            length += 1;
-        }
-    }
-    shown
 }
 
 /// A request that got no usable HTTP answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     /// The request never left this machine (no connection, bad address): repeating it is
     /// safe.
+    #[error("could not reach {}: {}", redact(url), redact(reason))]
     NotSent { url: String, reason: String },
     /// The request may have reached the server, which may have acted on it.
+    #[error(
+        "no answer from {} ({}); the server may or may not have acted",
+        redact(url),
+        redact(reason)
+    )]
     NoAnswer { url: String, reason: String },
     /// The answer was larger than the cap.
+    #[error(
+        "the answer from {} was larger than {limit} bytes, the most bbship reads of one answer; \
+         it was not read",
+        redact(url)
+    )]
     TooLarge { url: String, limit: u64 },
 }
 
@@ -191,30 +171,6 @@ impl HttpError {
         matches!(self, HttpError::NoAnswer { .. })
     }
 }
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HttpError::NotSent { url, reason } => {
-                write!(f, "could not reach {}: {}", redact(url), redact(reason))
-            }
-            HttpError::NoAnswer { url, reason } => write!(
-                f,
-                "no answer from {} ({}); the server may or may not have acted",
-                redact(url),
-                redact(reason)
-            ),
-            HttpError::TooLarge { url, limit } => write!(
-                f,
-                "the answer from {} was larger than {limit} bytes, the most bbship reads of one \
-                 answer; it was not read",
-                redact(url)
-            ),
-        }
-    }
-}
-
-impl std::error::Error for HttpError {}
 
 /// Whether a request may be repeated after a failure the server may have acted on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -551,20 +507,6 @@ mod tests {
             let wait = jitter(Duration::from_millis(1000));
             assert!(wait >= Duration::from_millis(500) && wait <= Duration::from_millis(1000));
         }
-    }
-
-    #[test]
-    fn excerpts_are_one_short_line_without_control_characters() {
-        assert_eq!(
-            excerpt("  <html>\r\n  <body>\tDown\u{1b}[2J\0</body>\n"),
-            "<html> <body> Down\\u{1b}[2J\\0</body>"
-        );
-        let long = excerpt(&"x\n".repeat(1000));
-        assert_eq!(long.chars().count(), 301, "{long}");
-        assert!(long.ends_with('…') && !long.contains('\n'));
-        assert_eq!(excerpt("short"), "short");
-        let escapes = excerpt(&"\0".repeat(1000));
-        assert!(escapes.chars().count() <= 302, "{escapes}");
     }
 
     #[test]

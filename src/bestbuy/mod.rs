@@ -10,7 +10,6 @@
 pub mod types;
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -47,53 +46,32 @@ pub struct Listing {
 }
 
 /// Why a Best Buy call did not succeed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BestBuyError {
-    /// 401 or 403: the key is wrong or lacks a role. Nothing else will work either.
-    Unauthorized(UsageError),
+    /// 401 or 403: the key is wrong or lacks a role. Nothing else will work either. The
+    /// usage error is the source, where it sets the exit code.
+    #[error("credentials refused")]
+    Unauthorized(#[source] UsageError),
     /// A 4xx answer: the request was understood and refused. Not to be repeated as is.
+    #[error("Best Buy refused the request (HTTP {status}): {message}")]
     Refused { status: u16, message: String },
     /// 5xx, or 429 that outlasted the retries.
+    #[error("Best Buy is unavailable (HTTP {status}): {message}")]
     Unavailable { status: u16, message: String },
     /// A write got no answer: it may have been carried out.
+    #[error("{0}")]
     UnknownOutcome(HttpError),
     /// A read got no answer, or the request could not be sent.
+    #[error("{0}")]
     Transport(HttpError),
     /// The answer was not what the API documents (not JSON, wrong shape, HTML).
+    #[error("{0}")]
     BadResponse(String),
 }
 
 impl BestBuyError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, BestBuyError::Unauthorized(_))
-    }
-}
-
-impl fmt::Display for BestBuyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BestBuyError::Unauthorized(inner) => write!(f, "{inner}"),
-            BestBuyError::Refused { status, message } => {
-                write!(f, "Best Buy refused the request (HTTP {status}): {message}")
-            }
-            BestBuyError::Unavailable { status, message } => {
-                write!(f, "Best Buy is unavailable (HTTP {status}): {message}")
-            }
-            BestBuyError::UnknownOutcome(inner) | BestBuyError::Transport(inner) => {
-                write!(f, "{inner}")
-            }
-            BestBuyError::BadResponse(message) => write!(f, "{message}"),
-        }
-    }
-}
-
-impl std::error::Error for BestBuyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            // Carries the usage error into the chain, where it sets the exit code.
-            BestBuyError::Unauthorized(inner) => Some(inner),
-            _ => None,
-        }
     }
 }
 
@@ -177,6 +155,17 @@ impl BestBuyClient {
             listing.unreadable.extend(page.unreadable);
         }
         Ok(listing)
+    }
+
+    /// One order as Best Buy has it now, read back after a write whose effect is unknown
+    /// or before an operator's step; `None` when Best Buy does not return it in a form
+    /// bbship can read.
+    pub fn order(&self, order_id: &OrderId) -> Result<Option<Order>, BestBuyError> {
+        Ok(self
+            .list_orders_by_ids(std::slice::from_ref(order_id))?
+            .orders
+            .into_iter()
+            .find(|order| order.id == *order_id))
     }
 
     fn list_all_pages(&self, filter: &str) -> Result<Listing, BestBuyError> {
@@ -411,7 +400,7 @@ fn content_type(response: &Response) -> String {
     response
         .content_type
         .as_deref()
-        .map_or_else(|| "no content type".to_owned(), crate::ids::printable)
+        .map_or_else(|| "no content type".to_owned(), crate::text::printable)
 }
 
 /// The readable part of a Mirakl error body, whichever of its shapes it has.
@@ -449,7 +438,7 @@ pub(crate) fn error_message(response: &Response) -> String {
     if parts.is_empty() {
         response.body_excerpt()
     } else {
-        http::excerpt(&parts.join("; "))
+        crate::text::excerpt(&parts.join("; "))
     }
 }
 

@@ -54,74 +54,81 @@ pub const TRACKING_MEDIA_TYPE: &str = "application/vnd.cpc.track-v2+xml";
 pub const PDF_MEDIA_TYPE: &str = "application/pdf";
 
 /// Why a Canada Post call did not succeed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CanadaPostError {
     /// 401/403, or AA001–AA004/E002: wrong credentials, wrong host for the key, or wrong
-    /// account numbers. Nothing else will work this run.
-    Unauthorized(UsageError),
+    /// account numbers. Nothing else will work this run. The usage error is the source,
+    /// where it sets the exit code.
+    #[error("credentials refused")]
+    Unauthorized(#[source] UsageError),
     /// "Rejected by SLM Monitor": every Canada Post call now waits out the window.
+    #[error(
+        "Canada Post is throttling this API key (\"Rejected by SLM Monitor\"); calls are paused"
+    )]
     Throttled,
     /// A `<messages>` answer to a request Canada Post understood and refused; for a
     /// create, nothing was bought.
+    #[error("Canada Post refused the request (HTTP {status}): {messages}")]
     Rejected { status: u16, messages: Messages },
     /// 404: the resource (or its link, after 90 days) is gone; `detail` is what Canada
     /// Post said about it (its `<messages>`, sanitised), when it said anything.
+    #[error("Canada Post has no such resource (HTTP 404): {detail}")]
     NotFound { detail: String },
     /// 5xx, after the retries a read gets.
+    #[error("Canada Post is unavailable (HTTP {status}): {detail}")]
     Unavailable { status: u16, detail: String },
-    /// A create that got no decisive answer: a shipment may exist.
-    UnknownOutcome(String),
-    /// A refund request that got no decisive answer: it may have been registered.
-    RefundOutcomeUnknown(String),
+    /// A write that got no decisive answer: it may have been carried out.
+    #[error("the outcome of {write} is unknown ({detail}); {}", write.may_have())]
+    UnknownOutcome { write: Write, detail: String },
     /// A read got no answer, or a request could not be sent.
+    #[error("{0}")]
     Transport(HttpError),
     /// The answer was not what the API documents.
+    #[error("Canada Post sent an unexpected answer: {0}")]
     BadResponse(String),
+}
+
+/// The writes whose outcome can be unknown, each with what may then exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    CreateShipment,
+    Refund,
+}
+
+impl Write {
+    fn may_have(self) -> &'static str {
+        match self {
+            Write::CreateShipment => "a shipment may exist",
+            Write::Refund => "Canada Post may have registered it",
+        }
+    }
+}
+
+impl fmt::Display for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Write::CreateShipment => "Create Shipment",
+            Write::Refund => "the refund request",
+        })
+    }
 }
 
 impl CanadaPostError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, CanadaPostError::Unauthorized(_))
     }
-}
 
-impl fmt::Display for CanadaPostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CanadaPostError::Unauthorized(inner) => write!(f, "{inner}"),
-            CanadaPostError::Throttled => f.write_str(
-                "Canada Post is throttling this API key (\"Rejected by SLM Monitor\"); calls are paused",
-            ),
-            CanadaPostError::Rejected { status, messages } => {
-                write!(f, "Canada Post refused the request (HTTP {status}): {messages}")
-            }
-            CanadaPostError::NotFound { detail } => {
-                write!(f, "Canada Post has no such resource (HTTP 404): {detail}")
-            }
-            CanadaPostError::Unavailable { status, detail } => {
-                write!(f, "Canada Post is unavailable (HTTP {status}): {detail}")
-            }
-            CanadaPostError::UnknownOutcome(detail) => write!(
-                f,
-                "the outcome of Create Shipment is unknown ({detail}); a shipment may exist"
-            ),
-            CanadaPostError::RefundOutcomeUnknown(detail) => write!(
-                f,
-                "the outcome of the refund request is unknown ({detail}); Canada Post may have registered it"
-            ),
-            CanadaPostError::Transport(inner) => write!(f, "{inner}"),
-            CanadaPostError::BadResponse(detail) => {
-                write!(f, "Canada Post sent an unexpected answer: {detail}")
-            }
+    fn unknown_create(detail: String) -> CanadaPostError {
+        CanadaPostError::UnknownOutcome {
+            write: Write::CreateShipment,
+            detail,
         }
     }
-}
 
-impl std::error::Error for CanadaPostError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CanadaPostError::Unauthorized(inner) => Some(inner),
-            _ => None,
+    fn unknown_refund(detail: String) -> CanadaPostError {
+        CanadaPostError::UnknownOutcome {
+            write: Write::Refund,
+            detail,
         }
     }
 }
@@ -279,7 +286,7 @@ impl CanadaPostClient {
             Err(error @ HttpError::NotSent { .. }) => {
                 return Err(CanadaPostError::Transport(error));
             }
-            Err(error) => return Err(CanadaPostError::UnknownOutcome(error.to_string())),
+            Err(error) => return Err(CanadaPostError::unknown_create(error.to_string())),
         };
         if is_throttle(&response) {
             self.note_throttle();
@@ -446,7 +453,7 @@ impl CanadaPostClient {
             Err(error @ HttpError::NotSent { .. }) => {
                 return Err(CanadaPostError::Transport(error));
             }
-            Err(error) => return Err(CanadaPostError::RefundOutcomeUnknown(error.to_string())),
+            Err(error) => return Err(CanadaPostError::unknown_refund(error.to_string())),
         };
         if is_throttle(&response) {
             // Refused without acting, like every throttled call.
@@ -508,8 +515,8 @@ impl CanadaPostClient {
                     response
                         .content_type
                         .as_deref()
-                        .map_or_else(|| "no content type".to_owned(), crate::ids::printable),
-                    crate::ids::printable(&response.body_excerpt())
+                        .map_or_else(|| "no content type".to_owned(), crate::text::printable),
+                    crate::text::printable(&response.body_excerpt())
                 )));
             }
         }
@@ -618,9 +625,9 @@ impl CanadaPostClient {
         } else {
             Err(CanadaPostError::BadResponse(format!(
                 "a `{}` link points outside {} ({}); not followed",
-                crate::ids::printable(&link.rel),
+                crate::text::printable(&link.rel),
                 self.origin,
-                crate::ids::printable(&link.href)
+                crate::text::printable(&link.href)
             )))
         }
     }
@@ -685,7 +692,7 @@ pub(crate) fn read_create_answer(
     match answer {
         Ok(Answer::Expected(info)) if response.is_success() => Ok(info),
         Ok(Answer::Messages(messages)) if messages.is_throttle() => {
-            Err(CanadaPostError::UnknownOutcome(
+            Err(CanadaPostError::unknown_create(
                 "Canada Post answered \"Rejected by SLM Monitor\"".to_owned(),
             ))
         }
@@ -700,13 +707,13 @@ pub(crate) fn read_create_answer(
             }
             Err(CanadaPostError::Rejected { status, messages })
         }
-        Ok(Answer::Messages(messages)) => Err(CanadaPostError::UnknownOutcome(format!(
+        Ok(Answer::Messages(messages)) => Err(CanadaPostError::unknown_create(format!(
             "HTTP {status}: {messages}"
         ))),
-        Ok(Answer::Expected(_)) => Err(CanadaPostError::UnknownOutcome(format!(
+        Ok(Answer::Expected(_)) => Err(CanadaPostError::unknown_create(format!(
             "HTTP {status} with a shipment's body"
         ))),
-        Err(problem) => Err(CanadaPostError::UnknownOutcome(format!(
+        Err(problem) => Err(CanadaPostError::unknown_create(format!(
             "HTTP {status}: {problem}"
         ))),
     }
@@ -734,13 +741,13 @@ pub(crate) fn read_refund_answer(
         Ok(Answer::Messages(messages)) if (400..500).contains(&status) => {
             Err(CanadaPostError::Rejected { status, messages })
         }
-        Ok(Answer::Messages(messages)) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
+        Ok(Answer::Messages(messages)) => Err(CanadaPostError::unknown_refund(format!(
             "HTTP {status}: {messages}"
         ))),
-        Ok(Answer::Expected(_)) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
+        Ok(Answer::Expected(_)) => Err(CanadaPostError::unknown_refund(format!(
             "HTTP {status} with a <{root}> body"
         ))),
-        Err(problem) => Err(CanadaPostError::RefundOutcomeUnknown(format!(
+        Err(problem) => Err(CanadaPostError::unknown_refund(format!(
             "HTTP {status}: {problem}"
         ))),
     }
@@ -845,7 +852,10 @@ mod tests {
             assert!(
                 matches!(
                     read_create_answer_contract(&answer(status, body)),
-                    Err(CanadaPostError::UnknownOutcome(_))
+                    Err(CanadaPostError::UnknownOutcome {
+                        write: Write::CreateShipment,
+                        ..
+                    })
                 ),
                 "HTTP {status}: {body}"
             );
@@ -884,7 +894,10 @@ mod tests {
             assert!(
                 matches!(
                     read_refund_answer_contract(&answer(status, body)),
-                    Err(CanadaPostError::RefundOutcomeUnknown(_))
+                    Err(CanadaPostError::UnknownOutcome {
+                        write: Write::Refund,
+                        ..
+                    })
                 ),
                 "HTTP {status}: {body}"
             );

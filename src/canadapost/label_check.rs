@@ -16,8 +16,6 @@
 //!   that is truncated or holds non-numbers, is skipped as unreadable; if no
 //!   readable MediaBox remains, that is also `NoPage`.
 
-use std::fmt;
-
 /// What a label that passed the check looks like.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelInspection {
@@ -25,14 +23,24 @@ pub struct LabelInspection {
 }
 
 /// Why downloaded bytes are not a usable 4x6 label.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LabelProblem {
+    #[error("the label download was empty")]
     Empty,
     /// Does not start with `%PDF-`. No leading junk is tolerated: Canada Post
     /// sends the PDF itself, so anything else is an error body or HTML page.
+    #[error("the label download is not a PDF (it does not start with %PDF-)")]
     NotPdf,
     /// No page object or readable MediaBox found.
+    #[error(
+        "the label PDF has no page size that could be read (no /MediaBox found; it may be \
+         compressed, which this check does not support)"
+    )]
     NoPage,
+    #[error(
+        "the label's page is {width_points} x {height_points} points, not 4x6 inches \
+         ({FOUR_INCHES} x {SIX_INCHES})"
+    )]
     WrongPageSize {
         width_points: f64,
         height_points: f64,
@@ -49,33 +57,6 @@ impl LabelProblem {
                 || (near(*width_points, 792.0) && near(*height_points, 612.0)))
     }
 }
-
-impl fmt::Display for LabelProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LabelProblem::Empty => write!(f, "the label download was empty"),
-            LabelProblem::NotPdf => write!(
-                f,
-                "the label download is not a PDF (it does not start with %PDF-)"
-            ),
-            LabelProblem::NoPage => write!(
-                f,
-                "the label PDF has no page size that could be read \
-                 (no /MediaBox found; it may be compressed, which this check does not support)"
-            ),
-            LabelProblem::WrongPageSize {
-                width_points,
-                height_points,
-            } => write!(
-                f,
-                "the label's page is {width_points} x {height_points} points, \
-                 not 4x6 inches ({FOUR_INCHES} x {SIX_INCHES})"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for LabelProblem {}
 
 const FOUR_INCHES: f64 = 288.0;
 const SIX_INCHES: f64 = 432.0;

@@ -34,9 +34,10 @@ use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::error::{EXIT_FAILURES, EXIT_OK, UsageError};
 use crate::http::WriteMode;
-use crate::ids::{OrderId, printable};
+use crate::ids::OrderId;
 use crate::journal::{Journal, LabelEvent, OrderRecord, RefundProgress, ShipmentRecord};
 use crate::secret::Secrets;
+use crate::text::printable;
 
 /// One `bbship refund` invocation.
 #[derive(Clone, Debug)]
@@ -231,17 +232,13 @@ fn refundable(
 
 /// Best Buy's state of the order now; only CANCELED and REFUSED let a refund go on.
 fn best_buy_state(bestbuy: &BestBuyClient, order_id: &OrderId) -> Result<OrderState> {
-    let listing = bestbuy
-        .list_orders_by_ids(std::slice::from_ref(order_id))
+    let order = bestbuy
+        .order(order_id)
         .map_err(anyhow::Error::new)
         .with_context(|| {
             format!("reading order {order_id} from Best Buy before a refund; nothing sent")
         })?;
-    let Some(order) = listing
-        .orders
-        .into_iter()
-        .find(|order| order.id == *order_id)
-    else {
+    let Some(order) = order else {
         bail!(
             "Best Buy did not return order {order_id} in a form bbship can read; without its \
              current state no refund is requested. Nothing sent"

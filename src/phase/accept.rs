@@ -13,8 +13,8 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use super::{
-    Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, keep_in_state, listing_failed,
-    report_unreadable,
+    Cycle, Failure, OrderOutcome, Phase, PhaseReport, Step, for_each_order, keep_in_state,
+    listing_failed, report_unreadable, stop_if_refused,
 };
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState};
 use crate::http::WriteMode;
@@ -95,16 +95,10 @@ fn describe_deadline(left: chrono::Duration) -> String {
     }
 }
 
-fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<OrderOutcome> {
+fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Step {
     let line_ids: Vec<OrderLineId> = order.lines.iter().map(|line| line.id.clone()).collect();
     if line_ids.is_empty() {
-        log::error!(
-            "accept: order {}: it has no order lines to accept",
-            order.id
-        );
-        return Ok(OrderOutcome::Failed(
-            "it has no order lines to accept".to_owned(),
-        ));
+        return Err(Failure::order("it has no order lines to accept"));
     }
     let first_error = match bestbuy.accept_order(&order.id, &line_ids, cycle.mode) {
         Ok(true) => return record(cycle, order, &line_ids, Confirmation::Answered),
@@ -116,8 +110,7 @@ fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<O
             );
             return Ok(OrderOutcome::WouldDo);
         }
-        Err(error) if error.is_unauthorized() => return Err(error.into()),
-        Err(error) => error,
+        Err(error) => Failure::stop_if_refused(error)?,
     };
 
     // The write failed or its outcome is unknown. Decide from the order's state now.
@@ -125,12 +118,13 @@ fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<O
         "accept: order {}: {first_error}; reading its state again",
         order.id
     );
-    let current = match current_state(bestbuy, &order.id) {
-        Ok(state) => state,
+    let current = match bestbuy.order(&order.id) {
+        Ok(current) => current.map(|order| order.state),
         Err(read_error) => {
-            let reason = format!("{first_error}; then reading it again failed: {read_error:#}");
-            log::error!("accept: order {}: {reason}", order.id);
-            return Ok(OrderOutcome::Failed(reason));
+            let read_error = Failure::stop_if_refused(read_error)?;
+            return Err(Failure::order(format!(
+                "{first_error}; then reading it again failed: {read_error}"
+            )));
         }
     };
     match current {
@@ -147,47 +141,27 @@ fn accept_one(cycle: &Cycle, bestbuy: &BestBuyClient, order: &Order) -> Result<O
             // The first attempt provably did nothing: one more, no more.
             match bestbuy.accept_order(&order.id, &line_ids, cycle.mode) {
                 Ok(_) => record(cycle, order, &line_ids, Confirmation::Answered),
-                Err(error) if error.is_unauthorized() => Err(error.into()),
                 Err(second_error) => {
-                    let reason = format!("{first_error}; the retry failed too: {second_error}");
-                    log::error!("accept: order {}: {reason}", order.id);
-                    Ok(OrderOutcome::Failed(reason))
+                    let second_error = Failure::stop_if_refused(second_error)?;
+                    Err(Failure::order(format!(
+                        "{first_error}; the retry failed too: {second_error}"
+                    )))
                 }
             }
         }
-        Some(OrderState::WaitingAcceptance) => {
-            log::error!("accept: order {}: {first_error}", order.id);
-            Ok(OrderOutcome::Failed(first_error.to_string()))
-        }
+        Some(OrderState::WaitingAcceptance) => Err(first_error.into()),
         Some(state) => {
             let reason = format!("it is now {state}; nothing to accept");
             log::warn!("accept: order {}: {reason}", order.id);
             Ok(OrderOutcome::Skipped(reason))
         }
-        None => {
-            let reason = format!("{first_error}; and Best Buy no longer lists the order");
-            log::error!("accept: order {}: {reason}", order.id);
-            Ok(OrderOutcome::Failed(reason))
-        }
+        None => Err(Failure::order(format!(
+            "{first_error}; and Best Buy no longer lists the order"
+        ))),
     }
 }
 
-/// The order's state as Best Buy has it now; `None` when it is not listed.
-fn current_state(bestbuy: &BestBuyClient, order_id: &OrderId) -> Result<Option<OrderState>> {
-    let listing = bestbuy.list_orders_by_ids(std::slice::from_ref(order_id))?;
-    Ok(listing
-        .orders
-        .into_iter()
-        .find(|order| &order.id == order_id)
-        .map(|order| order.state))
-}
-
-fn record(
-    cycle: &Cycle,
-    order: &Order,
-    line_ids: &[OrderLineId],
-    outcome: Confirmation,
-) -> Result<OrderOutcome> {
+fn record(cycle: &Cycle, order: &Order, line_ids: &[OrderLineId], outcome: Confirmation) -> Step {
     if cycle.mode == WriteMode::DryRun {
         return Ok(OrderOutcome::WouldDo);
     }
@@ -241,17 +215,12 @@ fn recheck(
     }
     let listing = match bestbuy.list_orders_by_state(&OrderState::WaitingAcceptance) {
         Ok(listing) => listing,
-        Err(error) if error.is_unauthorized() => {
-            return Err(anyhow::Error::new(error)
-                .context("listing the orders waiting for acceptance again"));
-        }
         Err(error) => {
-            let problem = format!(
-                "listing the orders waiting for acceptance again, to confirm the accepts, failed: {error}; \
-                 the next run sees any that still wait"
-            );
-            log::error!("accept: {problem}");
-            report.problems.push(problem);
+            let reason = stop_if_refused("listing the orders waiting for acceptance again", error)?;
+            report.problem(format!(
+                "listing the orders waiting for acceptance again, to confirm the accepts, failed: \
+                 {reason}; the next run sees any that still wait"
+            ));
             return Ok(());
         }
     };
@@ -276,21 +245,19 @@ fn recheck(
         std::thread::sleep(wait);
         match bestbuy.list_orders_by_ids(&waiting) {
             Ok(listing) => waiting = still_waiting(&waiting, &listing.orders),
-            Err(error) if error.is_unauthorized() => {
-                return Err(anyhow::Error::new(error).context("reading the accepted orders again"));
-            }
             // One more try while the window lasts; the report below says what is left.
-            Err(error) => log::info!("accept: reading the accepted orders again failed: {error}"),
+            Err(error) => {
+                let reason = stop_if_refused("reading the accepted orders again", error)?;
+                log::info!("accept: reading the accepted orders again failed: {reason}");
+            }
         }
     }
     for order_id in waiting {
-        let problem = format!(
+        report.problem(format!(
             "order {order_id} is still waiting for acceptance {} s after it was accepted; \
              the next run accepts it again",
             started.elapsed().as_secs()
-        );
-        log::error!("accept: {problem}");
-        report.problems.push(problem);
+        ));
     }
     Ok(())
 }

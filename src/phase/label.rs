@@ -23,8 +23,8 @@ use chrono::Utc;
 
 use super::preflight::{self, Prepared};
 use super::{
-    Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, keep_in_state, listing_failed,
-    report_unreadable,
+    Cycle, OrderItem, OrderOutcome, Phase, PhaseReport, for_each_order, keep_in_state,
+    listing_failed, report_unreadable,
 };
 use crate::address::BoundedText;
 use crate::bestbuy::{BestBuyClient, Order, OrderState};
@@ -53,7 +53,7 @@ enum Work {
     Unfinished(OrderId),
 }
 
-impl Work {
+impl super::OrderItem for Work {
     fn order_id(&self) -> &OrderId {
         match self {
             Work::Listed(order) => &order.id,
@@ -116,7 +116,7 @@ pub fn run(
             Work::Unfinished(_) => None,
         };
         label_one(cycle, canada_post, &breaker, item.order_id(), order)
-            .with_context(|| format!("order {}", item.order_id()))
+            .map_err(super::Failure::Stop)
     })?;
     for (item, outcome) in work.iter().zip(outcomes) {
         report.outcomes.push((item.order_id().to_string(), outcome));

@@ -1,10 +1,12 @@
 //! The phases of a cycle, the only code that decides what to do with an order.
 //!
 //! Each phase reads the journal, calls API clients and records what it did; `run-all` and
-//! the single-phase subcommands call the same phase functions. A failure for one order is
-//! recorded in the phase's report and the phase goes on with the next order; only errors
-//! that make every further call pointless (a rejected key, a journal that cannot be
-//! written) end the run early. A Best Buy listing that cannot be read ends its own phase
+//! the single-phase subcommands call the same phase functions. A step for one order ends
+//! in an `OrderOutcome` or a `Failure`, and `for_each_order` is the one place that decides
+//! what a failure means: `Failure::Order` is logged once as `phase: order X: reason`,
+//! recorded in the phase's report, and the phase goes on with the next order;
+//! `Failure::Stop` (a rejected key, a journal that cannot be written: every further call
+//! is pointless) ends the run. A Best Buy listing that cannot be read ends its own phase
 //! (there is nothing to work on) and the run goes on with the next.
 
 pub mod accept;
@@ -22,6 +24,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::bestbuy::{BestBuyError, Order, OrderState};
+use crate::canadapost::CanadaPostError;
 use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::http::WriteMode;
@@ -90,6 +93,93 @@ pub enum OrderOutcome {
     Deferred,
 }
 
+/// Why one order's step ended short of an outcome.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// This order failed, for this reason; the run goes on with the next order, and the
+    /// next run tries it again.
+    Order(String),
+    /// Nothing further can work in this run (a refused credential, a journal that cannot
+    /// be written): the run stops, and the error sets the exit code.
+    Stop(anyhow::Error),
+}
+
+/// What a step for one order returns.
+pub(crate) type Step<T = OrderOutcome> = std::result::Result<T, Failure>;
+
+impl Failure {
+    pub(crate) fn order(reason: impl Into<String>) -> Failure {
+        Failure::Order(reason.into())
+    }
+
+    fn of_api(error: impl ApiError) -> Failure {
+        match Failure::stop_if_refused(error) {
+            Ok(error) => Failure::Order(error.to_string()),
+            Err(stop) => stop,
+        }
+    }
+
+    /// For a step that goes on after an API error (it reads again, waits, or notes it): a
+    /// refused credential still stops the run; any other error is handed back as it is,
+    /// for the step to branch on.
+    pub(crate) fn stop_if_refused<E: ApiError>(error: E) -> Step<E> {
+        if error.is_unauthorized() {
+            Err(Failure::Stop(anyhow::Error::new(error)))
+        } else {
+            Ok(error)
+        }
+    }
+}
+
+/// An API client's error, which can say that the credentials were refused.
+pub(crate) trait ApiError: std::error::Error + Send + Sync + 'static {
+    fn is_unauthorized(&self) -> bool;
+}
+
+impl ApiError for BestBuyError {
+    fn is_unauthorized(&self) -> bool {
+        BestBuyError::is_unauthorized(self)
+    }
+}
+
+impl ApiError for CanadaPostError {
+    fn is_unauthorized(&self) -> bool {
+        CanadaPostError::is_unauthorized(self)
+    }
+}
+
+/// What a step could not write (the journal) or did not expect stops the run.
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::Stop(error)
+    }
+}
+
+/// A refused credential stops the run; any other API error fails only this order.
+impl From<BestBuyError> for Failure {
+    fn from(error: BestBuyError) -> Failure {
+        Failure::of_api(error)
+    }
+}
+
+/// A refused credential stops the run; any other API error fails only this order.
+impl From<CanadaPostError> for Failure {
+    fn from(error: CanadaPostError) -> Failure {
+        Failure::of_api(error)
+    }
+}
+
+/// What a phase works on, one item per order.
+pub(crate) trait OrderItem {
+    fn order_id(&self) -> &OrderId;
+}
+
+impl OrderItem for Order {
+    fn order_id(&self) -> &OrderId {
+        &self.id
+    }
+}
+
 /// One phase's result: an outcome per order, and problems that belong to no single step.
 #[derive(Clone, Debug)]
 pub struct PhaseReport {
@@ -148,6 +238,12 @@ impl PhaseReport {
         }
     }
 
+    /// Records a problem that belongs to no single order's step, and logs it once.
+    pub(crate) fn problem(&mut self, problem: String) {
+        log::error!("{}: {problem}", self.phase.name());
+        self.problems.push(problem);
+    }
+
     pub fn count(&self, wanted: fn(&OrderOutcome) -> bool) -> usize {
         self.outcomes
             .iter()
@@ -202,21 +298,22 @@ impl fmt::Display for PhaseReport {
         }
         // The reasons, briefly: the full messages are the error lines above the summary.
         const SHOWN: usize = 5;
+        const BRIEF: usize = 80;
         let reasons: Vec<String> = self
             .outcomes
             .iter()
             .filter_map(|(order, outcome)| match outcome {
                 OrderOutcome::Failed(reason) => Some(format!(
                     "{}: {}",
-                    crate::ids::printable(order),
-                    crate::ids::printable(&brief(reason))
+                    crate::text::printable(order),
+                    crate::text::first_clause(reason, BRIEF)
                 )),
                 _ => None,
             })
             .chain(
                 self.problems
                     .iter()
-                    .map(|problem| crate::ids::printable(&brief(problem))),
+                    .map(|problem| crate::text::first_clause(problem, BRIEF)),
             )
             .collect();
         if !reasons.is_empty() {
@@ -229,13 +326,13 @@ impl fmt::Display for PhaseReport {
     }
 }
 
-/// The first clause of a reason, at most 100 characters.
-fn brief(reason: &str) -> String {
-    let first = reason.split("; ").next().unwrap_or(reason);
-    if first.chars().count() > 100 {
-        format!("{}…", first.chars().take(100).collect::<String>())
+/// A read outside any one order's step that failed: a refused credential ends the run,
+/// naming what was being done; any other error is handed back, for the phase's report.
+pub(crate) fn stop_if_refused<E: ApiError>(doing: &str, error: E) -> Result<E> {
+    if error.is_unauthorized() {
+        Err(anyhow::Error::new(error).context(doing.to_owned()))
     } else {
-        first.to_owned()
+        Ok(error)
     }
 }
 
@@ -248,12 +345,10 @@ pub(crate) fn listing_failed(
     doing: &str,
     error: BestBuyError,
 ) -> Result<PhaseReport> {
-    if error.is_unauthorized() {
-        return Err(anyhow::Error::new(error).context(doing.to_owned()));
-    }
-    let problem = format!("{doing} failed, so this phase did nothing more: {error}");
-    log::error!("{}: {problem}", report.phase.name());
-    report.problems.push(problem);
+    let error = stop_if_refused(doing, error)?;
+    report.problem(format!(
+        "{doing} failed, so this phase did nothing more: {error}"
+    ));
     Ok(report)
 }
 
@@ -302,8 +397,9 @@ pub(crate) fn keep_in_state(
 /// Runs `work` for every item with at most `limits.concurrency` at once, in input order of
 /// starting. An item is not started when it would not finish before the cycle's deadline,
 /// judged by the mean time of the items finished so far (it is `Deferred`, for the next
-/// run). An `Err` from `work` is fatal: no further item starts and the first such error
-/// is returned.
+/// run). A `Failure::Order` is logged and becomes the order's `Failed` outcome; a
+/// `Failure::Stop` is fatal: no further item starts and the first such error is returned,
+/// naming its order.
 pub(crate) fn for_each_order<T, F>(
     cycle: &Cycle,
     phase: Phase,
@@ -311,8 +407,8 @@ pub(crate) fn for_each_order<T, F>(
     work: F,
 ) -> Result<Vec<OrderOutcome>>
 where
-    T: Sync,
-    F: Fn(&T) -> Result<OrderOutcome> + Sync,
+    T: OrderItem + Sync,
+    F: Fn(&T) -> Step + Sync,
 {
     let workers = cycle.config.limits.concurrency.get().min(items.len());
     let next = AtomicUsize::new(0);
@@ -337,18 +433,22 @@ where
                     if started + lock(&timing).expected() > cycle.deadline {
                         continue; // stays Deferred
                     }
-                    match work(item) {
-                        Ok(outcome) => {
-                            lock(&timing).record(started.elapsed());
-                            lock(&results)[index] = outcome;
-                            progress.one_done();
+                    let outcome = match work(item) {
+                        Ok(outcome) => outcome,
+                        Err(Failure::Order(reason)) => {
+                            log::error!("{}: order {}: {reason}", phase.name(), item.order_id());
+                            OrderOutcome::Failed(reason)
                         }
-                        Err(error) => {
+                        Err(Failure::Stop(error)) => {
                             stop.store(true, Ordering::SeqCst);
-                            lock(&fatal).get_or_insert(error);
+                            lock(&fatal)
+                                .get_or_insert(error.context(format!("order {}", item.order_id())));
                             return;
                         }
-                    }
+                    };
+                    lock(&timing).record(started.elapsed());
+                    lock(&results)[index] = outcome;
+                    progress.one_done();
                 }
             });
         }
@@ -512,6 +612,57 @@ mod tests {
             crate::error::exit_code_for(&error),
             crate::error::EXIT_USAGE
         );
+    }
+
+    #[test]
+    fn a_refused_credential_stops_the_run_and_any_other_api_error_fails_only_the_order() {
+        let refused = || BestBuyError::Unauthorized(crate::error::UsageError("key".to_owned()));
+        let Failure::Stop(error) = Failure::from(refused()) else {
+            panic!("a refused key must stop the run")
+        };
+        assert_eq!(
+            crate::error::exit_code_for(&error),
+            crate::error::EXIT_USAGE
+        );
+        let unavailable = BestBuyError::Unavailable {
+            status: 503,
+            message: "down".to_owned(),
+        };
+        let Failure::Order(reason) = Failure::from(unavailable) else {
+            panic!("an outage fails only the order")
+        };
+        assert_eq!(reason, "Best Buy is unavailable (HTTP 503): down");
+
+        let rejected = CanadaPostError::NotFound {
+            detail: "gone".to_owned(),
+        };
+        assert!(matches!(
+            Failure::stop_if_refused(rejected),
+            Ok(CanadaPostError::NotFound { .. })
+        ));
+        let refused = CanadaPostError::Unauthorized(crate::error::UsageError("AA002".to_owned()));
+        assert!(matches!(
+            Failure::stop_if_refused(refused),
+            Err(Failure::Stop(_))
+        ));
+        let error = stop_if_refused("reading again", refused_cp()).unwrap_err();
+        assert_eq!(
+            format!("{error:#}"),
+            "reading again: credentials refused: AA002"
+        );
+        assert_eq!(
+            crate::error::exit_code_for(&error),
+            crate::error::EXIT_USAGE
+        );
+        // A journal that cannot be written stops the run too.
+        assert!(matches!(
+            Failure::from(anyhow::anyhow!("disk full")),
+            Failure::Stop(_)
+        ));
+    }
+
+    fn refused_cp() -> CanadaPostError {
+        CanadaPostError::Unauthorized(crate::error::UsageError("AA002".to_owned()))
     }
 
     #[test]

@@ -10,11 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
 use super::{
-    Cycle, OrderOutcome, Phase, PhaseReport, for_each_order, listing_failed, report_unreadable,
+    Cycle, Failure, OrderItem, OrderOutcome, Phase, PhaseReport, Step, for_each_order,
+    listing_failed, report_unreadable, stop_if_refused,
 };
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState, TrackingUpload};
 use crate::http::WriteMode;
@@ -26,6 +27,12 @@ struct Labelled {
     order_id: OrderId,
     shipment: ShipmentRecord,
     pin: String,
+}
+
+impl OrderItem for Labelled {
+    fn order_id(&self) -> &OrderId {
+        &self.order_id
+    }
 }
 
 pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
@@ -50,7 +57,6 @@ pub fn run(cycle: &Cycle, bestbuy: &BestBuyClient) -> Result<PhaseReport> {
 
     let outcomes = for_each_order(cycle, Phase::Ship, &ready, |item| {
         ship_one(cycle, bestbuy, item, current.get(&item.order_id))
-            .with_context(|| format!("order {}", item.order_id))
     })?;
     for (item, outcome) in ready.iter().zip(outcomes) {
         report.outcomes.push((item.order_id.to_string(), outcome));
@@ -96,13 +102,12 @@ fn ship_one(
     bestbuy: &BestBuyClient,
     item: &Labelled,
     current: Option<&Order>,
-) -> Result<OrderOutcome> {
+) -> Step {
     let order_id = &item.order_id;
     let Some(order) = current else {
-        let reason = "Best Buy did not return this order in a form bbship can read; it is tried again next run"
-            .to_owned();
-        log::error!("ship: order {order_id}: {reason}");
-        return Ok(OrderOutcome::Failed(reason));
+        return Err(Failure::order(
+            "Best Buy did not return this order in a form bbship can read; it is tried again next run",
+        ));
     };
     match &order.state {
         OrderState::Shipped => {
@@ -112,12 +117,6 @@ fn ship_one(
         }
         OrderState::Shipping => ship_writes(cycle, bestbuy, item, order),
         other => {
-            let reason = format!(
-                "cancelled after label: Best Buy shows {other}; shipment {}, PIN {} — request a refund \
-                 from Canada Post (the order is never marked shipped)",
-                item.shipment.shipment_id, item.pin
-            );
-            log::error!("ship: order {order_id}: {reason}");
             if cycle.mode == WriteMode::Live {
                 cycle
                     .journal
@@ -129,18 +128,17 @@ fn ship_one(
                         at: Utc::now(),
                     })?;
             }
-            Ok(OrderOutcome::Failed(reason))
+            Err(Failure::order(format!(
+                "cancelled after label: Best Buy shows {other}; shipment {}, PIN {} — request a refund \
+                 from Canada Post (the order is never marked shipped)",
+                item.shipment.shipment_id, item.pin
+            )))
         }
     }
 }
 
 /// OR23 unless already done, then OR24, for an order in SHIPPING.
-fn ship_writes(
-    cycle: &Cycle,
-    bestbuy: &BestBuyClient,
-    item: &Labelled,
-    order: &Order,
-) -> Result<OrderOutcome> {
+fn ship_writes(cycle: &Cycle, bestbuy: &BestBuyClient, item: &Labelled, order: &Order) -> Step {
     let order_id = &item.order_id;
     let journaled = cycle
         .journal
@@ -155,11 +153,11 @@ fn ship_writes(
             match bestbuy.upload_tracking(order_id, &upload, cycle.mode) {
                 Ok(true) => record_tracking(cycle, order_id, &item.pin, Confirmation::Answered)?,
                 Ok(false) => {} // dry run: printed
-                Err(error) if error.is_unauthorized() => return Err(error.into()),
                 Err(error) => {
+                    let error = Failure::stop_if_refused(error)?;
                     // Decide from a fresh read, not from the error.
-                    match reread(bestbuy, order_id) {
-                        Ok(Some(fresh))
+                    match read_back(bestbuy, order_id)? {
+                        Some(fresh)
                             if fresh.shipping_tracking.as_deref() == Some(item.pin.as_str()) =>
                         {
                             record_tracking(
@@ -169,17 +167,15 @@ fn ship_writes(
                                 Confirmation::ConfirmedByState,
                             )?;
                         }
-                        Ok(Some(fresh)) if fresh.state == OrderState::Shipped => {
+                        Some(fresh) if fresh.state == OrderState::Shipped => {
                             record_shipped(cycle, order_id, Confirmation::ConfirmedByState)?;
                             return Ok(OrderOutcome::Done);
                         }
-                        Ok(_) | Err(_) => {
-                            let reason = format!(
+                        _ => {
+                            return Err(Failure::order(format!(
                                 "uploading tracking {} failed: {error}; the next run tries again",
                                 item.pin
-                            );
-                            log::error!("ship: order {order_id}: {reason}");
-                            return Ok(OrderOutcome::Failed(reason));
+                            )));
                         }
                     }
                 }
@@ -187,52 +183,57 @@ fn ship_writes(
         }
     }
 
-    match bestbuy.mark_shipped(order_id, cycle.mode) {
+    let error = match bestbuy.mark_shipped(order_id, cycle.mode) {
         Ok(true) => {
             record_shipped(cycle, order_id, Confirmation::Answered)?;
+            return Ok(OrderOutcome::Done);
+        }
+        Ok(false) => return Ok(OrderOutcome::WouldDo),
+        Err(error) => Failure::stop_if_refused(error)?,
+    };
+    // A 400 on a repeat, or a lost answer: only the state says whether it worked.
+    match read_back(bestbuy, order_id)? {
+        Some(fresh) if fresh.state == OrderState::Shipped => {
+            record_shipped(cycle, order_id, Confirmation::ConfirmedByState)?;
             Ok(OrderOutcome::Done)
         }
-        Ok(false) => Ok(OrderOutcome::WouldDo),
-        Err(error) if error.is_unauthorized() => Err(error.into()),
-        Err(error) => {
-            // A 400 on a repeat, or a lost answer: only the state says whether it worked.
-            match reread(bestbuy, order_id) {
-                Ok(Some(fresh)) if fresh.state == OrderState::Shipped => {
-                    record_shipped(cycle, order_id, Confirmation::ConfirmedByState)?;
+        Some(fresh)
+            if fresh.state == OrderState::Shipping
+                && matches!(error, BestBuyError::UnknownOutcome(_)) =>
+        {
+            // A repeat of OR24 is harmless: on a shipped order it only gets a 400.
+            match bestbuy.mark_shipped(order_id, cycle.mode) {
+                Ok(_) => {
+                    record_shipped(cycle, order_id, Confirmation::Answered)?;
                     Ok(OrderOutcome::Done)
                 }
-                Ok(Some(fresh))
-                    if fresh.state == OrderState::Shipping
-                        && matches!(error, BestBuyError::UnknownOutcome(_)) =>
-                {
-                    // A repeat of OR24 is harmless: on a shipped order it only gets a 400.
-                    match bestbuy.mark_shipped(order_id, cycle.mode) {
-                        Ok(_) => {
-                            record_shipped(cycle, order_id, Confirmation::Answered)?;
-                            Ok(OrderOutcome::Done)
-                        }
-                        Err(second) => Ok(fail(
-                            order_id,
-                            format!(
-                                "marking it shipped failed: {error}; the retry failed too: {second}; the next run tries again"
-                            ),
-                        )),
-                    }
+                Err(second) => {
+                    let second = Failure::stop_if_refused(second)?;
+                    Err(Failure::order(format!(
+                        "marking it shipped failed: {error}; the retry failed too: {second}; the next \
+                         run tries again"
+                    )))
                 }
-                Ok(_) | Err(_) => Ok(fail(
-                    order_id,
-                    format!(
-                        "marking it shipped failed: {error}; the next run tries again (tracking is already uploaded)"
-                    ),
-                )),
             }
         }
+        _ => Err(Failure::order(format!(
+            "marking it shipped failed: {error}; the next run tries again (tracking is already uploaded)"
+        ))),
     }
 }
 
-fn fail(order_id: &OrderId, reason: String) -> OrderOutcome {
-    log::error!("ship: order {order_id}: {reason}");
-    OrderOutcome::Failed(reason)
+/// The order read back after a write whose effect is unknown; `None` when that read fails
+/// too (the caller then fails the order, to be tried again next run), unless the failure
+/// is a refused key, which stops the run.
+fn read_back(bestbuy: &BestBuyClient, order_id: &OrderId) -> Step<Option<Order>> {
+    match bestbuy.order(order_id) {
+        Ok(order) => Ok(order),
+        Err(error) => {
+            let reason = Failure::stop_if_refused(error)?;
+            log::info!("ship: order {order_id}: reading it back failed: {reason}");
+            Ok(None)
+        }
+    }
 }
 
 /// The OR23 body. A carrier Best Buy knows by its code gets only the code and the number,
@@ -255,14 +256,6 @@ fn tracking_upload(cycle: &Cycle, pin: &str) -> TrackingUpload {
             tracking_number: pin.to_owned(),
         },
     }
-}
-
-fn reread(bestbuy: &BestBuyClient, order_id: &OrderId) -> Result<Option<Order>, BestBuyError> {
-    Ok(bestbuy
-        .list_orders_by_ids(std::slice::from_ref(order_id))?
-        .orders
-        .into_iter()
-        .find(|order| order.id == *order_id))
 }
 
 fn record_tracking(
@@ -315,26 +308,20 @@ fn confirm_shipped(cycle: &Cycle, bestbuy: &BestBuyClient, report: &mut PhaseRep
     }
     let listing = match bestbuy.list_orders_by_ids(&pending) {
         Ok(listing) => listing,
-        Err(error) if error.is_unauthorized() => {
-            return Err(anyhow::Error::new(error).context("reading the shipped orders back"));
-        }
         Err(error) => {
-            let problem = format!(
-                "reading the shipped orders back failed: {error}; the next run checks them"
-            );
-            log::error!("ship: {problem}");
-            report.problems.push(problem);
+            let reason = stop_if_refused("reading the shipped orders back", error)?;
+            report.problem(format!(
+                "reading the shipped orders back failed: {reason}; the next run checks them"
+            ));
             return Ok(());
         }
     };
     report_unreadable(report, listing.unreadable);
     for order_id in &pending {
         let Some(order) = listing.orders.iter().find(|order| order.id == *order_id) else {
-            let problem = format!(
+            report.problem(format!(
                 "order {order_id}: Best Buy did not return it after shipping; checked again next run"
-            );
-            log::error!("ship: {problem}");
-            report.problems.push(problem);
+            ));
             continue;
         };
         cycle.journal.record_shipped_order(ShippedOrderLine {
@@ -344,12 +331,11 @@ fn confirm_shipped(cycle: &Cycle, bestbuy: &BestBuyClient, report: &mut PhaseRep
             order: order.raw.clone(),
         })?;
         if order.state != OrderState::Shipped {
-            let problem = format!(
-                "order {order_id}: Best Buy shows {} after it was marked shipped, not SHIPPED; checked again next run",
+            report.problem(format!(
+                "order {order_id}: Best Buy shows {} after it was marked shipped, not SHIPPED; \
+                 checked again next run",
                 order.state
-            );
-            log::error!("ship: {problem}");
-            report.problems.push(problem);
+            ));
         }
     }
     Ok(())

@@ -345,6 +345,11 @@ fn a_rejected_api_key_stops_the_run_with_exit_2() {
         .unwrap();
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("check BESTBUY_API_KEY"), "{run:?}");
+    assert_eq!(
+        run.stderr.matches("check BESTBUY_API_KEY").count(),
+        1,
+        "the error is printed once: {run:?}"
+    );
     assert!(!run.stderr.contains("wrong-key-123456"), "{run:?}");
 }
 
