@@ -1121,8 +1121,7 @@ mod tests {
         // Version 2's shape, with marks that match the logs but no order: believed, it
         // would make the journal forget both.
         let path = data_dir.journal_checkpoint();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let header = checkpoint_header(&data_dir);
         let older = serde_json::json!({
             "version": 2, "logs": header["logs"], "settled": {}, "active": {},
             "prints": {"active": {}, "settled": {}}
@@ -1133,12 +1132,16 @@ mod tests {
         assert_eq!(journal.counts(), (1, 1));
         journal.write_checkpoint().unwrap();
         drop(journal);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        assert_eq!(header["version"], checkpoint::VERSION);
+        assert_eq!(checkpoint_header(&data_dir)["version"], checkpoint::VERSION);
         let full = same_from_checkpoint_and_in_full(&data_dir);
         assert_eq!(full.counts(), (1, 1));
         assert!(full.print_record(&"1-A".parse().unwrap()).is_some());
+    }
+
+    /// The first line of the checkpoint of `data_dir`.
+    fn checkpoint_header(data_dir: &DataDir) -> serde_json::Value {
+        let text = std::fs::read_to_string(data_dir.journal_checkpoint()).unwrap();
+        serde_json::from_str(text.lines().next().unwrap()).unwrap()
     }
 
     /// The printer refusing the label `record_print_cycle` saved for `order_id`.
