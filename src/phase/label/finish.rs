@@ -4,19 +4,14 @@
 //! so a run that stops half-way is finished by the next one, which only ever reads the
 //! existing shipment.
 
-use std::time::{Duration, Instant};
-
-use anyhow::Context;
 use chrono::Utc;
 
 use super::super::{Cycle, Failure, OrderOutcome, Step};
-use crate::canadapost::label_check::{self, LabelProblem};
 use crate::canadapost::money::Postage;
-use crate::canadapost::types::AccountKind;
-use crate::canadapost::{CanadaPostClient, CanadaPostError, LabelDownload, Tracking};
+use crate::canadapost::{CanadaPostClient, CanadaPostError, Tracking};
 use crate::ids::{OrderId, TrackingPin};
 use crate::journal::{FinishedSteps, LabelEvent, PinVerdict, SavedLabel, ShipmentRecord};
-use crate::labels;
+use crate::label_fetch::{self, FetchError, IfNotALabel, PageNote, Patience};
 
 /// Checks the PIN, saves the label and writes the history line, each unless `done` has
 /// it. A step that cannot be done this run (a PIN not checked yet, a label not ready) is
@@ -142,13 +137,9 @@ fn check_pin(canada_post: &CanadaPostClient, shipment: &ShipmentRecord) -> Step<
     }
 }
 
-/// The longest wait between two downloads of a label that is not ready.
-const MAX_LABEL_BACKOFF: Duration = Duration::from_secs(8);
-
-/// Downloads every label page, asking again while Canada Post says it is not ready, and
-/// saves them. A page that is not 4x6 is kept (it is paid for) and is one of `problems`;
-/// a label that cannot be had this run fails the order and is left for the next run
-/// (never a new shipment).
+/// Downloads and saves every label page. A page that is not 4x6 is kept (it is paid for)
+/// and is one of `problems`; a label that cannot be had this run fails the order and is
+/// left for the next run (never a new shipment).
 fn download(
     cycle: &Cycle,
     canada_post: &CanadaPostClient,
@@ -156,96 +147,74 @@ fn download(
     shipment: &ShipmentRecord,
     problems: &mut Vec<String>,
 ) -> Step<Vec<SavedLabel>> {
+    let shipment_id = &shipment.shipment_id;
     let links = crate::canadapost::answers::label_links(&shipment.links);
     if links.is_empty() {
         return Err(Failure::order(format!(
-            "shipment {} has no label link; print it from Canada Post's site",
-            shipment.shipment_id
+            "shipment {shipment_id} has no label link; print it from Canada Post's site"
         )));
     }
-    let limits = &cycle.config.limits;
-    let mut pages = Vec::with_capacity(links.len());
-    let mut page_counts = Vec::with_capacity(links.len());
-    let mut warning = None;
-    for link in links {
-        let started = Instant::now();
-        let mut wait = Duration::from_millis(limits.label_retry_initial_ms.get());
-        let mut attempts = 0u32;
-        let bytes = loop {
-            attempts += 1;
-            match canada_post.label(link) {
-                Ok(LabelDownload::Pdf(bytes)) => break bytes,
-                Ok(LabelDownload::NotReady(why)) => {
-                    let give_up = started.elapsed() + wait
-                        > Duration::from_secs(limits.label_wait_secs)
-                        || Instant::now() + wait > cycle.deadline;
-                    if give_up {
-                        return Err(Failure::order(format!(
-                            "the label of shipment {} was not ready after {attempts} tries ({why}); \
-                             the next run downloads it (no new shipment is bought)",
-                            shipment.shipment_id
-                        )));
-                    }
-                    log::debug!(
-                        "label: order {order_id}: label not ready ({why}); asking again in {} ms",
-                        wait.as_millis()
-                    );
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(MAX_LABEL_BACKOFF);
-                }
-                Err(error) => match Failure::stop_if_refused(error)? {
-                    error @ CanadaPostError::NotFound { .. } => {
-                        return Err(Failure::order(format!(
-                            "Canada Post does not serve the label of shipment {}: {error}; the next \
-                             run tries again (no new shipment is bought); if it stays so, get it \
-                             with `bbship reprint {order_id}` or from Canada Post's website",
-                            shipment.shipment_id
-                        )));
-                    }
-                    error => {
-                        return Err(Failure::order(format!(
-                            "downloading the label of shipment {} failed: {error}; the next run \
-                             tries again (no new shipment is bought)",
-                            shipment.shipment_id
-                        )));
-                    }
-                },
-            }
-        };
-        match label_check::inspect_label(&bytes) {
-            Ok(inspection) => page_counts.push(inspection.pages),
-            Err(problem)
-                if problem.is_letter_page()
-                    && canada_post.account() == AccountKind::NonContract =>
-            {
-                // What a non-contract label is: its request cannot ask for 4x6, and it
-                // comes as a letter page holding the label. Print it on letter paper.
-                log::info!(
-                    "label: order {order_id}: the non-contract label of shipment {} is a letter page \
-                     ({problem})",
-                    shipment.shipment_id
-                );
-                page_counts.push(1);
-            }
-            Err(problem @ LabelProblem::WrongPageSize { .. }) => {
-                // The label is paid for: keep it, and say loudly it is not 4x6.
-                warning = Some(format!(
-                    "the label of shipment {} is not 4x6: {problem}",
-                    shipment.shipment_id
-                ));
-                page_counts.push(1);
-            }
-            Err(problem) => {
-                log::warn!(
-                    "label: order {order_id}: could not confirm the label's page size ({problem}); saved it anyway"
-                );
-                page_counts.push(1);
-            }
+    let patience = Patience {
+        limits: &cycle.config.limits,
+        deadline: Some(cycle.deadline),
+    };
+    let fetched = label_fetch::fetch(
+        canada_post,
+        &links,
+        patience,
+        IfNotALabel::Save,
+        cycle.data_dir,
+        order_id,
+    );
+    let fetched = match fetched {
+        Ok(fetched) => fetched,
+        Err(FetchError::NotReady { attempts, why }) => {
+            return Err(Failure::order(format!(
+                "the label of shipment {shipment_id} was not ready after {attempts} tries ({why}); \
+                 the next run downloads it (no new shipment is bought)"
+            )));
         }
-        pages.push(bytes);
+        Err(FetchError::NotServed(error)) => {
+            return Err(Failure::order(format!(
+                "Canada Post does not serve the label of shipment {shipment_id}: {error}; the next \
+                 run tries again (no new shipment is bought); if it stays so, get it with \
+                 `bbship reprint {order_id}` or from Canada Post's website"
+            )));
+        }
+        Err(FetchError::Api(error)) => {
+            let error = Failure::stop_if_refused(error)?;
+            return Err(Failure::order(format!(
+                "downloading the label of shipment {shipment_id} failed: {error}; the next run \
+                 tries again (no new shipment is bought)"
+            )));
+        }
+        Err(FetchError::Save(error)) => {
+            // The journal would not know the files: the run stops.
+            return Err(Failure::Stop(
+                error.context(format!("saving the label of shipment {shipment_id}")),
+            ));
+        }
+        // Not asked for (`IfNotALabel::Save`), so never met; the next run tries again.
+        Err(error @ FetchError::NotALabel(_)) => return Err(Failure::order(error.to_string())),
+    };
+    let mut warning = None;
+    for note in fetched.notes {
+        match note {
+            PageNote::LetterPage(problem) => log::info!(
+                "label: order {order_id}: the non-contract label of shipment {shipment_id} is a \
+                 letter page ({problem})"
+            ),
+            PageNote::NotFourBySix(problem) => {
+                warning = Some(format!(
+                    "the label of shipment {shipment_id} is not 4x6: {problem}"
+                ));
+            }
+            PageNote::Unconfirmed(problem) => log::warn!(
+                "label: order {order_id}: could not confirm the label's page size ({problem}); saved \
+                 it anyway"
+            ),
+        }
     }
-    let saved = labels::save(cycle.data_dir, order_id, &pages, &page_counts, Utc::now())
-        .with_context(|| format!("saving the label of shipment {}", shipment.shipment_id))?;
     problems.extend(warning);
-    Ok(saved)
+    Ok(fetched.saved)
 }
