@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use bbship::OrderOutcome;
 use bbship::{CycleCommand, Invocation};
 use bbship::{Secret, Secrets};
+use bbship_fake::config::ConfigBuilder;
 use bbship_fake::{FakeOptions, FakeServer, files_below, sandbox_orders};
 
 const SANDBOX_KEY: &str = "sandbox-bestbuy-key";
@@ -172,41 +173,13 @@ fn sandbox_dir() -> PathBuf {
 }
 
 fn write_config(path: &Path, fake: &FakeServer, non_contract: bool) -> Result<()> {
-    let mut config = serde_json::json!({
-        "bestbuy": {
-            "base_url": fake.bestbuy_url(),
-            "accept_recheck_delay_secs": 1
-        },
-        "canada_post": {
-            "base_url": fake.base_url(),
-            "customer_number": "1234567",
-            "contract_id": "42708517"
-        },
-        "sender": {
-            "name": "Jane Seller",
-            "company": "Example Electronics Inc.",
-            "phone": "416-555-0100",
-            "address_line_1": "1 Example Warehouse Rd",
-            "city": "Toronto",
-            "province": "ON",
-            "postal_code": "M1M 1M1"
-        },
-        "parcel": {
-            "default": {"weight_kg": 2.0, "length_cm": 40.0, "width_cm": 30.0, "height_cm": 10.0}
-        },
-        "limits": {
-            "bestbuy_requests_per_minute": 600,
-            "canada_post_requests_per_minute": 600,
-            "canada_post_tracking_per_minute": 600,
-            "label_retry_initial_ms": 200
-        }
+    let mut config = ConfigBuilder::new(fake).non_contract(non_contract).build();
+    config["bestbuy"]["accept_recheck_delay_secs"] = 1.into();
+    config["limits"] = serde_json::json!({
+        "bestbuy_requests_per_minute": 600,
+        "canada_post_requests_per_minute": 600,
+        "canada_post_tracking_per_minute": 600,
+        "label_retry_initial_ms": 200
     });
-    if non_contract {
-        config["canada_post"]["account"] = "non_contract".into();
-        if let Some(canada_post) = config["canada_post"].as_object_mut() {
-            canada_post.remove("contract_id");
-        }
-    }
-    std::fs::write(path, serde_json::to_vec_pretty(&config)?)
-        .with_context(|| format!("writing {}", path.display()))
+    bbship_fake::config::write(&config, path).with_context(|| format!("writing {}", path.display()))
 }

@@ -95,7 +95,7 @@ impl TryFrom<String> for Province {
             .ok_or_else(|| {
                 format!(
                     "`{}` is not a Canadian province or territory code (AB, BC, MB, NB, NL, NS, NT, NU, ON, PE, QC, SK, YT)",
-                    crate::ids::printable(&value)
+                    crate::text::printable(&value)
                 )
             })
     }
@@ -177,7 +177,7 @@ impl TryFrom<String> for PostalCode {
             // Escaped: the value comes from an order and ends up in a log line.
             Err(format!(
                 "`{}` is not a Canadian postal code (expected A1A 1A1)",
-                crate::ids::printable(&value)
+                crate::text::printable(&value)
             ))
         }
     }
@@ -218,10 +218,10 @@ impl<const MAX: usize> TryFrom<String> for BoundedText<MAX> {
             return Err("must not be empty".to_owned());
         }
         if length > MAX {
-            // Escaped and shortened: the value may be hostile and ends up in a log line.
+            // Quoted: the value may be hostile and ends up in a log line.
             return Err(format!(
-                "`{}` is {length} characters long; the limit is {MAX}",
-                crate::ids::shorten(&trimmed.escape_debug().to_string())
+                "{} is {length} characters long; the limit is {MAX}",
+                crate::text::quoted(trimmed)
             ));
         }
         // Control characters break a single line; U+FFFE and U+FFFF are not XML
@@ -231,8 +231,8 @@ impl<const MAX: usize> TryFrom<String> for BoundedText<MAX> {
             .any(|c| c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
         {
             return Err(format!(
-                "`{}` contains a control character (tab, line break or similar) or a non-character",
-                crate::ids::shorten(&trimmed.escape_debug().to_string())
+                "{} contains a control character (tab, line break or similar) or a non-character",
+                crate::text::quoted(trimmed)
             ));
         }
         Ok(BoundedText(trimmed.to_owned()))

@@ -270,7 +270,7 @@ fn check_canada_post_answer(body: &[u8]) {
         Ok(Answer::Expected(ticket)) => {
             assert!(!ticket.service_ticket_id.trim().is_empty());
             // Shown to a person only through `printable`.
-            assert!(!has_control(&crate::ids::printable(
+            assert!(!has_control(&crate::text::printable(
                 &ticket.service_ticket_id
             )));
         }

@@ -139,39 +139,8 @@ impl Response {
 
     /// The start of the body as text, for error messages.
     pub fn body_excerpt(&self) -> String {
-        excerpt(&String::from_utf8_lossy(&self.body))
+        crate::text::excerpt(&String::from_utf8_lossy(&self.body))
     }
-}
-
-/// Shortens and redacts a body for a message, on one line: runs of white space (line
-/// breaks included) become one space and other control characters are escaped, so an
-/// answer can neither forge log lines nor send escapes to a terminal. At most about 300
-/// characters are shown, escapes included.
-pub fn excerpt(text: &str) -> String {
-    const KEEP: usize = 300;
-    let text = redact(text.trim());
-    let mut shown = String::new();
-    let mut length = 0;
-    let mut characters = text.chars().peekable();
-    while let Some(c) = characters.next() {
-        if length >= KEEP {
-            shown.push('…');
-            break;
-        }
-        if c.is_whitespace() {
-            shown.push(' ');
-            length += 1;
-            while characters.next_if(|next| next.is_whitespace()).is_some() {}
-        } else if c.is_control() {
-            let escaped: String = c.escape_debug().collect();
-            length += escaped.chars().count();
-            shown.push_str(&escaped);
-        } else {
-            shown.push(c);
-            length += 1;
-        }
-    }
-    shown
 }
 
 /// A request that got no usable HTTP answer.
@@ -538,20 +507,6 @@ mod tests {
             let wait = jitter(Duration::from_millis(1000));
             assert!(wait >= Duration::from_millis(500) && wait <= Duration::from_millis(1000));
         }
-    }
-
-    #[test]
-    fn excerpts_are_one_short_line_without_control_characters() {
-        assert_eq!(
-            excerpt("  <html>\r\n  <body>\tDown\u{1b}[2J\0</body>\n"),
-            "<html> <body> Down\\u{1b}[2J\\0</body>"
-        );
-        let long = excerpt(&"x\n".repeat(1000));
-        assert_eq!(long.chars().count(), 301, "{long}");
-        assert!(long.ends_with('…') && !long.contains('\n'));
-        assert_eq!(excerpt("short"), "short");
-        let escapes = excerpt(&"\0".repeat(1000));
-        assert!(escapes.chars().count() <= 302, "{escapes}");
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::quoted;
+
 /// A Best Buy (Mirakl) order id, such as `261236951-A`.
 ///
 /// Accepted: 1 to 64 ASCII letters, digits, `-`, `_` and `.`, starting with a letter or
@@ -34,15 +36,15 @@ impl TryFrom<String> for OrderId {
         let bytes = value.as_bytes();
         if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
             return Err(format!(
-                "order id {:?} must be 1 to {} characters",
-                shorten(&value),
+                "order id {} must be 1 to {} characters",
+                quoted(&value),
                 Self::MAX_LEN
             ));
         }
         if !bytes[0].is_ascii_alphanumeric() || !bytes.iter().all(|&b| allowed(b)) {
             return Err(format!(
-                "order id {:?} has characters an order id never has (letters, digits, '-', '_' and '.' only)",
-                shorten(&value)
+                "order id {} has characters an order id never has (letters, digits, '-', '_' and '.' only)",
+                quoted(&value)
             ));
         }
         Ok(OrderId(value))
@@ -88,7 +90,7 @@ impl TryFrom<String> for OrderLineId {
         if (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(OrderLineId(value))
         } else {
-            Err(format!("order line id {:?} is not valid", shorten(&value)))
+            Err(format!("order line id {} is not valid", quoted(&value)))
         }
     }
 }
@@ -140,8 +142,8 @@ impl TryFrom<String> for TrackingPin {
     fn try_from(value: String) -> Result<Self, Self::Error> {
         if !(11..=16).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(format!(
-                "tracking PIN {:?} must be 11 to 16 letters and digits",
-                shorten(&value)
+                "tracking PIN {} must be 11 to 16 letters and digits",
+                quoted(&value)
             ));
         }
         if !pin_check_digit_holds(&value) {
@@ -219,8 +221,8 @@ impl TryFrom<String> for RequestId {
             Ok(RequestId(value))
         } else {
             Err(format!(
-                "request id {:?} must be 1 to {} letters, digits, '-', '_' or '.'",
-                shorten(&value),
+                "request id {} must be 1 to {} letters, digits, '-', '_' or '.'",
+                quoted(&value),
                 Self::MAX_LEN
             ))
         }
@@ -239,60 +241,9 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// Cuts a hostile value down to something that fits in an error message.
-pub fn shorten(value: &str) -> String {
-    shorten_to(value, 80)
-}
-
-fn shorten_to(value: &str, keep: usize) -> String {
-    // Redacted before it is cut: a secret cut in half is no longer recognised, and half of
-    // one is still a leak.
-    let value = crate::secret::redact(value);
-    if value.chars().count() <= keep {
-        value
-    } else {
-        let kept: String = value.chars().take(keep).collect();
-        format!("{kept}… ({} characters)", value.chars().count())
-    }
-}
-
-/// A value from an API made fit for one line of a log: shortened like `shorten`, with
-/// every control character (line break, tab, NUL, terminal escape) written as its Rust
-/// escape (`\n`, `\u{1b}`), so a hostile value can neither forge a log line nor drive the
-/// reader's terminal. Everything else, quotes and accents included, is kept as it is.
-pub fn printable(value: &str) -> String {
-    printable_within(value, 80)
-}
-
-/// `printable`, keeping up to `keep` characters: for a service's own sentence (a Canada
-/// Post message quotes a whole URL), which is the news in an error and must be read whole.
-pub fn printable_within(value: &str, keep: usize) -> String {
-    let mut shown = String::with_capacity(value.len());
-    for c in shorten_to(value, keep).chars() {
-        if c.is_control() {
-            shown.extend(c.escape_debug());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn printable_escapes_control_characters_only() {
-        assert_eq!(printable("Côté \"& Sons\""), "Côté \"& Sons\"");
-        assert_eq!(printable("a\nb\0c\u{1b}[2J\t"), "a\\nb\\0c\\u{1b}[2J\\t");
-        assert_eq!(printable("\u{85}"), "\\u{85}");
-        let long = printable(&"\n".repeat(500));
-        assert!(
-            long.ends_with("(500 characters)") && !long.contains('\n'),
-            "{long}"
-        );
-    }
 
     #[test]
     fn attempt_ids_are_valid_and_distinct() {
@@ -348,12 +299,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn shorten_keeps_short_values_and_cuts_long_ones() {
-        assert_eq!(shorten("abc"), "abc");
-        let cut = shorten(&"x".repeat(1000));
-        assert!(cut.len() < 120 && cut.contains("1000 characters"));
-    }
     #[test]
     fn the_documented_pins_pass_their_check_digit() {
         // canada-post.md §8's worked example, and the OR23 fixture's PIN.

@@ -37,6 +37,7 @@ mod runs;
 mod secret;
 #[cfg(test)]
 mod testing;
+mod text;
 
 // The library's surface: what the binary calls, and what the end-to-end tests, the
 // sandbox and the benchmark drive or inspect directly. Everything else is private, so

@@ -400,7 +400,7 @@ fn content_type(response: &Response) -> String {
     response
         .content_type
         .as_deref()
-        .map_or_else(|| "no content type".to_owned(), crate::ids::printable)
+        .map_or_else(|| "no content type".to_owned(), crate::text::printable)
 }
 
 /// The readable part of a Mirakl error body, whichever of its shapes it has.
@@ -438,7 +438,7 @@ pub(crate) fn error_message(response: &Response) -> String {
     if parts.is_empty() {
         response.body_excerpt()
     } else {
-        http::excerpt(&parts.join("; "))
+        crate::text::excerpt(&parts.join("; "))
     }
 }
 

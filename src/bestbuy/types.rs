@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{OrderId, OrderLineId, printable};
+use crate::ids::{OrderId, OrderLineId};
+use crate::text::{printable, quoted};
 
 /// Mirakl's order (and order line) states, with an `Other` case for values added later.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -242,10 +243,7 @@ impl fmt::Display for UnreadableOrder {
 /// short, a number as it was, anything else not a name.
 fn claimed_name(value: Option<&Value>) -> Option<String> {
     match value? {
-        Value::String(text) => Some(format!(
-            "\"{}\"",
-            printable(&text.escape_debug().to_string())
-        )),
+        Value::String(text) => Some(quoted(text)),
         Value::Number(number) => Some(printable(&number.to_string())),
         _ => None,
     }

@@ -68,8 +68,8 @@ impl fmt::Display for Messages {
             write!(
                 f,
                 "{} {}",
-                crate::ids::printable(&message.code),
-                crate::ids::printable_within(&message.description, MESSAGE_KEEP)
+                crate::text::printable(&message.code),
+                crate::text::printable_within(&message.description, MESSAGE_KEEP)
             )?;
         }
         Ok(())
@@ -161,7 +161,7 @@ pub fn read<T>(
     if root.name != expected {
         return Err(format!(
             "expected <{expected}> or <messages>, got <{}>",
-            crate::ids::printable(&root.name)
+            crate::text::printable(&root.name)
         ));
     }
     read(&root).map(Answer::Expected)

@@ -515,8 +515,8 @@ impl CanadaPostClient {
                     response
                         .content_type
                         .as_deref()
-                        .map_or_else(|| "no content type".to_owned(), crate::ids::printable),
-                    crate::ids::printable(&response.body_excerpt())
+                        .map_or_else(|| "no content type".to_owned(), crate::text::printable),
+                    crate::text::printable(&response.body_excerpt())
                 )));
             }
         }
@@ -625,9 +625,9 @@ impl CanadaPostClient {
         } else {
             Err(CanadaPostError::BadResponse(format!(
                 "a `{}` link points outside {} ({}); not followed",
-                crate::ids::printable(&link.rel),
+                crate::text::printable(&link.rel),
                 self.origin,
-                crate::ids::printable(&link.href)
+                crate::text::printable(&link.href)
             )))
         }
     }

@@ -53,10 +53,10 @@ impl Cad {
         if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 2 {
             return Err(format!(
                 "{:?} is not an amount in dollars with at most 2 decimals",
-                crate::ids::printable(text)
+                crate::text::printable(text)
             ));
         }
-        let too_large = || format!("{:?} is too large an amount", crate::ids::printable(text));
+        let too_large = || format!("{:?} is too large an amount", crate::text::printable(text));
         let dollars: i64 = whole.parse().map_err(|_| too_large())?;
         let cents: i64 = match fraction.len() {
             0 => 0,

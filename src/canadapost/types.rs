@@ -172,7 +172,7 @@ impl TryFrom<String> for ShipmentId {
         } else {
             Err(format!(
                 "`{}` is not a Canada Post shipment id (1 to 32 letters or digits)",
-                crate::ids::printable(&value)
+                crate::text::printable(&value)
             ))
         }
     }
@@ -258,7 +258,7 @@ impl fmt::Display for ShipmentStatus {
             ShipmentStatus::Transmitted => f.write_str("transmitted"),
             ShipmentStatus::Created => f.write_str("created"),
             ShipmentStatus::PaidByCard => f.write_str(PAID_BY_CARD),
-            ShipmentStatus::Other(value) => f.write_str(&crate::ids::printable(value)),
+            ShipmentStatus::Other(value) => f.write_str(&crate::text::printable(value)),
         }
     }
 }
@@ -288,7 +288,7 @@ impl TryFrom<String> for Email {
         let refuse = || {
             Err(format!(
                 "`{}` is not an e-mail address Canada Post accepts (name@example.com, at most {} characters)",
-                crate::ids::printable(&value),
+                crate::text::printable(&value),
                 Email::MAX_LEN
             ))
         };

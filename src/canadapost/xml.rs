@@ -9,7 +9,7 @@
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
 
-use crate::ids::printable;
+use crate::text::printable;
 
 const MAX_DEPTH: usize = 32;
 const MAX_ELEMENTS: usize = 20_000;

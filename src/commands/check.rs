@@ -7,8 +7,9 @@
 //!
 //! Every point is checked even after another failed, so one run shows everything to fix;
 //! an API needs the configuration and its own secrets, and says so when they are
-//! missing. Exit 0 when every point holds and 1 otherwise, a missing or invalid
-//! configuration included: `check` reports, it never stops at the first problem. It takes
+//! missing. Exit 0 when every point holds and 1 otherwise (with an `error:` line on
+//! standard error saying how many do not), a missing or invalid configuration included:
+//! `check` reports, it never stops at the first problem. It takes
 //! no lock and writes nothing, so it is safe beside a running cycle. Each probe is one
 //! attempt with no retry, so an unreachable API is reported in seconds. No line ever
 //! holds a secret: only the variables' names are printed, and every line is redacted too.
@@ -28,15 +29,17 @@ use crate::secret::{
     BESTBUY_API_KEY, CANADAPOST_PASSWORD, CANADAPOST_USERNAME, Secret, Secrets, redact,
 };
 
-/// The lines printed so far, and whether any point failed.
+/// The lines printed so far, and how many points failed.
 struct Report<'a> {
     out: &'a mut dyn Write,
-    failed: bool,
+    points: usize,
+    failed: usize,
 }
 
 impl Report<'_> {
     fn line(&mut self, holds: bool, text: &str) -> Result<()> {
-        self.failed |= !holds;
+        self.points += 1;
+        self.failed += usize::from(!holds);
         let mark = if holds { '✓' } else { '✗' };
         writeln!(self.out, "{mark} {}", redact(text))?;
         Ok(())
@@ -45,7 +48,11 @@ impl Report<'_> {
 
 /// Checks every point, prints one line per point to `out`, and returns the exit code.
 pub fn run(paths: &Paths, secrets: &Secrets, out: &mut dyn Write) -> Result<u8> {
-    let mut report = Report { out, failed: false };
+    let mut report = Report {
+        out,
+        points: 0,
+        failed: 0,
+    };
 
     let config = match Config::load(&paths.config_path) {
         Ok(config) => {
@@ -109,11 +116,17 @@ pub fn run(paths: &Paths, secrets: &Secrets, out: &mut dyn Write) -> Result<u8> 
         )?,
     }
 
-    Ok(if report.failed {
-        EXIT_FAILURES
-    } else {
-        EXIT_OK
-    })
+    if report.failed == 0 {
+        return Ok(EXIT_OK);
+    }
+    // The report is on standard output; what makes the exit code 1 is said where every
+    // other error is, so a wrapper that watches standard error sees it.
+    log::error!(
+        "check: {} of {} points do not hold (the lines marked ✗)",
+        report.failed,
+        report.points
+    );
+    Ok(EXIT_FAILURES)
 }
 
 /// Which customer number goes where in a Create Shipment, so a person can match them with

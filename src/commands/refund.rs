@@ -34,9 +34,10 @@ use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::error::{EXIT_FAILURES, EXIT_OK, UsageError};
 use crate::http::WriteMode;
-use crate::ids::{OrderId, printable};
+use crate::ids::OrderId;
 use crate::journal::{Journal, LabelEvent, OrderRecord, RefundProgress, ShipmentRecord};
 use crate::secret::Secrets;
+use crate::text::printable;
 
 /// One `bbship refund` invocation.
 #[derive(Clone, Debug)]

@@ -133,7 +133,7 @@ fn from_xml(details: &str) -> Result<(Option<String>, Option<String>), String> {
         )),
         other => Err(format!(
             "holds <{}> where a Canada Post shipment was expected",
-            crate::ids::printable(other)
+            crate::text::printable(other)
         )),
     }
 }

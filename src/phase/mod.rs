@@ -298,21 +298,22 @@ impl fmt::Display for PhaseReport {
         }
         // The reasons, briefly: the full messages are the error lines above the summary.
         const SHOWN: usize = 5;
+        const BRIEF: usize = 80;
         let reasons: Vec<String> = self
             .outcomes
             .iter()
             .filter_map(|(order, outcome)| match outcome {
                 OrderOutcome::Failed(reason) => Some(format!(
                     "{}: {}",
-                    crate::ids::printable(order),
-                    crate::ids::printable(&brief(reason))
+                    crate::text::printable(order),
+                    crate::text::first_clause(reason, BRIEF)
                 )),
                 _ => None,
             })
             .chain(
                 self.problems
                     .iter()
-                    .map(|problem| crate::ids::printable(&brief(problem))),
+                    .map(|problem| crate::text::first_clause(problem, BRIEF)),
             )
             .collect();
         if !reasons.is_empty() {
@@ -322,16 +323,6 @@ impl fmt::Display for PhaseReport {
             }
         }
         Ok(())
-    }
-}
-
-/// The first clause of a reason, at most 100 characters.
-fn brief(reason: &str) -> String {
-    let first = reason.split("; ").next().unwrap_or(reason);
-    if first.chars().count() > 100 {
-        format!("{}…", first.chars().take(100).collect::<String>())
-    } else {
-        first.to_owned()
     }
 }
 

@@ -82,20 +82,11 @@ impl PreflightError {
 }
 
 impl fmt::Display for PreflightError {
-    /// `field `shipping_address.zip_code` = "K1A 0B": <problem>`. The value is quoted
-    /// with escapes so a line break in it cannot forge a log line, and cut after 80
-    /// characters so a hostile value cannot flood the log.
+    /// `field `shipping_address.zip_code` = "K1A 0B": <problem>`, the value `quoted`: a
+    /// line break in it cannot forge a log line, nor a hostile length flood the log.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOWN: usize = 80;
-        let length = self.value.chars().count();
-        write!(f, "field `{}` = ", self.field)?;
-        if length <= SHOWN {
-            write!(f, "{:?}", self.value)?;
-        } else {
-            let kept: String = self.value.chars().take(SHOWN).collect();
-            write!(f, "{kept:?}… ({length} characters)")?;
-        }
-        write!(f, ": {}", self.problem)
+        let value = crate::text::quoted(&self.value);
+        write!(f, "field `{}` = {value}: {}", self.field, self.problem)
     }
 }
 

@@ -11,9 +11,6 @@ use std::time::{Duration, Instant};
 
 use crate::config::PrintCommand;
 
-/// How much of the command's standard error a failure quotes.
-const STDERR_QUOTED: usize = 300;
-
 /// How often a running print command is looked at.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -55,7 +52,8 @@ pub fn print_file(command: &PrintCommand, path: &Path, timeout: Duration) -> Res
     // A command that left a child holding its standard error must not hold bbship too.
     let stderr = receiver
         .recv_timeout(Duration::from_millis(500))
-        .map(|bytes| quote(&bytes))
+        // One short printable line: the command's words may hold anything.
+        .map(|bytes| crate::text::excerpt(&String::from_utf8_lossy(&bytes)))
         .unwrap_or_default();
     let with_stderr = |message: String| {
         if stderr.is_empty() {
@@ -69,22 +67,6 @@ pub fn print_file(command: &PrintCommand, path: &Path, timeout: Duration) -> Res
         Ok(status) => Err(with_stderr(format!("`{command}` failed ({status})"))),
         Err(message) => Err(with_stderr(message)),
     }
-}
-
-/// Standard error as one short printable line.
-fn quote(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let words: Vec<&str> = cleaned.split_whitespace().collect();
-    let line = words.join(" ");
-    let mut quoted: String = line.chars().take(STDERR_QUOTED).collect();
-    if quoted.len() < line.len() {
-        quoted.push('…');
-    }
-    crate::secret::redact(&quoted)
 }
 
 #[cfg(test)]
@@ -134,7 +116,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("exit status: 3"), "{error}");
-        assert!(error.ends_with("lp: printer [31m on fire"), "{error}");
+        assert!(error.ends_with(r"lp: printer\u{1b}[31m on fire"), "{error}");
     }
 
     #[test]

@@ -158,6 +158,12 @@ fn a_wrong_best_buy_key_fails_its_line_and_the_rest_is_still_checked() {
             .count(),
         1
     );
+    // What makes the exit code 1 is an `error:` line, as for every other command.
+    assert!(
+        run.stderr
+            .contains("error: check: 1 of 7 points do not hold"),
+        "{run:?}"
+    );
     assert!(!run.stdout.contains(wrong_key), "{run:?}");
     assert_no_secret(&run);
 }

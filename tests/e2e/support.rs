@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use bbship_fake::config::ConfigBuilder;
 use bbship_fake::{Endpoint, FakeOptions, FakeOrder, FakeServer, Fault, FaultRule};
 
 pub const API_KEY: &str = "test-bestbuy-key-7f3a9c2e41";
@@ -60,53 +61,26 @@ impl Harness {
 
     /// Writes the test configuration after `edit` has changed it.
     pub fn write_config(&self, edit: impl FnOnce(&mut serde_json::Value)) {
-        let mut config = serde_json::json!({
-            "bestbuy": {
-                "base_url": self.fake.bestbuy_url(),
-                "accept_recheck_delay_secs": 0,
-                "accept_recheck_max_secs": 0
-            },
-            "canada_post": {
-                "base_url": self.fake.base_url(),
-                "customer_number": "1234567",
-                "contract_id": "42708517"
-            },
-            "sender": {
-                "company": "Example Electronics Inc.",
-                "phone": "416-555-0100",
-                "address_line_1": "1 Example Warehouse Rd",
-                "city": "Toronto",
-                "province": "ON",
-                "postal_code": "M1M 1M1"
-            },
-            "parcel": {
-                "default": {"weight_kg": 2.0, "length_cm": 40, "width_cm": 30, "height_cm": 10}
-            },
-            "limits": {
-                "bestbuy_requests_per_minute": 60000,
-                "canada_post_requests_per_minute": 60000,
-                "canada_post_tracking_per_minute": 60000,
-                "canada_post_create_spacing_ms": 0,
-                "canada_post_throttle_pause_secs": 1,
-                "label_retry_initial_ms": 10,
-                "label_wait_secs": 3,
-                "retry_backoff_initial_ms": 10,
-                "max_retry_after_secs": 2,
-                "request_timeout_secs": 10
-            }
+        let mut config = ConfigBuilder::new(&self.fake)
+            .non_contract(self.account.get() == "non_contract")
+            .without_sender_name()
+            .build();
+        config["bestbuy"]["accept_recheck_delay_secs"] = 0.into();
+        config["bestbuy"]["accept_recheck_max_secs"] = 0.into();
+        config["limits"] = serde_json::json!({
+            "bestbuy_requests_per_minute": 60000,
+            "canada_post_requests_per_minute": 60000,
+            "canada_post_tracking_per_minute": 60000,
+            "canada_post_create_spacing_ms": 0,
+            "canada_post_throttle_pause_secs": 1,
+            "label_retry_initial_ms": 10,
+            "label_wait_secs": 3,
+            "retry_backoff_initial_ms": 10,
+            "max_retry_after_secs": 2,
+            "request_timeout_secs": 10
         });
-        if self.account.get() == "non_contract" {
-            config["canada_post"]["account"] = "non_contract".into();
-            if let Some(canada_post) = config["canada_post"].as_object_mut() {
-                canada_post.remove("contract_id");
-            }
-        }
         edit(&mut config);
-        std::fs::write(
-            &self.config_path,
-            serde_json::to_vec_pretty(&config).unwrap(),
-        )
-        .expect("the config is written");
+        bbship_fake::config::write(&config, &self.config_path).expect("the config is written");
     }
 
     /// The binary with a clean environment: only the test's config, data dir and secrets.

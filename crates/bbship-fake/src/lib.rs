@@ -2,8 +2,9 @@
 //! sandbox and the benchmark: a crate of its own that the installed `bbship` never
 //! contains. It reads what bbship sends with its own code (`xml`, and the `base64` and
 //! `percent-encoding` crates), never the client's, so a client bug cannot hide in both;
-//! `xsd` is the tests' schema check, and `bench` (feature `bench`) the benchmark's
-//! scenarios, the only part that drives bbship's library.
+//! `config` writes the bbship configuration that points at a fake, `xsd` is the tests'
+//! schema check, and `bench` (feature `bench`) the benchmark's scenarios, the only part
+//! that drives bbship's library.
 //!
 //! It is strict like the real services, so a client bug fails here first, and it
 //! misbehaves on request: scripted faults (`FaultRule`) answer 429/5xx/HTML or any body
@@ -21,6 +22,7 @@
 pub mod bench;
 mod bestbuy;
 mod canadapost;
+pub mod config;
 mod http_server;
 pub mod label_pdf;
 mod ncshipment;

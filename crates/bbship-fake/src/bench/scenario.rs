@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::config::ConfigBuilder;
 use crate::{Endpoint, FakeOptions, FakeOrder, FakeServer, RecordedRequest};
 use anyhow::{Context, Result, bail, ensure};
 use bbship::{CycleCommand, Invocation};
@@ -201,49 +202,22 @@ fn is_bestbuy(request: &RecordedRequest) -> bool {
 
 fn write_config(path: &Path, fake: &FakeServer, scenario: &Scenario) -> Result<()> {
     let limits = scenario.limits;
-    let mut config = serde_json::json!({
-        "bestbuy": {
-            "base_url": fake.bestbuy_url(),
-            // The fake moves an accepted order on at once.
-            "accept_recheck_delay_secs": 0
-        },
-        "canada_post": {
-            "base_url": fake.base_url(),
-            "customer_number": "1234567",
-            "contract_id": "42708517"
-        },
-        "sender": {
-            "name": "Jane Seller",
-            "company": "Example Electronics Inc.",
-            "phone": "416-555-0100",
-            "address_line_1": "1 Example Warehouse Rd",
-            "city": "Toronto",
-            "province": "ON",
-            "postal_code": "M1M 1M1"
-        },
-        "parcel": {
-            "default": {"weight_kg": 2.0, "length_cm": 40.0, "width_cm": 30.0, "height_cm": 10.0}
-        },
-        "limits": {
-            "bestbuy_requests_per_minute": limits.bestbuy_per_minute,
-            "canada_post_requests_per_minute": limits.canada_post_per_minute,
-            "canada_post_tracking_per_minute": limits.tracking_per_minute,
-            "canada_post_create_spacing_ms": limits.create_spacing.as_millis(),
-            "concurrency": scenario.concurrency,
-            // The circuit breaker on postage would otherwise stop the run at 50 labels.
-            "max_labels_per_run": scenario.orders,
-            "label_retry_initial_ms": 100
-        }
+    let mut config = ConfigBuilder::new(fake)
+        .non_contract(scenario.non_contract)
+        .build();
+    // The fake moves an accepted order on at once.
+    config["bestbuy"]["accept_recheck_delay_secs"] = 0.into();
+    config["limits"] = serde_json::json!({
+        "bestbuy_requests_per_minute": limits.bestbuy_per_minute,
+        "canada_post_requests_per_minute": limits.canada_post_per_minute,
+        "canada_post_tracking_per_minute": limits.tracking_per_minute,
+        "canada_post_create_spacing_ms": limits.create_spacing.as_millis(),
+        "concurrency": scenario.concurrency,
+        // The circuit breaker on postage would otherwise stop the run at 50 labels.
+        "max_labels_per_run": scenario.orders,
+        "label_retry_initial_ms": 100
     });
-    if scenario.non_contract {
-        config["canada_post"] = serde_json::json!({
-            "base_url": fake.base_url(),
-            "customer_number": "1234567",
-            "account": "non_contract"
-        });
-    }
-    std::fs::write(path, serde_json::to_vec_pretty(&config)?)
-        .with_context(|| format!("writing {}", path.display()))
+    crate::config::write(&config, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The pace of one group of calls over the stretch where they were made.
