@@ -22,6 +22,7 @@ mod fuzz;
 mod http;
 mod ids;
 mod journal;
+mod label_fetch;
 mod labels;
 mod lock;
 mod logging;

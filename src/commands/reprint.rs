@@ -13,30 +13,25 @@
 //! it says what it would download and downloads nothing.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 
 use super::Paths;
-use crate::canadapost::client::CanadaPostError;
-use crate::canadapost::label_check::{self, LabelProblem};
 use crate::canadapost::types::ShipmentId;
-use crate::canadapost::{CanadaPostClient, LabelDownload, Link};
-use crate::config::{Config, Limits};
+use crate::canadapost::{CanadaPostClient, Link};
+use crate::config::Config;
 use crate::data_dir::DataDir;
 use crate::error::EXIT_OK;
 use crate::http::WriteMode;
 use crate::ids::OrderId;
 use crate::journal::{Journal, LabelEvent};
-use crate::labels;
+use crate::label_fetch::{self, FetchError, Fetched, IfNotALabel, Patience};
 use crate::secret::Secrets;
 
 /// How long Canada Post keeps a shipment's links.
 const LINK_LIFETIME_DAYS: i64 = 90;
-
-/// The longest wait between two downloads of a label that is not ready.
-const MAX_LABEL_BACKOFF: Duration = Duration::from_secs(8);
 
 /// The shipment whose label is printed again.
 struct Existing {
@@ -95,28 +90,23 @@ pub fn run(
 
     let deadline = Instant::now() + config.limits.cycle_budget();
     let canada_post = CanadaPostClient::new(&config, username, password, deadline);
-    let mut pages = Vec::with_capacity(links.len());
-    let mut page_counts = Vec::with_capacity(links.len());
-    for link in links {
-        let bytes = download(&canada_post, &config.limits, link, &existing)
-            .with_context(|| format!("reprinting the label of order {order_id}"))?;
-        match label_check::inspect_label(&bytes) {
-            Ok(inspection) => page_counts.push(inspection.pages),
-            Err(problem @ (LabelProblem::Empty | LabelProblem::NotPdf)) => bail!(
-                "order {order_id}: Canada Post's answer for the label of shipment {shipment_id} \
-                 is not a label: {problem}; nothing was saved"
-            ),
-            Err(problem) => {
-                // The label is the one paid for: keep it, and say it may print wrong.
-                log::warn!("reprint: order {order_id}: shipment {shipment_id}: {problem}");
-                page_counts.push(1);
-            }
-        }
-        pages.push(bytes);
+    let patience = Patience {
+        limits: &config.limits,
+        deadline: None,
+    };
+    let Fetched { saved, at, notes } = label_fetch::fetch(
+        &canada_post,
+        &links,
+        patience,
+        IfNotALabel::Refuse,
+        &data_dir,
+        order_id,
+    )
+    .map_err(|error| not_fetched(error, &existing, order_id))?;
+    for note in notes {
+        // The label is the one paid for: keep it, and say it may print wrong.
+        log::warn!("reprint: order {order_id}: shipment {shipment_id}: {note}");
     }
-    let at = Utc::now();
-    let saved = labels::save(&data_dir, order_id, &pages, &page_counts, at)
-        .with_context(|| format!("saving the label of order {order_id} again"))?;
     journal
         .record_label_event(LabelEvent::LabelSaved {
             order_id: order_id.clone(),
@@ -182,40 +172,29 @@ fn existing_shipment(
     }
 }
 
-/// One label page, asking again while Canada Post says it is not ready, for at most
-/// `limits.label_wait_secs`.
-fn download(
-    canada_post: &CanadaPostClient,
-    limits: &Limits,
-    link: &Link,
-    existing: &Existing,
-) -> Result<Vec<u8>> {
-    let started = Instant::now();
-    let mut wait = Duration::from_millis(limits.label_retry_initial_ms.get());
-    loop {
-        match canada_post.label(link) {
-            Ok(LabelDownload::Pdf(bytes)) => return Ok(bytes),
-            Ok(LabelDownload::NotReady(why)) => {
-                if started.elapsed().saturating_add(wait)
-                    > Duration::from_secs(limits.label_wait_secs)
-                {
-                    bail!(not_served(existing, &why));
-                }
-                std::thread::sleep(wait);
-                wait = wait.saturating_mul(2).min(MAX_LABEL_BACKOFF);
-            }
-            // Canada Post's own "not found": what it said, and where else to get the label.
-            Err(error @ CanadaPostError::NotFound { .. }) => {
-                bail!(not_served(existing, &error.to_string()));
-            }
-            Err(error) => {
-                // Kept as the source, so a refused credential still exits 2.
-                return Err(anyhow::Error::new(error).context(format!(
-                    "downloading the label of shipment {} (no shipment was created)",
-                    existing.shipment_id
-                )));
-            }
+/// Why the label could not be downloaded again, for a person.
+fn not_fetched(error: FetchError, existing: &Existing, order_id: &OrderId) -> anyhow::Error {
+    let shipment_id = &existing.shipment_id;
+    let reprinting = format!("reprinting the label of order {order_id}");
+    match error {
+        FetchError::NotALabel(problem) => anyhow!(
+            "order {order_id}: Canada Post's answer for the label of shipment {shipment_id} \
+             is not a label: {problem}; nothing was saved"
+        ),
+        FetchError::Save(error) => {
+            error.context(format!("saving the label of order {order_id} again"))
         }
+        FetchError::NotReady { why, .. } => anyhow!(not_served(existing, &why)).context(reprinting),
+        // Canada Post's own "not found": what it said, and where else to get the label.
+        FetchError::NotServed(error) => {
+            anyhow!(not_served(existing, &error.to_string())).context(reprinting)
+        }
+        // Kept as the source, so a refused credential still exits 2.
+        FetchError::Api(error) => anyhow::Error::new(error)
+            .context(format!(
+                "downloading the label of shipment {shipment_id} (no shipment was created)"
+            ))
+            .context(reprinting),
     }
 }
 

@@ -259,11 +259,141 @@ pub struct LabelProgress {
     pub legacy_still_shipping: Option<DateTime<Utc>>,
 }
 
+/// Where one order's label stands: the one question the label phase asks the journal
+/// before it decides what to do with the order (`Journal::label_standing`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LabelStanding {
+    /// The replaced tool's log names the order: bbship never labels it.
+    LegacyTool {
+        /// The PINs that log names for it.
+        pins: Vec<String>,
+        /// The label phase already holds it (it was listed ready to ship).
+        held: bool,
+        /// bbship's own journal has a shipment or an open attempt for it too, so the
+        /// phase still looks at it when Best Buy does not list it.
+        unfinished: bool,
+    },
+    /// Settled: labelled, in the history log and read back SHIPPED; nothing to do.
+    Settled { shipment_id: Option<ShipmentId> },
+    /// A history line exists: the label is finished.
+    InHistory { shipment_id: Option<ShipmentId> },
+    /// A shipment exists: only the steps after the create remain, never a create.
+    HasShipment(Box<LabelInProgress>),
+    /// No shipment, and create attempts whose outcome is unknown: each is searched for
+    /// before any new create.
+    OpenAttempts(Vec<OpenAttempt>),
+    /// Nothing was ever attempted (or every attempt provably bought nothing).
+    Fresh,
+}
+
+impl LabelStanding {
+    /// Whether the label phase works on the order even when Best Buy does not list it
+    /// ready to ship: it has a shipment to finish or an attempt to settle.
+    pub fn is_unfinished(&self) -> bool {
+        match self {
+            LabelStanding::HasShipment(_) | LabelStanding::OpenAttempts(_) => true,
+            LabelStanding::LegacyTool { unfinished, .. } => *unfinished,
+            LabelStanding::Settled { .. }
+            | LabelStanding::InHistory { .. }
+            | LabelStanding::Fresh => false,
+        }
+    }
+
+    /// Whether the order may come to a Create Shipment in this run (listed ready to
+    /// ship): what the circuit breaker counts as eligible.
+    pub fn may_create(&self) -> bool {
+        matches!(self, LabelStanding::Fresh | LabelStanding::OpenAttempts(_))
+    }
+}
+
+/// A shipment whose label is not finished, and the steps after its create that the
+/// journal already has (each is done only once).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelInProgress {
+    pub shipment: ShipmentRecord,
+    pub done: FinishedSteps,
+}
+
+/// The steps after a create that are already journaled.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FinishedSteps {
+    pub pin: Option<PinVerdict>,
+    pub labels: Option<Vec<SavedLabel>>,
+}
+
+/// A create attempt whose outcome is unknown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenAttempt {
+    pub request_id: RequestId,
+    /// When its intent was journaled: the non-contract search looks around it.
+    pub at: Option<DateTime<Utc>>,
+}
+
 impl LabelProgress {
     /// Whether Canada Post has (or may have) a shipment for this order: a create must
     /// not even be considered.
     pub fn has_shipment(&self) -> bool {
         self.shipment.is_some() || self.in_history
+    }
+
+    /// Where this label stands, for an order that is neither settled nor named by the
+    /// replaced tool (the journal answers those first).
+    pub fn standing(&self) -> LabelStanding {
+        if self.in_history {
+            return LabelStanding::InHistory {
+                shipment_id: self
+                    .shipment
+                    .as_ref()
+                    .map(|shipment| shipment.shipment_id.clone()),
+            };
+        }
+        if let Some(shipment) = &self.shipment {
+            return LabelStanding::HasShipment(Box::new(LabelInProgress {
+                shipment: shipment.clone(),
+                done: FinishedSteps {
+                    pin: self.pin.clone(),
+                    labels: self.labels.clone(),
+                },
+            }));
+        }
+        if self.open_intents.is_empty() {
+            return LabelStanding::Fresh;
+        }
+        LabelStanding::OpenAttempts(
+            self.open_intents
+                .iter()
+                .map(|request_id| OpenAttempt {
+                    request_id: request_id.clone(),
+                    at: self.intent_time(request_id),
+                })
+                .collect(),
+        )
+    }
+
+    /// The history line of this finished label: what the journal holds of it (its
+    /// plan, when it was bought and saved) with the verdict and files that finish it.
+    pub fn history_line(
+        &self,
+        order_id: &OrderId,
+        shipment: &ShipmentRecord,
+        verdict: &PinVerdict,
+        labels: &[SavedLabel],
+        logged_at: DateTime<Utc>,
+    ) -> ShippingHistoryLine {
+        ShippingHistoryLine {
+            order_id: order_id.clone(),
+            shipment_id: shipment.shipment_id.clone(),
+            tracking_pin: shipment.tracking_pin.clone(),
+            request_id: shipment.request_id.clone(),
+            plan: self.plan_for(&shipment.request_id).cloned(),
+            links: shipment.links.clone(),
+            labels: labels.to_vec(),
+            pin_validation: verdict.clone(),
+            postage: shipment.postage,
+            created_at: self.created_at,
+            label_saved_at: self.label_saved_at,
+            logged_at,
+        }
     }
 
     /// Applies one journal event, in file order.

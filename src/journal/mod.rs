@@ -35,8 +35,8 @@ use crate::ids::{OrderId, OrderLineId};
 use checkpoint::{CheckpointToWrite, LogMark};
 use jsonl::{AppendLog, Position, TornTail};
 pub use label::{
-    LabelEvent, LabelProgress, PinVerdict, RefundProgress, SavedLabel, ShipmentPlan,
-    ShipmentRecord, ShippingHistoryLine,
+    FinishedSteps, LabelEvent, LabelInProgress, LabelProgress, LabelStanding, OpenAttempt,
+    PinVerdict, RefundProgress, SavedLabel, ShipmentPlan, ShipmentRecord, ShippingHistoryLine,
 };
 use print::PrintBook;
 pub use print::{PrintEvent, PrintRecord, PrintState, SavedSet, SlipContent, SlipLine};
@@ -178,7 +178,9 @@ impl SettledOrder {
     }
 
     /// The record the phases see: labelled, in the history log, shipped and confirmed, so
-    /// no phase can take it for an order still to do.
+    /// no phase can take it for an order still to do. The label phase asks
+    /// `label_standing` instead; this stays so that `Journal::order` (the ship phase,
+    /// refund, print, reprint) never answers "no record" for an order that is done.
     fn as_record(&self) -> OrderRecord {
         OrderRecord {
             accepted: None,
@@ -501,6 +503,47 @@ impl Journal {
     /// The settled order `order_id`, if it is one.
     pub fn settled(&self, order_id: &OrderId) -> Option<SettledOrder> {
         self.lock().book.settled.get(order_id).cloned()
+    }
+
+    /// Where the label of `order_id` stands: what the label phase decides on. The
+    /// replaced tool's word comes first (bbship never labels such an order), then a
+    /// settled order, then what the label journal says.
+    pub fn label_standing(&self, order_id: &OrderId) -> LabelStanding {
+        let state = self.lock();
+        let label = state.book.active.get(order_id).map(|record| &record.label);
+        if let Some(legacy) = self.legacy.get(order_id.as_str()) {
+            return LabelStanding::LegacyTool {
+                pins: legacy.pins.clone(),
+                held: label.is_some_and(|label| label.legacy_still_shipping.is_some()),
+                unfinished: label.is_some_and(|label| label.standing().is_unfinished()),
+            };
+        }
+        if let Some(settled) = state.book.settled.get(order_id) {
+            return LabelStanding::Settled {
+                shipment_id: settled.shipment_id.clone(),
+            };
+        }
+        label.map_or(LabelStanding::Fresh, LabelProgress::standing)
+    }
+
+    /// Finishes the label of `order_id`: appends its history line, built from what the
+    /// journal holds of the label (its plan, when it was bought and saved) and the
+    /// verdict and files that finish it, and returns the line once it is on disk.
+    pub fn complete_label(
+        &self,
+        order_id: &OrderId,
+        shipment: &ShipmentRecord,
+        verdict: &PinVerdict,
+        labels: &[SavedLabel],
+    ) -> Result<ShippingHistoryLine> {
+        let line = {
+            let state = self.lock();
+            let nothing = LabelProgress::default();
+            let label = (state.book.active.get(order_id)).map_or(&nothing, |record| &record.label);
+            label.history_line(order_id, shipment, verdict, labels, Utc::now())
+        };
+        self.record_shipping_history(line.clone())?;
+        Ok(line)
     }
 
     /// The last history line of `order_id` for `shipment_id`: what a settled order no
@@ -1313,5 +1356,203 @@ mod tests {
         let journal = Journal::open(&data_dir, Access::ReadOnly).unwrap();
         journal.write_checkpoint().unwrap();
         assert!(!data_dir.journal_checkpoint().exists());
+    }
+
+    fn label_event(json: serde_json::Value) -> LabelEvent {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn intent(order_id: &str, request_id: &str, at: &str) -> LabelEvent {
+        label_event(serde_json::json!({
+            "event": "intent", "order_id": order_id, "request_id": request_id, "at": at,
+            "plan": {"service": "DOM.EP", "destination": "Ottawa ON K1A0B1", "weight_kg": 1.0,
+                     "dimensions_cm": [30.0, 20.0, 10.0]}
+        }))
+    }
+
+    fn created(order_id: &str, request_id: &str, shipment: &str, at: &str) -> LabelEvent {
+        label_event(serde_json::json!({
+            "event": "created", "order_id": order_id, "at": at, "adopted": false,
+            "shipment": {"shipment_id": shipment, "request_id": request_id,
+                         "tracking_pin": "7023210000000010", "status": "transmitted", "links": []}
+        }))
+    }
+
+    #[test]
+    fn the_label_standing_of_each_kind_of_order() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        data_dir.create().unwrap();
+        std::fs::write(
+            data_dir.legacy_shipping_history(),
+            r#"[{"order_id":"9-A","tracking_pin":"1234"},{"order_id":"8-A"}]"#,
+        )
+        .unwrap();
+        let journal = Journal::open(&data_dir, Access::ReadWrite).unwrap();
+        let standing = |id: &str| journal.label_standing(&id.parse().unwrap());
+
+        assert_eq!(standing("1-A"), LabelStanding::Fresh);
+        assert!(standing("1-A").may_create() && !standing("1-A").is_unfinished());
+
+        record_full_cycle(&journal, "2-A", "200", true);
+        let shipment = |id: &str| Some(ShipmentId::try_from(id.to_owned()).unwrap());
+        assert_eq!(
+            standing("2-A"),
+            LabelStanding::Settled {
+                shipment_id: shipment("200")
+            }
+        );
+        record_full_cycle(&journal, "3-A", "300", false);
+        assert_eq!(
+            standing("3-A"),
+            LabelStanding::InHistory {
+                shipment_id: shipment("300")
+            }
+        );
+        for id in ["2-A", "3-A"] {
+            assert!(!standing(id).may_create() && !standing(id).is_unfinished());
+        }
+
+        journal
+            .record_label_event(intent("4-A", "4-A-r1", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        let LabelStanding::OpenAttempts(attempts) = standing("4-A") else {
+            panic!("{:?}", standing("4-A"))
+        };
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].request_id.as_str(), "4-A-r1");
+        assert_eq!(
+            attempts[0].at,
+            Some("2026-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert!(standing("4-A").may_create() && standing("4-A").is_unfinished());
+        // An attempt that provably bought nothing leaves the order fresh.
+        journal
+            .record_label_event(label_event(serde_json::json!({
+                "event": "intent_closed", "order_id": "4-A", "request_id": "4-A-r1",
+                "at": "2026-01-01T00:01:00Z", "reason": "refused"
+            })))
+            .unwrap();
+        assert_eq!(standing("4-A"), LabelStanding::Fresh);
+
+        journal
+            .record_label_event(intent("5-A", "5-A-r1", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        journal
+            .record_label_event(created("5-A", "5-A-r1", "500", "2026-01-01T00:01:00Z"))
+            .unwrap();
+        journal
+            .record_label_event(label_event(serde_json::json!({
+                "event": "pin_checked", "order_id": "5-A", "shipment_id": "500",
+                "at": "2026-01-01T00:02:00Z", "verdict": {"result": "no_history_yet"}
+            })))
+            .unwrap();
+        let LabelStanding::HasShipment(progress) = standing("5-A") else {
+            panic!("{:?}", standing("5-A"))
+        };
+        assert_eq!(progress.shipment.shipment_id.as_str(), "500");
+        assert_eq!(progress.done.pin, Some(PinVerdict::NoHistoryYet));
+        assert_eq!(progress.done.labels, None);
+        assert!(!standing("5-A").may_create() && standing("5-A").is_unfinished());
+
+        // The replaced tool's word comes first, whatever bbship's journal says.
+        assert_eq!(
+            standing("9-A"),
+            LabelStanding::LegacyTool {
+                pins: vec!["1234".to_owned()],
+                held: false,
+                unfinished: false
+            }
+        );
+        journal
+            .record_label_event(LabelEvent::LegacyStillShipping {
+                order_id: "9-A".parse().unwrap(),
+                at: Utc::now(),
+                pins: vec!["1234".to_owned()],
+            })
+            .unwrap();
+        journal
+            .record_label_event(intent("8-A", "8-A-r1", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        let LabelStanding::LegacyTool { held, .. } = standing("9-A") else {
+            panic!("{:?}", standing("9-A"))
+        };
+        assert!(held);
+        let legacy_attempted = standing("8-A");
+        assert!(
+            matches!(
+                legacy_attempted,
+                LabelStanding::LegacyTool {
+                    held: false,
+                    unfinished: true,
+                    ..
+                }
+            ),
+            "{legacy_attempted:?}"
+        );
+        assert!(!legacy_attempted.may_create() && legacy_attempted.is_unfinished());
+    }
+
+    #[test]
+    fn completing_a_label_writes_its_history_line_from_what_the_journal_holds() {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(temp.path());
+        let journal = open(&data_dir);
+        let order: OrderId = "1-A".parse().unwrap();
+        journal
+            .record_label_event(intent("1-A", "1-A-r1", "2026-01-01T00:00:00Z"))
+            .unwrap();
+        journal
+            .record_label_event(created("1-A", "1-A-r1", "100", "2026-01-01T00:01:00Z"))
+            .unwrap();
+        let labels = vec![SavedLabel {
+            path: "labels/1-A_20260101T000200Z.pdf".into(),
+            sha256: "ab".into(),
+            pages: 1,
+        }];
+        journal
+            .record_label_event(LabelEvent::LabelSaved {
+                order_id: order.clone(),
+                shipment_id: ShipmentId::try_from("100".to_owned()).unwrap(),
+                at: "2026-01-01T00:02:00Z".parse().unwrap(),
+                files: labels.clone(),
+            })
+            .unwrap();
+        let LabelStanding::HasShipment(progress) = journal.label_standing(&order) else {
+            panic!("no shipment")
+        };
+        let verdict = PinVerdict::Validated {
+            event: Some("INDUCTION".into()),
+        };
+        let line = journal
+            .complete_label(&order, &progress.shipment, &verdict, &labels)
+            .unwrap();
+        assert_eq!(line.shipment_id.as_str(), "100");
+        assert_eq!(line.request_id.as_str(), "1-A-r1");
+        assert_eq!(line.tracking_pin.as_deref(), Some("7023210000000010"));
+        assert_eq!(line.plan.as_ref().unwrap().destination, "Ottawa ON K1A0B1");
+        assert_eq!(
+            line.created_at,
+            Some("2026-01-01T00:01:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            line.label_saved_at,
+            Some("2026-01-01T00:02:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            (line.labels.clone(), line.pin_validation.clone()),
+            (labels, verdict)
+        );
+        assert_eq!(
+            journal.label_standing(&order),
+            LabelStanding::InHistory {
+                shipment_id: Some(line.shipment_id.clone())
+            }
+        );
+        // On disk: the next run reads the same line back.
+        drop(journal);
+        let journal = Journal::open(&data_dir, Access::ReadOnly).unwrap();
+        let shipment = ShipmentId::try_from("100".to_owned()).unwrap();
+        assert_eq!(journal.history_line(&order, &shipment).unwrap(), Some(line));
     }
 }
