@@ -85,7 +85,7 @@ pub fn run(paths: &Paths, request: &PrintRequest, out: &mut dyn Write) -> Result
 /// The newest label files of `order_id`, then its packing slip when it has one.
 fn newest_files(journal: &Journal, order_id: &OrderId) -> Result<Vec<String>> {
     let labels: Vec<String> = journal
-        .order(order_id)
+        .active_order(order_id)
         .and_then(|record| record.label.labels)
         .map(|labels| labels.into_iter().map(|label| label.path).collect())
         .or_else(|| journal.settled(order_id).map(|settled| settled.label_files))

@@ -148,7 +148,7 @@ fn existing_shipment(
             cancelled: None,
         });
     }
-    let Some(record) = journal.order(order_id) else {
+    let Some(record) = journal.active_order(order_id) else {
         bail!(
             "bbship has no record of order {order_id} in {} (is the order id right, and is \
              --data-dir the one cron uses?)",

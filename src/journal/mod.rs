@@ -176,26 +176,6 @@ impl SettledOrder {
             self.label_files = label_paths(Some(files));
         }
     }
-
-    /// The record the phases see: labelled, in the history log, shipped and confirmed, so
-    /// no phase can take it for an order still to do. The label phase asks
-    /// `label_standing` instead; this stays so that `Journal::order` (the ship phase,
-    /// refund, print, reprint) never answers "no record" for an order that is done.
-    fn as_record(&self) -> OrderRecord {
-        OrderRecord {
-            accepted: None,
-            label: LabelProgress {
-                in_history: true,
-                ..LabelProgress::default()
-            },
-            ship: ShipProgress {
-                tracking_uploaded: self.tracking_pin.clone(),
-                marked_shipped: true,
-                confirmed: true,
-                cancelled_after_label: None,
-            },
-        }
-    }
 }
 
 fn label_paths(labels: Option<&[SavedLabel]>) -> Vec<String> {
@@ -487,17 +467,11 @@ impl Journal {
         Ok(())
     }
 
-    /// What is known of one order. A settled order is seen as labelled, shipped and
-    /// confirmed, which is all a phase needs to leave it alone.
-    pub fn order(&self, order_id: &OrderId) -> Option<OrderRecord> {
-        let state = self.lock();
-        state.book.active.get(order_id).cloned().or_else(|| {
-            state
-                .book
-                .settled
-                .get(order_id)
-                .map(SettledOrder::as_record)
-        })
+    /// What is known of one order still in progress; `None` for an order the journal
+    /// has never seen and for a settled one (`settled` answers for that, and the label
+    /// phase asks `label_standing`, which says both).
+    pub fn active_order(&self, order_id: &OrderId) -> Option<OrderRecord> {
+        self.lock().book.active.get(order_id).cloned()
     }
 
     /// The settled order `order_id`, if it is one.
@@ -868,7 +842,7 @@ mod tests {
             .unwrap();
         drop(journal);
         let replayed = Journal::open(&data_dir, Access::ReadOnly).unwrap();
-        let record = replayed.order(&"1-A".parse().unwrap()).unwrap();
+        let record = replayed.active_order(&"1-A".parse().unwrap()).unwrap();
         assert_eq!(
             record.accepted.unwrap().accepted_at.to_rfc3339(),
             "2026-01-02T00:00:00+00:00"
@@ -1202,7 +1176,7 @@ mod tests {
     }
 
     #[test]
-    fn an_order_read_back_shipped_is_settled_and_still_looks_done_to_the_phases() {
+    fn an_order_read_back_shipped_is_settled_and_no_longer_in_progress() {
         let temp = tempfile::tempdir().unwrap();
         let data_dir = DataDir::new(temp.path());
         let journal = open(&data_dir);
@@ -1214,9 +1188,12 @@ mod tests {
         assert_eq!(settled.shipment_id.unwrap().as_str(), "100");
         assert_eq!(settled.tracking_pin.as_deref(), Some("7023210000000010"));
         assert_eq!(settled.label_files, vec!["labels/1-A_20261125T094817Z.pdf"]);
-        let seen = journal.order(&settled_id).unwrap();
-        assert!(seen.label.has_shipment() && seen.label.in_history);
-        assert!(seen.ship.confirmed && seen.ship.marked_shipped);
+        // One way to say "done": settled, and no longer an order in progress.
+        assert!(journal.active_order(&settled_id).is_none());
+        assert!(matches!(
+            journal.label_standing(&settled_id),
+            LabelStanding::Settled { .. }
+        ));
         let active: Vec<OrderId> = journal
             .active_orders()
             .into_iter()
@@ -1303,7 +1280,7 @@ mod tests {
         assert_eq!(journal.counts(), (1, 0));
         assert!(
             !journal
-                .order(&"1-A".parse().unwrap())
+                .active_order(&"1-A".parse().unwrap())
                 .unwrap()
                 .ship
                 .confirmed

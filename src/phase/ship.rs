@@ -142,7 +142,7 @@ fn ship_writes(cycle: &Cycle, bestbuy: &BestBuyClient, item: &Labelled, order: &
     let order_id = &item.order_id;
     let journaled = cycle
         .journal
-        .order(order_id)
+        .active_order(order_id)
         .and_then(|record| record.ship.tracking_uploaded);
     let already_on_best_buy = order.shipping_tracking.as_deref() == Some(item.pin.as_str());
     if journaled.as_deref() != Some(item.pin.as_str()) {

@@ -327,7 +327,9 @@ fn reprint_of_an_order_in_progress_uses_its_journaled_shipment() {
     assert_eq!(harness.bbship(&["label"]).code, 0);
     let order_id = orders[0].order_id();
     let printed = reprint_makes_a_new_file(&harness, order_id);
-    let record = journal(&harness).order(&order_id.parse().unwrap()).unwrap();
+    let record = journal(&harness)
+        .active_order(&order_id.parse().unwrap())
+        .unwrap();
     let labels = record.label.labels.unwrap();
     assert_eq!(labels[0].path, relative(&harness, &printed));
     // The next cycle ships it as usual and buys nothing.
