@@ -355,38 +355,44 @@ pub fn read(path: &Path) -> Option<Checkpoint> {
         }
     };
     match decode(BufReader::with_capacity(1 << 16, file)) {
-        Ok(Ok(checkpoint)) => Some(checkpoint),
-        Ok(Err(version)) => {
+        Ok(checkpoint) => Some(checkpoint),
+        Err(unusable) => {
             log::warn!(
-                "the journal checkpoint {} has version {version} (this bbship writes {VERSION}); \
-                 replaying every history log",
+                "the journal checkpoint {} {unusable}; replaying every history log",
                 path.display(),
-            );
-            None
-        }
-        Err(error) => {
-            log::warn!(
-                "the journal checkpoint {} does not read ({error:#}); replaying every history log",
-                path.display()
             );
             None
         }
     }
 }
 
-/// The checkpoint `reader` holds, or the version it has when that is not `VERSION`.
-/// Read a line at a time, each parsed from memory (much faster than from a reader), so
-/// only the longest line is ever held whole.
-fn decode(mut reader: impl BufRead) -> Result<Result<Checkpoint, u32>> {
+/// Why a checkpoint on disk is not used (a full replay is made instead).
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    #[error("has version {0} (this bbship writes {VERSION})")]
+    OtherVersion(u32),
+    #[error("does not read ({0:#})")]
+    Unreadable(#[from] anyhow::Error),
+}
+
+/// The checkpoint `reader` holds. Read a line at a time, each parsed from memory (much
+/// faster than from a reader), so only the longest line is ever held whole.
+fn decode(mut reader: impl BufRead) -> Result<Checkpoint, Unusable> {
     let mut line = Vec::new();
-    reader.read_until(b'\n', &mut line)?;
+    reader.read_until(b'\n', &mut line).context("line 1")?;
     let version = serde_json::from_slice::<Version>(&line)
         .context("line 1")?
         .version;
     if version != VERSION {
-        return Ok(Err(version));
+        return Err(Unusable::OtherVersion(version));
     }
-    let header: Header = serde_json::from_slice(&line).context("line 1")?;
+    Ok(decode_current(&line, reader)?)
+}
+
+/// The rest of a checkpoint of this version, after its first line.
+fn decode_current(line: &[u8], mut reader: impl BufRead) -> Result<Checkpoint> {
+    let header: Header = serde_json::from_slice(line).context("line 1")?;
+    let mut line = Vec::new();
     // Collected, then built into maps in one pass each: the lines are in id order, and a
     // map built from sorted entries has full nodes, where one grown an order at a time
     // is half empty (and slower to grow, each insert searching the tree).
@@ -440,7 +446,7 @@ fn decode(mut reader: impl BufRead) -> Result<Result<Checkpoint, u32>> {
     );
     let settled = shipped.into_iter().collect();
     let prints_settled = printed.into_iter().collect();
-    Ok(Ok(Checkpoint {
+    Ok(Checkpoint {
         logs: header.logs,
         settled,
         active: header.active,
@@ -448,7 +454,7 @@ fn decode(mut reader: impl BufRead) -> Result<Result<Checkpoint, u32>> {
             active: header.printing,
             settled: prints_settled,
         },
-    }))
+    })
 }
 
 /// A print journal's settled order from its line, its sets' `null` labels being
@@ -530,7 +536,10 @@ mod tests {
         // A checkpoint in the shape version 2 had (one object, both journals' settled
         // orders apart) says its version and no more is read of it.
         let older = r#"{"version":2,"logs":{},"settled":{},"active":{},"prints":{"active":{},"settled":{}}}"#;
-        assert!(matches!(decode(older.as_bytes()), Ok(Err(2))));
+        assert!(matches!(
+            decode(older.as_bytes()),
+            Err(Unusable::OtherVersion(2))
+        ));
         let empty = PrintBook::default();
         let current = CheckpointToWrite {
             written_at: instant("2026-12-01T00:00:00Z"),
@@ -689,7 +698,7 @@ mod tests {
     fn every_settled_order_reads_back_as_it_was_written() {
         let (settled, prints) = book();
         let text = encode(&settled, &prints);
-        let checkpoint = decode(text.as_bytes()).unwrap().unwrap();
+        let checkpoint = decode(text.as_bytes()).unwrap();
         assert_eq!(checkpoint.settled, settled);
         assert_eq!(checkpoint.prints, prints);
         assert_eq!(checkpoint.logs["label_journal"].position.offset, 10);
