@@ -525,7 +525,7 @@ fn describe(endpoint: Endpoint) -> (usize, &'static str) {
         Endpoint::Tracking => (8, "Best Buy upload tracking (OR23)"),
         Endpoint::Ship => (9, "Best Buy mark shipped (OR24)"),
         Endpoint::Refund => (10, "Canada Post refund"),
-        Endpoint::Receipt => (6, "Canada Post non-contract receipt (price)"),
+        Endpoint::Price => (6, "Canada Post non-contract receipt (price)"),
         Endpoint::Hook => (11, "alert hooks"),
         Endpoint::Other => (12, "other"),
     }

@@ -878,6 +878,25 @@ mod tests {
         let (status, _) = get(&fake, &format!("{details_url}x"), SHIPMENT);
         assert_eq!(status, 404);
 
+        // Get Shipment Price (the `price` link): the same amounts as their own document,
+        // valid against shipment.xsd, for a shipment found without its create answer.
+        let price_url = info.link("price").unwrap().href.clone();
+        let (status, price_body) = get(&fake, &price_url, SHIPMENT);
+        assert_eq!(status, 200, "{price_body}");
+        let xsd = crate::testing::vendored_xsd("shipment.xsd");
+        if let Err(complaints) =
+            crate::testing::xmllint_against(&xsd, std::slice::from_ref(&price_body))
+        {
+            panic!("{complaints}\n{price_body}");
+        }
+        let Answer::Expected(postage) = read(price_body.as_bytes(), "shipment-price", |root| {
+            Ok(price_amounts(root))
+        })
+        .unwrap() else {
+            panic!("{price_body}")
+        };
+        assert_eq!(postage, info.postage, "{price_body}");
+
         // Without provide-pricing-info the answer has no price, as Canada Post's.
         let unpriced =
             sample_request().replace("<provide-pricing-info>true</provide-pricing-info>", "");

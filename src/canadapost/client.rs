@@ -372,22 +372,22 @@ impl CanadaPostClient {
         Ok(links)
     }
 
-    /// What a shipment cost when its create answer did not say: a non-contract
-    /// shipment's receipt (`receipt` link, one read). A contract shipment's price comes
-    /// with its create answer, so nothing is read for it. `Ok(None)`: no receipt link,
-    /// or an answer without a readable amount (unknown, never zero).
+    /// What a shipment cost when its create answer did not say (one read): a contract
+    /// shipment's `price` link (Get Shipment Price: a shipment found by the request-id
+    /// lookup, or read again, comes without `shipment-price`), a non-contract shipment's
+    /// `receipt` link. `Ok(None)`: no such link, or an answer without a readable amount
+    /// (unknown, never zero).
     pub fn postage(&self, links: &[Link]) -> Result<Option<Postage>, CanadaPostError> {
-        if self.account == AccountKind::Contract {
-            return Ok(None);
-        }
-        let Some(link) = links.iter().find(|link| link.rel == "receipt") else {
+        let (rel, root) = match self.account {
+            AccountKind::Contract => ("price", "shipment-price"),
+            AccountKind::NonContract => ("receipt", "non-contract-shipment-receipt"),
+        };
+        let Some(link) = links.iter().find(|link| link.rel == rel) else {
             return Ok(None);
         };
         self.check_link(link)?;
         let response = self.read(&self.shipping, &link.href, self.media_type())?;
-        self.expected_answer(&response, "non-contract-shipment-receipt", |root| {
-            Ok(answers::price_amounts(root))
-        })
+        self.expected_answer(&response, root, |root| Ok(answers::price_amounts(root)))
     }
 
     /// The shipments created with this `customer-request-id`: `Ok(empty)` only when

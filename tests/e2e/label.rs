@@ -267,7 +267,26 @@ fn a_connection_dropped_after_the_create_is_settled_by_the_request_id_lookup_for
         .filter(|event| event["event"] == "created" && event["adopted"] == true)
         .count();
     assert_eq!(adopted, 1);
-    assert_eq!(harness.history_log().len(), 3);
+    let history = harness.history_log();
+    assert_eq!(history.len(), 3);
+    // The adopted shipment came without its create answer, so its price was read (the
+    // contract's `price` link; a non-contract label's receipt is read for every label):
+    // every label's cost is known, and is what the fake charged.
+    for line in &history {
+        let order_id = line["order_id"].as_str().unwrap();
+        let charged = harness.fake.shipments_for(order_id)[0].due();
+        assert_eq!(
+            line["postage"]["due"],
+            charged.as_str(),
+            "{account}: {line}"
+        );
+    }
+    let price_reads = if account == "contract" { 1 } else { 3 };
+    assert_eq!(
+        harness.fake.count(Endpoint::Price),
+        price_reads,
+        "{account}"
+    );
 }
 
 #[test]
@@ -1079,7 +1098,7 @@ fn a_non_contract_seller_ships_through_ncshipment_with_the_receipts_price_logged
         assert_eq!(shipment.contract_id, "");
     }
     // One receipt per label, and no search: nothing was unknown.
-    assert_eq!(harness.fake.count(Endpoint::Receipt), 2);
+    assert_eq!(harness.fake.count(Endpoint::Price), 2);
     assert_eq!(harness.fake.count(Endpoint::FindShipment), 0);
     // The fake's receipt: 12.50 + 2.00 a kilogram, 13 % HST; due = base + taxes.
     let cents = |value: &serde_json::Value| -> i64 {

@@ -655,7 +655,7 @@ fn the_postage_of_each_label_is_in_the_run_summary_status_and_the_webhook_and_un
             });
         } else {
             harness.fake.inject(rule(
-                Endpoint::Receipt,
+                Endpoint::Price,
                 100,
                 answer(500, "text/plain", "receipt service down"),
             ));

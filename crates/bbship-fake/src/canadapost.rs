@@ -177,6 +177,7 @@ pub(crate) fn classify(
         ("GET", ["", "rs", _, _, "shipment", id, "details"]) => {
             (Endpoint::ShipmentDetails, by_shipment(id))
         }
+        ("GET", ["", "rs", _, _, "shipment", id, "price"]) => (Endpoint::Price, by_shipment(id)),
         ("POST", ["", "rs", _, _, "shipment", id, "refund"]) => (Endpoint::Refund, by_shipment(id)),
         ("GET", ["", "rs", "artifact", _, artifact, _]) => (Endpoint::Label, by_shipment(artifact)),
         ("POST", ["", "rs", _, "ncshipment"]) => {
@@ -191,7 +192,7 @@ pub(crate) fn classify(
         ("GET", ["", "rs", _, "ncshipment", id, "details"]) => {
             (Endpoint::ShipmentDetails, by_shipment(id))
         }
-        ("GET", ["", "rs", _, "ncshipment", id, "receipt"]) => (Endpoint::Receipt, by_shipment(id)),
+        ("GET", ["", "rs", _, "ncshipment", id, "receipt"]) => (Endpoint::Price, by_shipment(id)),
         ("POST", ["", "rs", _, "ncshipment", id, "refund"]) => (Endpoint::Refund, by_shipment(id)),
         ("GET", ["", "vis", "track", "pin", pin, "summary"]) => {
             let pin = percent_decode(pin);
@@ -279,7 +280,9 @@ pub(crate) fn handle(
                 .iter()
                 .find(|shipment| shipment.shipment_id == id)
             {
-                Some(shipment) => shipment_info(base_url, shipment),
+                // Get Shipment carries no `shipment-price`: the price of a shipment read
+                // back is its `price` link's (Get Shipment Price).
+                Some(shipment) => shipment_info(base_url, shipment, false),
                 None => messages(404, &[("9002", "Shipment not found")]),
             }
         }
@@ -291,6 +294,30 @@ pub(crate) fn handle(
                 .find(|shipment| shipment.shipment_id == id)
             {
                 Some(shipment) => shipment_details(shipment),
+                None => messages(404, &[("9002", "Shipment not found")]),
+            }
+        }
+        Endpoint::Price => {
+            let id = request.path.rsplit('/').nth(1).unwrap_or_default();
+            match state
+                .shipments
+                .iter()
+                .find(|shipment| shipment.shipment_id == id)
+            {
+                // Get Shipment Price: the `shipment-price` a create answer carries when
+                // asked, as its own document.
+                Some(shipment) => HttpResponse::new(
+                    200,
+                    SHIPMENT_TYPE,
+                    shipment_price(shipment).replacen(
+                        "<shipment-price>",
+                        &format!(
+                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-price \
+                             xmlns=\"{SHIPMENT_NAMESPACE}\">"
+                        ),
+                        1,
+                    ),
+                ),
                 None => messages(404, &[("9002", "Shipment not found")]),
             }
         }
@@ -374,7 +401,7 @@ fn create(
         weight: text(&["delivery-spec", "parcel-characteristics", "weight"]),
         nc_delivery_spec: String::new(),
     };
-    let response = shipment_info(base_url, &shipment);
+    let response = shipment_info(base_url, &shipment, shipment.priced);
     state.shipments.push(shipment);
     response
 }
@@ -523,7 +550,7 @@ fn non_contract_call(
                 &shipment.nc_delivery_spec,
             )
         }
-        (Endpoint::Receipt, Some(index)) => {
+        (Endpoint::Price, Some(index)) => {
             let shipment = &state.shipments[index];
             ncshipment::receipt(
                 &shipment.shipping_point,
@@ -972,7 +999,8 @@ fn self_link(base_url: &str, shipment: &FakeShipment) -> String {
     )
 }
 
-fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
+/// `shipment-info`, with `shipment-price` when `priced` (a create answer that asked for it).
+fn shipment_info(base_url: &str, shipment: &FakeShipment, priced: bool) -> HttpResponse {
     let self_href = self_link(base_url, shipment);
     // Canada Post offers the refund link only until a refund is requested.
     let refund_link = if shipment.refund_requested {
@@ -980,7 +1008,7 @@ fn shipment_info(base_url: &str, shipment: &FakeShipment) -> HttpResponse {
     } else {
         format!("<link rel=\"refund\" href=\"{self_href}/refund\" media-type=\"{SHIPMENT_TYPE}\"/>")
     };
-    let price = if shipment.priced {
+    let price = if priced {
         shipment_price(shipment)
     } else {
         String::new()

@@ -159,10 +159,12 @@ pub enum Endpoint {
     TrackingSummary,
     /// Canada Post: POST …/shipment/{id}/refund (the `refund` link).
     Refund,
-    /// Canada Post, non-contract: GET …/ncshipment/{id}/receipt (the `receipt` link).
-    /// The non-contract create, list, shipment, details and refund count as the
-    /// contract endpoints of the same job.
-    Receipt,
+    /// Canada Post: what a label cost, read after its create: GET …/shipment/{id}/price
+    /// (the `price` link, Get Shipment Price) for a contract shipment, GET
+    /// …/ncshipment/{id}/receipt (the `receipt` link) for a non-contract one. The
+    /// non-contract create, list, shipment, details and refund count as the contract
+    /// endpoints of the same job.
+    Price,
     /// Anything under `/hooks/`: a stand-in for an alert webhook or a healthcheck, which
     /// answers 200 and keeps what it got.
     Hook,

@@ -318,8 +318,9 @@ fn adopt(
     Ok(adopted)
 }
 
-/// Reads what a shipment cost when its create answer did not say (a non-contract
-/// receipt; nothing is read for a contract shipment) and journals it. A failed read
+/// Reads what a shipment cost when its create answer did not say (a contract shipment's
+/// price link: one found by the search or read again; a non-contract receipt) and
+/// journals it. A failed read
 /// leaves the price unknown, never zero; a later run that finishes the label asks again.
 pub(super) fn priced(
     cycle: &Cycle,
@@ -336,7 +337,7 @@ pub(super) fn priced(
             let error = Failure::stop_if_refused(error)?;
             log::warn!(
                 "label: order {order_id}: the price of shipment {} is unknown for now (reading its \
-                 receipt failed: {error})",
+                 price failed: {error})",
                 shipment.shipment_id
             );
             return Ok(shipment);
