@@ -273,59 +273,51 @@ pub(crate) fn handle(
     match endpoint {
         Endpoint::CreateShipment => create(options, base_url, state, request),
         Endpoint::FindShipment => find_by_request_id(base_url, state, request),
-        Endpoint::GetShipment => {
-            let id = request.path.rsplit('/').next().unwrap_or_default();
-            match state
-                .shipments
-                .iter()
-                .find(|shipment| shipment.shipment_id == id)
-            {
-                // Get Shipment carries no `shipment-price`: the price of a shipment read
-                // back is its `price` link's (Get Shipment Price).
-                Some(shipment) => shipment_info(base_url, shipment, false),
-                None => messages(404, &[("9002", "Shipment not found")]),
-            }
-        }
-        Endpoint::ShipmentDetails => {
-            let id = request.path.rsplit('/').nth(1).unwrap_or_default();
-            match state
-                .shipments
-                .iter()
-                .find(|shipment| shipment.shipment_id == id)
-            {
-                Some(shipment) => shipment_details(shipment),
-                None => messages(404, &[("9002", "Shipment not found")]),
-            }
-        }
-        Endpoint::Price => {
-            let id = request.path.rsplit('/').nth(1).unwrap_or_default();
-            match state
-                .shipments
-                .iter()
-                .find(|shipment| shipment.shipment_id == id)
-            {
-                // Get Shipment Price: the `shipment-price` a create answer carries when
-                // asked, as its own document.
-                Some(shipment) => HttpResponse::new(
-                    200,
-                    SHIPMENT_TYPE,
-                    shipment_price(shipment).replacen(
-                        "<shipment-price>",
-                        &format!(
-                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-price \
-                             xmlns=\"{SHIPMENT_NAMESPACE}\">"
-                        ),
-                        1,
+        // Get Shipment carries no `shipment-price`: the price of a shipment read back is
+        // its `price` link's (Get Shipment Price).
+        Endpoint::GetShipment => match addressed(state, request, 0) {
+            Some(shipment) => shipment_info(base_url, shipment, false),
+            None => messages(404, &[("9002", "Shipment not found")]),
+        },
+        Endpoint::ShipmentDetails => match addressed(state, request, 1) {
+            Some(shipment) => shipment_details(shipment),
+            None => messages(404, &[("9002", "Shipment not found")]),
+        },
+        // The `shipment-price` a create answer carries when asked, as its own document.
+        Endpoint::Price => match addressed(state, request, 1) {
+            Some(shipment) => HttpResponse::new(
+                200,
+                SHIPMENT_TYPE,
+                shipment_price(shipment).replacen(
+                    "<shipment-price>",
+                    &format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<shipment-price \
+                         xmlns=\"{SHIPMENT_NAMESPACE}\">"
                     ),
+                    1,
                 ),
-                None => messages(404, &[("9002", "Shipment not found")]),
-            }
-        }
+            ),
+            None => messages(404, &[("9002", "Shipment not found")]),
+        },
         Endpoint::Label => label(options, state, request),
         Endpoint::TrackingSummary => tracking(options, state, request),
         Endpoint::Refund => refund(state, request),
         _ => messages(404, &[("9003", "No such resource")]),
     }
+}
+
+/// The shipment whose id is the path's segment `from_end` places before its last
+/// (`…/shipment/{id}` is 0, `…/shipment/{id}/details` 1).
+fn addressed<'a>(
+    state: &'a CanadaPostState,
+    request: &HttpRequest,
+    from_end: usize,
+) -> Option<&'a FakeShipment> {
+    let id = request.path.rsplit('/').nth(from_end)?;
+    state
+        .shipments
+        .iter()
+        .find(|shipment| shipment.shipment_id == id)
 }
 
 /// Canada Post's 415 for a body sent as anything but `media_type`, exactly.
