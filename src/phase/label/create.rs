@@ -4,7 +4,7 @@
 //! of a contract; a time window around the attempt, matched on the order, for a
 //! non-contract account). A shipment found is adopted, never bought again; a held one is
 //! read again only to see whether a person transmitted it; a price the answer did not
-//! give is read from the receipt.
+//! give is read once (a contract shipment's `price` link, a non-contract receipt).
 
 use anyhow::Context;
 use chrono::Utc;
