@@ -981,6 +981,11 @@ mod tests {
     }
 
     #[test]
+    fn the_default_service_is_expedited_parcel() {
+        assert_eq!(default_service_code().as_str(), "DOM.EP");
+    }
+
+    #[test]
     fn the_example_maps_best_buy_ground_regular_to_expedited_parcel() {
         // What a real Best Buy Canada seller shipped its `M` orders with.
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bbship.example.json");

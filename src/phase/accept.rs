@@ -14,7 +14,7 @@ use chrono::Utc;
 
 use super::{
     Cycle, Failure, OrderOutcome, Phase, PhaseReport, Step, for_each_order, keep_in_state,
-    listing_failed, report_unreadable, stop_if_refused,
+    listing_failed, report_unreadable, stop_run_if_refused,
 };
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState};
 use crate::http::WriteMode;
@@ -216,7 +216,8 @@ fn recheck(
     let listing = match bestbuy.list_orders_by_state(&OrderState::WaitingAcceptance) {
         Ok(listing) => listing,
         Err(error) => {
-            let reason = stop_if_refused("listing the orders waiting for acceptance again", error)?;
+            let reason =
+                stop_run_if_refused("listing the orders waiting for acceptance again", error)?;
             report.problem(format!(
                 "listing the orders waiting for acceptance again, to confirm the accepts, failed: \
                  {reason}; the next run sees any that still wait"
@@ -247,7 +248,7 @@ fn recheck(
             Ok(listing) => waiting = still_waiting(&waiting, &listing.orders),
             // One more try while the window lasts; the report below says what is left.
             Err(error) => {
-                let reason = stop_if_refused("reading the accepted orders again", error)?;
+                let reason = stop_run_if_refused("reading the accepted orders again", error)?;
                 log::info!("accept: reading the accepted orders again failed: {reason}");
             }
         }

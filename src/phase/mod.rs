@@ -328,7 +328,7 @@ impl fmt::Display for PhaseReport {
 
 /// A read outside any one order's step that failed: a refused credential ends the run,
 /// naming what was being done; any other error is handed back, for the phase's report.
-pub(crate) fn stop_if_refused<E: ApiError>(doing: &str, error: E) -> Result<E> {
+pub(crate) fn stop_run_if_refused<E: ApiError>(doing: &str, error: E) -> Result<E> {
     if error.is_unauthorized() {
         Err(anyhow::Error::new(error).context(doing.to_owned()))
     } else {
@@ -345,7 +345,7 @@ pub(crate) fn listing_failed(
     doing: &str,
     error: BestBuyError,
 ) -> Result<PhaseReport> {
-    let error = stop_if_refused(doing, error)?;
+    let error = stop_run_if_refused(doing, error)?;
     report.problem(format!(
         "{doing} failed, so this phase did nothing more: {error}"
     ));
@@ -645,7 +645,7 @@ mod tests {
             Failure::stop_if_refused(refused),
             Err(Failure::Stop(_))
         ));
-        let error = stop_if_refused("reading again", refused_cp()).unwrap_err();
+        let error = stop_run_if_refused("reading again", refused_cp()).unwrap_err();
         assert_eq!(
             format!("{error:#}"),
             "reading again: credentials refused: AA002"

@@ -15,7 +15,7 @@ use chrono::Utc;
 
 use super::{
     Cycle, Failure, OrderItem, OrderOutcome, Phase, PhaseReport, Step, for_each_order,
-    listing_failed, report_unreadable, stop_if_refused,
+    listing_failed, report_unreadable, stop_run_if_refused,
 };
 use crate::bestbuy::{BestBuyClient, BestBuyError, Order, OrderState, TrackingUpload};
 use crate::http::WriteMode;
@@ -309,7 +309,7 @@ fn confirm_shipped(cycle: &Cycle, bestbuy: &BestBuyClient, report: &mut PhaseRep
     let listing = match bestbuy.list_orders_by_ids(&pending) {
         Ok(listing) => listing,
         Err(error) => {
-            let reason = stop_if_refused("reading the shipped orders back", error)?;
+            let reason = stop_run_if_refused("reading the shipped orders back", error)?;
             report.problem(format!(
                 "reading the shipped orders back failed: {reason}; the next run checks them"
             ));

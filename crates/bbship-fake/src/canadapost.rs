@@ -1259,6 +1259,14 @@ pub fn pin_for(mailed_by: &str, serial: u64) -> String {
 mod tests {
     use super::*;
 
+    /// One of the repository's Canada Post fixtures.
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/canada-post")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
     #[test]
     fn decimals_are_checked_like_the_schema() {
         assert!(decimal_within("2.000", 3, 0.0, 30.0));
@@ -1270,22 +1278,14 @@ mod tests {
 
     #[test]
     fn the_sample_request_passes_the_checks() {
-        let body = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/fixtures/canada-post/create-shipment-request.xml"),
-        )
-        .unwrap();
+        let body = fixture("create-shipment-request.xml");
         let root = xml::parse(&body).unwrap();
         assert_eq!(check_shipment(&root, &body), Vec::<String>::new());
     }
 
     #[test]
     fn the_sample_refund_request_passes_and_broken_ones_do_not() {
-        let body = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/fixtures/canada-post/shipment-refund-request.xml"),
-        )
-        .unwrap();
+        let body = fixture("shipment-refund-request.xml");
         let root = xml::parse(&body).unwrap();
         assert_eq!(check_refund_request(&root, &body), Vec::<String>::new());
         for broken in [

@@ -22,6 +22,8 @@ mod breaker;
 mod create;
 mod finish;
 
+use std::collections::BTreeSet;
+
 use anyhow::{Context, Result};
 use chrono::Utc;
 
@@ -73,9 +75,10 @@ pub fn run(
         .into_iter()
         .map(|order| Work::Listed(Box::new(order)))
         .collect();
+    let listed: BTreeSet<OrderId> = work.iter().map(|item| item.order_id().clone()).collect();
     for (order_id, _) in cycle.journal.active_orders() {
         if cycle.selects(&order_id)
-            && !work.iter().any(|item| *item.order_id() == order_id)
+            && !listed.contains(&order_id)
             && cycle.journal.label_standing(&order_id).is_unfinished()
         {
             work.push(Work::Unfinished(order_id));
@@ -83,7 +86,7 @@ pub fn run(
     }
 
     if listing_whole {
-        release_legacy_orders_gone_from_shipping(cycle, &work)?;
+        release_legacy_orders_gone_from_shipping(cycle, &listed)?;
     }
 
     let eligible = work
@@ -297,15 +300,18 @@ fn legacy_order(
 /// Orders held because the replaced tool labelled them while Best Buy listed them ready to
 /// ship, that this (complete) listing no longer shows ready to ship: someone shipped or
 /// cancelled them by hand, and the hold is lifted.
-fn release_legacy_orders_gone_from_shipping(cycle: &Cycle, work: &[Work]) -> Result<()> {
+fn release_legacy_orders_gone_from_shipping(
+    cycle: &Cycle,
+    listed: &BTreeSet<OrderId>,
+) -> Result<()> {
     if cycle.mode != WriteMode::Live {
         return Ok(());
     }
     for (order_id, record) in cycle.journal.active_orders() {
-        let listed = work
-            .iter()
-            .any(|item| matches!(item, Work::Listed(order) if order.id == order_id));
-        if record.label.legacy_still_shipping.is_some() && cycle.selects(&order_id) && !listed {
+        if record.label.legacy_still_shipping.is_some()
+            && cycle.selects(&order_id)
+            && !listed.contains(&order_id)
+        {
             log::info!(
                 "label: order {order_id}: labelled by the previous tool and no longer ready to ship on Best Buy"
             );
