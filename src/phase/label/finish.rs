@@ -4,7 +4,7 @@
 //! so a run that stops half-way is finished by the next one, which only ever reads the
 //! existing shipment.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::super::{Cycle, Failure, OrderOutcome, Step};
 use crate::canadapost::money::Postage;
@@ -55,11 +55,12 @@ pub(super) fn finish(
             download(cycle, canada_post, order_id, shipment, &mut problems),
             &mut problems,
         )? {
-            Some(saved) => {
+            Some((saved, at)) => {
+                // Journaled at the time its file names carry.
                 cycle.journal.record_label_event(LabelEvent::LabelSaved {
                     order_id: order_id.clone(),
                     shipment_id: shipment_id.clone(),
-                    at: Utc::now(),
+                    at,
                     files: saved.clone(),
                 })?;
                 Some(saved)
@@ -137,7 +138,7 @@ fn check_pin(canada_post: &CanadaPostClient, shipment: &ShipmentRecord) -> Step<
     }
 }
 
-/// Downloads and saves every label page. A page that is not 4x6 is kept (it is paid for)
+/// Downloads and saves every label page, and says when they were saved. A page that is not 4x6 is kept (it is paid for)
 /// and is one of `problems`; a label that cannot be had this run fails the order and is
 /// left for the next run (never a new shipment).
 fn download(
@@ -146,7 +147,7 @@ fn download(
     order_id: &OrderId,
     shipment: &ShipmentRecord,
     problems: &mut Vec<String>,
-) -> Step<Vec<SavedLabel>> {
+) -> Step<(Vec<SavedLabel>, DateTime<Utc>)> {
     let shipment_id = &shipment.shipment_id;
     let links = crate::canadapost::answers::label_links(&shipment.links);
     if links.is_empty() {
@@ -216,5 +217,5 @@ fn download(
         }
     }
     problems.extend(warning);
-    Ok(fetched.saved)
+    Ok((fetched.saved, fetched.at))
 }
