@@ -42,8 +42,9 @@ use crate::labels::sha256_hex;
 
 /// Changed whenever the meaning of a field changes; another version is ignored. 2: the
 /// print journal is one of the logs, its orders in `prints`. 3: JSON Lines, one line per
-/// settled order for both journals.
-pub const VERSION: u32 = 3;
+/// settled order for both journals. 4: an order's open create attempts each carry their
+/// time (one list, where two were kept side by side).
+pub const VERSION: u32 = 4;
 
 /// How many bytes before a log's position must match for the checkpoint to be trusted.
 const FINGERPRINT_BYTES: u64 = 256;

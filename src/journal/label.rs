@@ -236,9 +236,7 @@ pub enum RefundProgress {
 pub struct LabelProgress {
     /// Create attempts whose outcome is not known: each must be looked up before any new
     /// create.
-    pub open_intents: Vec<RequestId>,
-    /// When each open attempt was journaled: the non-contract search looks around it.
-    pub intent_times: Vec<(RequestId, DateTime<Utc>)>,
+    pub open_intents: Vec<OpenAttempt>,
     /// What each attempt was for, open or not (the history line of an adopted shipment
     /// needs it).
     pub plans: Vec<(RequestId, ShipmentPlan)>,
@@ -322,11 +320,11 @@ pub struct FinishedSteps {
 }
 
 /// A create attempt whose outcome is unknown.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpenAttempt {
     pub request_id: RequestId,
     /// When its intent was journaled: the non-contract search looks around it.
-    pub at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
 }
 
 impl LabelProgress {
@@ -359,15 +357,7 @@ impl LabelProgress {
         if self.open_intents.is_empty() {
             return LabelStanding::Fresh;
         }
-        LabelStanding::OpenAttempts(
-            self.open_intents
-                .iter()
-                .map(|request_id| OpenAttempt {
-                    request_id: request_id.clone(),
-                    at: self.intent_time(request_id),
-                })
-                .collect(),
-        )
+        LabelStanding::OpenAttempts(self.open_intents.clone())
     }
 
     /// The history line of this finished label: what the journal holds of it (its
@@ -405,15 +395,15 @@ impl LabelProgress {
                 at,
                 ..
             } => {
-                self.open_intents.push(request_id.clone());
-                self.intent_times.push((request_id.clone(), *at));
+                self.open_intents.push(OpenAttempt {
+                    request_id: request_id.clone(),
+                    at: *at,
+                });
                 self.plans.push((request_id.clone(), plan.clone()));
             }
             LabelEvent::Created { shipment, at, .. } => {
                 self.open_intents
-                    .retain(|request_id| *request_id != shipment.request_id);
-                self.intent_times
-                    .retain(|(request_id, _)| *request_id != shipment.request_id);
+                    .retain(|open| open.request_id != shipment.request_id);
                 match &self.shipment {
                     Some(existing) if existing.shipment_id != shipment.shipment_id => {
                         if !self
@@ -437,8 +427,8 @@ impl LabelProgress {
                 }
             }
             LabelEvent::IntentClosed { request_id, .. } => {
-                self.open_intents.retain(|open| open != request_id);
-                self.intent_times.retain(|(open, _)| open != request_id);
+                self.open_intents
+                    .retain(|open| open.request_id != *request_id);
             }
             LabelEvent::PinChecked {
                 shipment_id,
@@ -536,14 +526,6 @@ impl LabelProgress {
         }
     }
 
-    /// When the attempt `request_id` was journaled.
-    pub fn intent_time(&self, request_id: &RequestId) -> Option<DateTime<Utc>> {
-        self.intent_times
-            .iter()
-            .find(|(id, _)| id == request_id)
-            .map(|(_, at)| *at)
-    }
-
     pub fn plan_for(&self, request_id: &RequestId) -> Option<&ShipmentPlan> {
         self.plans
             .iter()
@@ -635,13 +617,17 @@ mod tests {
         let progress = replay(&[intent("r1")]);
         assert_eq!(progress.open_intents.len(), 1);
         assert!(!progress.has_shipment());
-        assert!(
-            progress.intent_time(&request("r1")).is_some(),
-            "the search needs its time"
-        );
-        // Once settled, its time is no longer kept.
+        // The search needs its time.
+        let event = intent("r1");
+        let LabelEvent::Intent { at, .. } = &event else {
+            unreachable!()
+        };
+        let progress = replay(std::slice::from_ref(&event));
+        assert_eq!(progress.open_intents[0].request_id, request("r1"));
+        assert_eq!(progress.open_intents[0].at, *at);
+        // Once settled, the attempt and its time are no longer kept.
         let progress = replay(&[intent("r1"), created("r1", "111")]);
-        assert_eq!(progress.intent_time(&request("r1")), None);
+        assert!(progress.open_intents.is_empty());
     }
 
     #[test]

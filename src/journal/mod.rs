@@ -1400,7 +1400,7 @@ mod tests {
         assert_eq!(attempts[0].request_id.as_str(), "4-A-r1");
         assert_eq!(
             attempts[0].at,
-            Some("2026-01-01T00:00:00Z".parse().unwrap())
+            "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         assert!(standing("4-A").may_create() && standing("4-A").is_unfinished());
         // An attempt that provably bought nothing leaves the order fresh.

@@ -244,8 +244,7 @@ pub(super) fn resolve_open_attempts(
 ) -> Step<Option<ShipmentRecord>> {
     let mut found = None;
     for OpenAttempt { request_id, at } in attempts {
-        let at = at.unwrap_or_else(Utc::now);
-        match search(cycle, canada_post, order_id, request_id, at) {
+        match search(cycle, canada_post, order_id, request_id, *at) {
             Ok(infos) if infos.is_empty() => {
                 log::info!(
                     "label: order {order_id}: the attempt {request_id} created nothing (the search found no shipment)"
